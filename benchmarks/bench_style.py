@@ -1,0 +1,179 @@
+"""Style engine benchmark: speed against the machine's matmul rate, first preview, and
+quality at equal wall-clock time against a plain single-scale L-BFGS run.
+
+    python benchmarks/bench_style.py [--size 512] [--budgets 60,180] [--out bench-out]
+
+Prints figures measured in this one run (the machine is shared and noisy, so ratios are
+taken against rates measured alternately in the same run). Uses ../shared/images when
+present (tubingen + starry night), else the embedded demo pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.engines.events import Finished, Progress
+from studio.engines.losses import gram
+from studio.engines.style import run_style
+from studio.engines.style_params import StyleParams
+from studio.engines.vgg import FeatureNetwork
+from studio.imageio import load_image, resize_long_side, save_image
+from studio.weights import load_feature_network
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"
+
+
+def matmul_rate(n: int = 2048, reps: int = 3) -> float:
+    """float32 FLOP/s of one n x n matmul, best of ``reps``."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def eval_time(net: FeatureNetwork, h: int, w: int, layers: list[str]) -> float:
+    x = torch.rand(1, 3, h, w, requires_grad=True)
+
+    def once() -> None:
+        out = net(x, layers)
+        loss = sum(v.pow(2).mean() for v in out.values())
+        x.grad = None
+        loss.backward()
+
+    once()
+    t = time.perf_counter()
+    once()
+    return time.perf_counter() - t
+
+
+def speed(net: FeatureNetwork, h: int, w: int, rounds: int) -> None:
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    flop = 2 * net.flops(h, w, layers)  # forward + input gradient (parameters are frozen)
+    evals, rates = [], []
+    for _ in range(rounds):  # alternate, so both see the same machine load
+        rates.append(matmul_rate())
+        evals.append(eval_time(net, h, w, layers))
+    best_eval, best_rate = min(evals), max(rates)
+    print(f"network: {net.source} to relu5_1 at {w}x{h}: {flop / 1e9:.0f} GFLOP per forward + input-gradient pass")
+    print(f"seconds per loss evaluation: best {best_eval:.3f} s, median {np.median(evals):.3f} s")
+    print(f"matmul rate (2048^2 float32, best of {3 * rounds}): {best_rate / 1e9:.1f} GFLOP/s")
+    print(f"network rate: {flop / best_eval / 1e9:.1f} GFLOP/s = {flop / best_eval / best_rate:.2f} of the matmul rate")
+
+
+def first_preview(net: FeatureNetwork, content: np.ndarray, style: np.ndarray, size: int) -> float:
+    t = time.perf_counter()
+    for ev in run_style(content, [style], StyleParams(size=size), network=net):
+        if isinstance(ev, Progress) and ev.preview is not None:
+            return time.perf_counter() - t
+    return float("nan")
+
+
+class Scorer:
+    """Gram distance to the style at full, 1/2 and 1/4 size, and feature distance to the content."""
+
+    STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+    def __init__(self, net: FeatureNetwork, content: np.ndarray, style: np.ndarray) -> None:
+        self.net, self.content, self.style = net, content, style
+
+    @staticmethod
+    def _t(img: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()
+
+    @torch.no_grad()
+    def style_distance(self, img: np.ndarray, factor: float) -> float:
+        long_side = round(max(img.shape[:2]) * factor)
+        a = self.net(self._t(resize_long_side(img, long_side)), self.STYLE_LAYERS)
+        b = self.net(self._t(resize_long_side(self.style, long_side)), self.STYLE_LAYERS)
+        d = [float((gram(a[n]) - gram(b[n])).pow(2).sum() / gram(b[n]).pow(2).sum()) for n in self.STYLE_LAYERS]
+        return float(np.mean(d))
+
+    @torch.no_grad()
+    def content_distance(self, img: np.ndarray) -> float:
+        c = resize_long_side(self.content, max(img.shape[:2]))
+        a, b = self.net(self._t(img), ["relu4_2"])["relu4_2"], self.net(self._t(c), ["relu4_2"])["relu4_2"]
+        return float((a - b).pow(2).sum() / b.pow(2).sum())
+
+    def score(self, img: np.ndarray) -> dict[str, float]:
+        return {"style@1": self.style_distance(img, 1.0), "style@1/2": self.style_distance(img, 0.5),
+                "style@1/4": self.style_distance(img, 0.25), "content": self.content_distance(img)}
+
+
+def timed_run(net: FeatureNetwork, content: np.ndarray, style: np.ndarray,
+              params: StyleParams) -> tuple[np.ndarray, int, float]:
+    t = time.perf_counter()
+    for ev in run_style(content, [style], params, network=net):
+        if isinstance(ev, Finished):
+            return ev.image, ev.iterations, time.perf_counter() - t
+    raise RuntimeError("no result")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--budgets", default="60,180", help="comma-separated seconds")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="bench-out", help="folder for the result images")
+    ap.add_argument("--weights", default="auto")
+    ap.add_argument("--skip-quality", action="store_true")
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    net = load_feature_network(args.weights, "cpu")
+    if (SHARED / "content" / "tubingen.jpg").is_file():
+        content = load_image(SHARED / "content" / "tubingen.jpg").rgb
+        style = load_image(SHARED / "style" / "starry_night.jpg").rgb
+        print("images: tubingen.jpg + starry_night.jpg from ../shared")
+    else:
+        from studio.demo import demo_content, demo_style
+
+        content, style = demo_content(), demo_style()
+        print("images: the embedded demo pair (../shared not found)")
+    content = resize_long_side(content, args.size)
+    h, w = content.shape[:2]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    speed(net, h, w, args.rounds)
+    fp = [first_preview(net, content, style, args.size) for _ in range(2)]
+    print(f"time from Run to the first preview (network loaded): {min(fp):.2f} s (best of 2)")
+
+    if args.skip_quality:
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    scorer = Scorer(net, content, style)
+    print("\nquality at equal wall-clock time (lower is better; distances relative to the target's energy)")
+    print(f"{'run':34s} {'iters':>5s} {'secs':>6s} {'style@1':>8s} {'style@1/2':>9s} {'style@1/4':>9s} {'content':>8s}")
+    for budget in (float(b) for b in args.budgets.split(",")):
+        runs = {
+            "studio default": StyleParams(size=args.size, max_seconds=budget),
+            "baseline single-scale from content": StyleParams(size=args.size, scales=1, iterations=100_000,
+                                                              max_seconds=budget),
+        }
+        scores = {}
+        for name, params in runs.items():
+            img, iters, secs = timed_run(net, content, style, params)
+            s = scorer.score(img)
+            scores[name] = s
+            save_image(out / f"{name.split()[0]}_{int(budget)}s.png", img)
+            print(f"{name + f' ({int(budget)} s)':34s} {iters:5d} {secs:6.1f} {s['style@1']:8.4f} "
+                  f"{s['style@1/2']:9.4f} {s['style@1/4']:9.4f} {s['content']:8.4f}")
+        a, b = scores["studio default"], scores["baseline single-scale from content"]
+        verdict = {k: "no worse" if a[k] <= b[k] else "WORSE" for k in a}
+        print(f"  studio vs baseline at {int(budget)} s: " + ", ".join(f"{k} {v} ({a[k] / b[k]:.2f}x)"
+                                                                        for k, v in verdict.items()))
+    print(f"result images in {out.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

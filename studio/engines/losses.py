@@ -1,0 +1,42 @@
+"""Loss terms of Gatys style transfer, normalised so their weights mean the same at any size.
+
+- content: squared feature error divided by the content features' energy;
+- style: squared Gram error divided by the target Gram's energy, per layer;
+- total variation: squared neighbour differences relative to those of the content image.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix (C, C) of features (1, C, H, W), divided by H*W.
+
+    Works without a copy on channels_last tensors: (H*W, C) is then a contiguous view.
+    """
+    _, c, h, w = features.shape
+    m = features.permute(0, 2, 3, 1).reshape(h * w, c)
+    return (m.t() @ m) / (h * w)
+
+
+def energy(t: torch.Tensor) -> torch.Tensor:
+    return t.pow(2).mean().clamp_min(1e-12)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor, target_energy: torch.Tensor) -> torch.Tensor:
+    return (features - target).pow(2).mean() / target_energy
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor, target_energy: torch.Tensor) -> torch.Tensor:
+    return (gram(features) - target_gram).pow(2).mean() / target_energy
+
+
+def tv_raw(image: torch.Tensor) -> torch.Tensor:
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def tv_loss(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    return tv_raw(image) / reference.clamp_min(1e-8)

@@ -1,0 +1,379 @@
+"""Gatys neural style transfer: coarse-to-fine L-BFGS (or Adam) over the image pixels.
+
+``run_style`` is a generator: it yields ``Info``, ``Progress`` (with a preview every few
+iterations) and one ``Finished``. Between iterations it honours ``control.cancel()`` and
+applies ``control.update(...)`` of the live fields (weights, layers, blend, colours), which
+rebuilds the objective and resets the L-BFGS history without restarting.
+
+Coarse to fine: the image is first optimised at a small size, where one evaluation is cheap
+and VGG's receptive fields cover the painting's large brush structures; each larger scale
+starts from the previous result plus the content's detail at the new scale (the upsampled
+stylisation carries the large structures, the photo's own high frequencies keep it sharp),
+and the content weight is raised at coarse scales so the layout survives.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import StudioInputError
+from .color import original_colors
+from .device import describe, resolve_device
+from .events import Cancelled, Event, Finished, Info, JobControl, Progress
+from .losses import content_loss, energy, gram, style_loss, tv_loss, tv_raw
+from .style_params import LIVE_FIELDS, StyleParams
+from .vgg import FeatureNetwork
+
+MIN_SCALE_SIDE = 64
+# Share of a time budget (max_seconds) spent at each scale, coarse to fine, before normalising.
+_TIME_SHARE = (1.0, 1.3, 2.0, 2.6, 3.2)
+# Content weight multiplier at the coarser scales (index 0 = the final scale).
+_COARSE_CONTENT_BOOST = (1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None) -> None:
+    """Raise StudioInputError with one clear sentence for a bad parameter value."""
+    for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
+        v = getattr(params, name)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            raise StudioInputError(f"{name.replace('_', '-')} must be a non-negative number, got {v!r}")
+    if params.style_scale <= 0:
+        raise StudioInputError(f"style-scale must be greater than 0, got {params.style_scale!r}")
+    if not isinstance(params.size, int) or params.size < 16:
+        raise StudioInputError(f"size must be an integer of at least 16 pixels, got {params.size!r}")
+    if params.iterations < 0:
+        raise StudioInputError(f"iterations must be 0 or more, got {params.iterations!r}")
+    if params.scales < 1:
+        raise StudioInputError(f"scales must be at least 1, got {params.scales!r}")
+    if params.optimizer not in ("lbfgs", "adam"):
+        raise StudioInputError(f"optimizer must be lbfgs or adam, got {params.optimizer!r}")
+    if params.init not in ("content", "noise", "median-noise"):
+        raise StudioInputError(f"init must be content, noise or median-noise, got {params.init!r}")
+    if params.pooling not in ("max", "avg"):
+        raise StudioInputError(f"pooling must be max or avg, got {params.pooling!r}")
+    if n_styles < 1:
+        raise StudioInputError("at least one style image is needed")
+    if not params.style_layers and params.style_weight > 0:
+        raise StudioInputError("no style layers are selected; choose at least one")
+    if params.style_layer_weights is not None:
+        if len(params.style_layer_weights) != len(params.style_layers):
+            raise StudioInputError(f"style-layer-weights has {len(params.style_layer_weights)} values for "
+                             f"{len(params.style_layers)} style layers")
+        if any(not math.isfinite(w) or w < 0 for w in params.style_layer_weights):
+            raise StudioInputError(
+                f"style-layer-weights must be non-negative numbers, got {params.style_layer_weights}")
+    if params.style_blend is not None:
+        if len(params.style_blend) != n_styles:
+            raise StudioInputError(f"style-blend has {len(params.style_blend)} values for {n_styles} style images")
+        if any(not math.isfinite(w) or w < 0 for w in params.style_blend) or sum(params.style_blend) <= 0:
+            raise StudioInputError(
+                f"style-blend must be non-negative numbers with a positive sum, got {params.style_blend}")
+    if params.max_seconds is not None and params.max_seconds <= 0:
+        raise StudioInputError(f"max-seconds must be greater than 0, got {params.max_seconds!r}")
+    if net is not None:
+        net.check_layers(params.content_layers, "content layer")
+        net.check_layers(params.style_layers, "style layer")
+
+
+def scale_shapes(height: int, width: int, size: int, scales: int) -> list[tuple[int, int]]:
+    """(h, w) of each scale, coarse to fine; the final long side is ``size``."""
+    out: list[tuple[int, int]] = []
+    for i in range(scales):
+        long_side = size / (2 ** (scales - 1 - i))
+        if long_side < MIN_SCALE_SIDE and i < scales - 1:
+            continue
+        k = long_side / max(height, width)
+        out.append((max(1, round(height * k)), max(1, round(width * k))))
+    return out
+
+
+def iterations_per_scale(params: StyleParams, n_scales: int) -> list[int]:
+    """Coarse scales are cheap: each gets as many iterations as the final one."""
+    return [params.iterations] * n_scales
+
+
+def _to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).unsqueeze(0).to(device).float()
+
+
+def _to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def _resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    h, w = hw
+    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_CUBIC
+    return np.clip(cv2.resize(rgb, (w, h), interpolation=interp), 0, 1).astype(np.float32)
+
+
+def _upsample(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=hw, mode="bicubic", align_corners=False)
+
+
+def _initial_image(kind: str, content: torch.Tensor, seed: int) -> torch.Tensor:
+    if kind == "content":
+        return content.clone()
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.rand(content.shape, generator=g)
+    if kind == "median-noise":
+        arr = (noise[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        arr = cv2.medianBlur(cv2.GaussianBlur(arr, (0, 0), 1.5), 5)
+        noise = torch.from_numpy(arr.astype(np.float32) / 255).permute(2, 0, 1).unsqueeze(0)
+    return noise.to(content.device)
+
+
+class Objective:
+    """The weighted loss at one scale; rebuilt in place when live parameters change."""
+
+    def __init__(self, net: FeatureNetwork, content: torch.Tensor, styles: list[torch.Tensor],
+                 params: StyleParams, content_boost: float = 1.0) -> None:
+        self.net = net
+        self.content = content
+        self.styles = styles
+        self.content_boost = content_boost
+        self._style_grams: dict[str, list[torch.Tensor]] = {}
+        self._content_feats: dict[str, torch.Tensor] = {}
+        self.params = params
+        self.tv_ref = tv_raw(content).detach()
+        self.set_params(params)
+
+    def set_params(self, params: StyleParams) -> None:
+        self.params = params
+        with torch.no_grad():
+            need_c = [name for name in params.content_layers if name not in self._content_feats]
+            if need_c:
+                self._content_feats.update(self.net(self.content, need_c))
+            need_s = [name for name in params.style_layers if name not in self._style_grams]
+            if need_s:
+                per_style = [self.net(s, need_s) for s in self.styles]
+                for name in need_s:
+                    self._style_grams[name] = [gram(f[name]) for f in per_style]
+        blend = params.style_blend or (1.0,) * len(self.styles)
+        total = float(sum(blend))
+        self.blend = [b / total for b in blend]
+        lw = params.style_layer_weights or (1.0,) * len(params.style_layers)
+        lw_total = float(sum(lw)) or 1.0
+        self.layer_weights = {name: w / lw_total for name, w in zip(params.style_layers, lw, strict=True)}
+        self.targets = {}
+        for name in params.style_layers:
+            g = sum(b * t for b, t in zip(self.blend, self._style_grams[name], strict=True))
+            self.targets[name] = (g, energy(g))
+        self.content_targets = {name: (self._content_feats[name], energy(self._content_feats[name]))
+                                for name in params.content_layers}
+        self.layers = sorted(set(params.content_layers) | set(params.style_layers))
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        p = self.params
+        feats = self.net(x, self.layers) if self.layers else {}
+        zero = x.new_zeros(())
+        c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
+        c = c / max(1, len(self.content_targets))
+        s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()), zero)
+        tv = tv_loss(x, self.tv_ref)
+        wc = p.content_weight * self.content_boost
+        total = wc * c + p.style_weight * s + p.tv_weight * tv
+        terms = {"content": float(wc * c.detach()), "style": float(p.style_weight * s.detach()),
+                 "tv": float(p.tv_weight * tv.detach()), "total": float(total.detach())}
+        return total, terms
+
+
+class _Stepper:
+    """One optimiser iteration per ``step()``. L-BFGS keeps its history across steps; the
+    closure is memoised, so the evaluation torch's LBFGS makes at the start of each step
+    reuses the one its line search already made at the same point."""
+
+    def __init__(self, x: torch.Tensor, objective: Objective, params: StyleParams, control: JobControl) -> None:
+        self.x = x
+        self.objective = objective
+        self.control = control
+        self.kind = params.optimizer
+        self.evals = 0
+        self.terms: dict[str, float] = {}
+        self._memo: tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]] | None = None
+        if self.kind == "lbfgs":
+            self.opt: torch.optim.Optimizer = torch.optim.LBFGS(
+                [x], lr=1.0, max_iter=1, max_eval=40, history_size=50, tolerance_grad=1e-9,
+                tolerance_change=1e-12, line_search_fn="strong_wolfe")
+        else:
+            self.opt = torch.optim.Adam([x], lr=params.learning_rate)
+
+    def _closure(self) -> torch.Tensor:
+        self.control.check()
+        x = self.x
+        if self._memo is not None and torch.equal(self._memo[0], x.detach()):
+            _, loss, grad, terms = self._memo
+            x.grad = grad.clone()
+            self.terms = terms
+            return loss
+        self.opt.zero_grad(set_to_none=True)
+        loss, terms = self.objective(x)
+        loss.backward()
+        self.evals += 1
+        assert x.grad is not None
+        self._memo = (x.detach().clone(), loss.detach(), x.grad.detach().clone(), terms)
+        self.terms = terms
+        return loss.detach()
+
+    def step(self) -> dict[str, float]:
+        self.opt.step(self._closure)
+        return self.terms
+
+
+@dataclass
+class _Clock:
+    start: float
+    rate: float | None = None  # seconds per evaluation per megapixel, smoothed
+
+    def observe(self, seconds: float, pixels: int) -> None:
+        r = seconds / max(pixels, 1) * 1e6
+        self.rate = r if self.rate is None else 0.8 * self.rate + 0.2 * r
+
+
+def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StyleParams,
+              control: JobControl | None = None, network: FeatureNetwork | None = None) -> Iterator[Event]:
+    """Stylise ``content`` (RGB float32 HxWx3 in [0, 1]) with ``styles``; see the module docstring."""
+    control = control or JobControl()
+    t0 = time.perf_counter()
+    validate_params(params, len(styles))
+    device = resolve_device(params.device)
+    if network is None:
+        from ..weights import load_feature_network
+
+        network = load_feature_network(params.weights, device)
+        device = next(network.parameters()).device
+    net = network
+    validate_params(params, len(styles), net)
+    net.pooling = params.pooling
+    yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
+
+    torch.manual_seed(params.seed)
+    h0, w0 = content.shape[:2]
+    shapes = scale_shapes(h0, w0, params.size, params.scales)
+    iters = iterations_per_scale(params, len(shapes))
+    total_iters = sum(iters)
+    final_hw = shapes[-1]
+    content_final = _resize(content, final_hw)
+    budget = params.max_seconds
+    share = np.array(_TIME_SHARE[: len(shapes)]) * np.array([h * w for h, w in shapes]) ** 0.5
+    deadlines = (np.cumsum(share / share.sum()) * budget) if budget else None
+
+    clock = _Clock(start=t0)
+    done = 0
+    x: torch.Tensor | None = None
+    prev_content: torch.Tensor | None = None
+    terms: dict[str, float] = {}
+    last_preview = -1.0
+    cancelled = False
+    params_now = params
+
+    def preview(xt: torch.Tensor) -> np.ndarray:
+        img = _to_numpy(xt)
+        if img.shape[:2] != final_hw:
+            img = _resize(img, final_hw)
+        if params_now.original_colors:
+            img = original_colors(img, content_final)
+        return (img * 255 + 0.5).astype(np.uint8)
+
+    def eta(scale_idx: int, it_in_scale: int) -> float | None:
+        remaining = 0.0
+        if clock.rate is None:
+            return None
+        for j in range(scale_idx, len(shapes)):
+            n_left = iters[j] - (it_in_scale if j == scale_idx else 0)
+            remaining += n_left * clock.rate * shapes[j][0] * shapes[j][1] / 1e6 * 1.1
+        if deadlines is not None:
+            remaining = min(remaining, max(0.0, t0 + float(deadlines[-1]) - time.perf_counter()))
+        return remaining
+
+    try:
+        for si, hw in enumerate(shapes):
+            boost = _COARSE_CONTENT_BOOST[min(len(shapes) - 1 - si, len(_COARSE_CONTENT_BOOST) - 1)]
+            c_t = _to_tensor(_resize(content, hw), device)
+            long_side = max(hw)
+            s_ts = []
+            for s in styles:
+                k = params_now.style_scale * long_side / max(s.shape[:2])
+                shw = (max(1, round(s.shape[0] * k)), max(1, round(s.shape[1] * k)))
+                s_ts.append(_to_tensor(_resize(s, shw), device))
+            objective = Objective(net, c_t, s_ts, params_now, boost)
+            if x is None:
+                x0 = _initial_image(params_now.init, c_t, params_now.seed)
+            else:
+                assert prev_content is not None
+                x0 = _upsample(x.detach(), hw) + (c_t - _upsample(prev_content, hw))
+            x = x0.detach().clone().requires_grad_(True)
+            prev_content = c_t
+            stepper = _Stepper(x, objective, params_now, control)
+            accepted = x.detach().clone()
+            stage = f"scale {si + 1}/{len(shapes)} · {hw[1]}x{hw[0]}"
+            for it in range(iters[si]):
+                if deadlines is not None and time.perf_counter() - t0 >= deadlines[si]:
+                    break
+                updates = control.take_updates()
+                if updates:
+                    live = {k: v for k, v in updates.items() if k in LIVE_FIELDS}
+                    new_params = params_now.with_changes(**{k: tuple(v) if isinstance(v, list) else v
+                                                            for k, v in live.items()})
+                    try:
+                        validate_params(new_params, len(styles), net)
+                    except StudioInputError as e:
+                        yield Info(f"Ignored a parameter change: {e}")
+                    else:
+                        objective_changed = any(getattr(new_params, k) != getattr(params_now, k)
+                                                for k in live if k != "original_colors")
+                        params_now = new_params
+                        if objective_changed:
+                            objective.set_params(params_now)
+                            stepper = _Stepper(x, objective, params_now, control)
+                ts = time.perf_counter()
+                ev0 = stepper.evals
+                try:
+                    terms = stepper.step()
+                except Cancelled:
+                    with torch.no_grad():
+                        x.copy_(accepted)
+                    raise
+                if not math.isfinite(terms.get("total", 0.0)):
+                    with torch.no_grad():
+                        x.copy_(accepted)
+                    stepper = _Stepper(x, objective, params_now, control)
+                    yield Info("The optimiser diverged for a step; restarted it from the last good image.")
+                    continue
+                accepted = x.detach().clone()
+                n_ev = max(1, stepper.evals - ev0)
+                clock.observe((time.perf_counter() - ts) / n_ev, hw[0] * hw[1])
+                done += 1
+                now = time.perf_counter()
+                show = (it == 0 and si == 0) or (it + 1) % max(1, params_now.preview_every) == 0 \
+                    or it + 1 == iters[si] or now - last_preview > 2.0
+                img = preview(x) if show else None
+                if show:
+                    last_preview = now
+                yield Progress(iteration=done, total=total_iters, stage=stage, losses=dict(terms),
+                               elapsed_s=now - t0, eta_s=eta(si, it + 1), preview=img,
+                               scale_index=si, scale_count=len(shapes))
+                control.check()
+            # A scale that ended early (time budget) counts its unused iterations as done.
+            done = sum(iters[: si + 1]) if deadlines is None else done
+    except Cancelled:
+        cancelled = True
+    assert x is not None or cancelled
+    if x is None:
+        final = content_final
+    else:
+        final = _to_numpy(x)
+        if final.shape[:2] != final_hw:
+            final = _resize(final, final_hw)
+    if params_now.original_colors:
+        final = original_colors(final, content_final)
+    yield Finished(image=final, cancelled=cancelled, iterations=done, elapsed_s=time.perf_counter() - t0,
+                   losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
+                                              "params": params_now.to_dict()})

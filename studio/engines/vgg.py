@@ -1,0 +1,171 @@
+"""VGG feature network with named layers, truncated to the deepest layer a loss needs.
+
+Layer names follow the classic style-transfer convention: ``conv{block}_{i}``,
+``relu{block}_{i}``, ``pool{block}``. The weights are a torchvision-layout ``features``
+state dict (``features.0.weight`` ...), whatever their source; the source decides the input
+normalisation (Caffe: BGR, 0-255, minus the mean; torchvision: RGB, ImageNet mean/std).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import StudioInputError
+
+CFG: dict[str, list[int | str]] = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+              512, 512, 512, 512, "M"],
+}
+
+# Layers offered in the UI as style-layer choices (present in both VGG16 and VGG19).
+STYLE_LAYER_CHOICES: tuple[str, ...] = (
+    "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3",
+    "relu4_1", "relu4_2", "relu4_3", "relu5_1", "relu5_2", "relu5_3",
+)
+CONTENT_LAYER_CHOICES: tuple[str, ...] = ("relu2_2", "relu3_2", "relu4_1", "relu4_2", "relu5_2")
+
+Normalization = Literal["caffe", "imagenet"]
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    kind: Literal["conv", "relu", "pool"]
+    index: int  # position in torchvision's ``features`` Sequential
+    in_channels: int
+    out_channels: int
+
+
+def layer_specs(arch: str) -> list[LayerSpec]:
+    """The named layers of a VGG ``features`` stack, in order."""
+    if arch not in CFG:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(CFG)}")
+    specs: list[LayerSpec] = []
+    block, i, idx, ch = 1, 1, 0, 3
+    for v in CFG[arch]:
+        if v == "M":
+            specs.append(LayerSpec(f"pool{block}", "pool", idx, ch, ch))
+            idx += 1
+            block, i = block + 1, 1
+        else:
+            assert isinstance(v, int)
+            specs.append(LayerSpec(f"conv{block}_{i}", "conv", idx, ch, v))
+            specs.append(LayerSpec(f"relu{block}_{i}", "relu", idx + 1, v, v))
+            idx += 2
+            ch = v
+            i += 1
+    return specs
+
+
+def layer_names(arch: str) -> list[str]:
+    return [s.name for s in layer_specs(arch)]
+
+
+class FeatureNetwork(nn.Module):
+    """A frozen VGG ``features`` stack that returns the activations of named layers.
+
+    ``forward(rgb, layers)`` takes RGB in [0, 1] (N, 3, H, W) and runs only as far as the
+    deepest requested layer. Parameters never require gradients, so a backward pass
+    computes the input gradient alone.
+    """
+
+    def __init__(self, arch: str, state_dict: dict[str, torch.Tensor], normalization: Normalization,
+                 source: str = "") -> None:
+        super().__init__()
+        self.arch = arch
+        self.source = source
+        self.normalization: Normalization = normalization
+        self.specs = layer_specs(arch)
+        self._order = {s.name: k for k, s in enumerate(self.specs)}
+        self.pooling: Literal["max", "avg"] = "max"
+        convs = nn.ModuleDict()
+        for s in self.specs:
+            if s.kind == "conv":
+                conv = nn.Conv2d(s.in_channels, s.out_channels, 3, padding=1)
+                w = state_dict.get(f"features.{s.index}.weight")
+                b = state_dict.get(f"features.{s.index}.bias")
+                if w is None or b is None:
+                    raise StudioInputError(f"the {source or arch} weights have no tensor for {s.name} "
+                                     f"(features.{s.index}.weight/bias)")
+                if tuple(w.shape) != tuple(conv.weight.shape):
+                    raise StudioInputError(f"the {source or arch} weights for {s.name} have shape "
+                                     f"{tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
+                with torch.no_grad():
+                    conv.weight.copy_(w.float())
+                    conv.bias.copy_(b.float())
+                convs[s.name] = conv
+        self.convs = convs
+        self.requires_grad_(False)
+        self.eval()
+        if normalization == "caffe":
+            mean = torch.tensor(_CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+            self.register_buffer("_mean", mean, persistent=False)
+            self.register_buffer("_std", torch.ones(1, 3, 1, 1), persistent=False)
+        else:
+            self.register_buffer("_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+            self.register_buffer("_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    def check_layers(self, layers: Iterable[str], what: str = "layer") -> None:
+        bad = [name for name in layers if name not in self._order]
+        if bad:
+            raise StudioInputError(
+                f"unknown {what} name{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))} for "
+                f"{self.arch}; valid names: {', '.join(self.layer_names)}"
+            )
+
+    def deepest(self, layers: Iterable[str]) -> int:
+        return max(self._order[name] for name in layers)
+
+    def truncated_specs(self, layers: Iterable[str]) -> list[LayerSpec]:
+        return self.specs[: self.deepest(layers) + 1]
+
+    def normalize(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = rgb.flip(1) * 255.0 if self.normalization == "caffe" else rgb
+        return (x - self._mean) / self._std
+
+    def forward(self, rgb: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        wanted = set(layers)
+        self.check_layers(wanted)
+        x = self.normalize(rgb)
+        if x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        out: dict[str, torch.Tensor] = {}
+        last = self.deepest(wanted)
+        for k, s in enumerate(self.specs[: last + 1]):
+            if s.kind == "conv":
+                x = self.convs[s.name](x)
+            elif s.kind == "relu":
+                x = F.relu(x)
+            elif self.pooling == "avg":
+                x = F.avg_pool2d(x, 2, 2, ceil_mode=True)
+            else:
+                x = F.max_pool2d(x, 2, 2, ceil_mode=True)
+            if s.name in wanted:
+                out[s.name] = x
+            if k == last:
+                break
+        return out
+
+    def flops(self, height: int, width: int, layers: Iterable[str]) -> float:
+        """Multiply-adds x2 of one forward pass to the deepest of ``layers`` at this size."""
+        h, w, total = height, width, 0.0
+        for s in self.truncated_specs(layers):
+            if s.kind == "conv":
+                total += 2.0 * h * w * s.in_channels * s.out_channels * 9
+            elif s.kind == "pool":
+                h, w = (h + 1) // 2, (w + 1) // 2
+        return total

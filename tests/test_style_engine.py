@@ -1,0 +1,201 @@
+"""The style engine: events, loss decrease, determinism, cancel, live updates, validation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from studio.engines.events import Finished, Info, JobControl, Progress
+from studio.engines.style import run_style, scale_shapes, validate_params
+from studio.engines.style_params import StyleParams
+from studio.errors import StudioInputError
+
+
+def _images(h: int = 40, w: int = 56) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    content = np.stack([xx, yy, 0.5 + 0 * xx], -1).astype(np.float32)
+    style = np.clip(0.5 + 0.4 * np.sin(25 * xx[..., None] + rng.random(3) * 6) + 0.1 * rng.random((h, w, 3)), 0, 1)
+    return content, style.astype(np.float32)
+
+
+def _run(params: StyleParams, net, control: JobControl | None = None, content=None, styles=None):
+    c, s = _images()
+    events = list(run_style(c if content is None else content, [s] if styles is None else styles,
+                            params, control, network=net))
+    return events
+
+
+SMALL = StyleParams(size=56, scales=1, iterations=12, style_weight=10.0, tv_weight=0.01, preview_every=4)
+
+
+def test_events_and_loss_decreases(random_net):
+    events = _run(SMALL, random_net)
+    assert isinstance(events[0], Info) and "random-test" in events[0].message
+    progress = [e for e in events if isinstance(e, Progress)]
+    fin = events[-1]
+    assert isinstance(fin, Finished) and not fin.cancelled
+    assert [p.iteration for p in progress] == list(range(1, 13))
+    assert progress[0].preview is not None and progress[0].preview.dtype == np.uint8
+    assert progress[0].preview.shape == (40, 56, 3)
+    assert all(p.total == 12 for p in progress)
+    assert progress[-1].losses["total"] < 0.5 * progress[0].losses["total"]
+    assert set(progress[0].losses) == {"content", "style", "tv", "total"}
+    assert fin.image.shape == (40, 56, 3) and fin.image.dtype == np.float32
+    assert fin.image.min() >= 0.0 and fin.image.max() <= 1.0
+    assert progress[-1].eta_s == pytest.approx(0.0, abs=1e-6)
+    assert progress[3].eta_s is not None and progress[3].eta_s > 0
+
+
+def test_adam_also_decreases(random_net):
+    events = _run(SMALL.with_changes(optimizer="adam", iterations=30, learning_rate=0.02), random_net)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].losses["total"] < progress[0].losses["total"]
+
+
+def test_seed_makes_noise_runs_repeatable(random_net):
+    p = SMALL.with_changes(init="noise", iterations=5, seed=7)
+    a = _run(p, random_net)[-1].image
+    b = _run(p, random_net)[-1].image
+    c = _run(p.with_changes(seed=8), random_net)[-1].image
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).mean() > 0.01
+
+
+def test_median_noise_init_is_smoother_than_noise(random_net):
+    p = SMALL.with_changes(iterations=0)
+    noise = _run(p.with_changes(init="noise"), random_net)[-1].image
+    median = _run(p.with_changes(init="median-noise"), random_net)[-1].image
+
+    def rough(im):
+        return float(np.abs(np.diff(im, axis=1)).mean())
+
+    assert rough(median) < 0.5 * rough(noise)
+
+
+def test_coarse_to_fine_scales_and_warm_start(random_net):
+    c, s = _images(96, 128)
+    p = SMALL.with_changes(size=128, scales=2, iterations=3)
+    events = list(run_style(c, [s], p, network=random_net))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [e.scale_index for e in progress] == [0, 0, 0, 1, 1, 1]
+    assert "64x48" in progress[0].stage and "128x96" in progress[-1].stage
+    assert all(e.preview is None or e.preview.shape == (96, 128, 3) for e in progress)
+    assert scale_shapes(384, 512, 512, 3) == [(96, 128), (192, 256), (384, 512)]
+    assert scale_shapes(384, 512, 128, 3) == [(48, 64), (96, 128)]  # too-small levels dropped
+
+
+def test_cancel_stops_within_an_iteration(random_net):
+    control = JobControl()
+    p = SMALL.with_changes(iterations=10_000)
+    seen = 0
+    t_cancel = None
+    fin = None
+    for ev in run_style(*_images()[:1], [_images()[1]], p, control, network=random_net):
+        if isinstance(ev, Progress):
+            seen += 1
+            if seen == 3:
+                control.cancel()
+                t_cancel = time.perf_counter()
+        if isinstance(ev, Finished):
+            fin = ev
+    assert fin is not None and fin.cancelled
+    assert seen == 3  # not a single further iteration after the cancel
+    assert fin.image.shape == (40, 56, 3)
+    assert t_cancel is not None and time.perf_counter() - t_cancel < 1.0
+
+
+def test_cancel_from_another_thread(random_net):
+    control = JobControl()
+    timer = threading.Timer(0.3, control.cancel)
+    timer.start()
+    events = _run(SMALL.with_changes(iterations=100_000), random_net, control)
+    assert events[-1].cancelled
+
+
+def test_live_weight_change_changes_trajectory(random_net):
+    """A style-weight change mid-run takes effect at the next iteration without a restart."""
+
+    def run(change: bool):
+        control = JobControl()
+        losses = []
+        for ev in run_style(*_images()[:1], [_images()[1]], SMALL.with_changes(iterations=10), control,
+                            network=random_net):
+            if isinstance(ev, Progress):
+                losses.append(ev.losses)
+                if change and ev.iteration == 4:
+                    control.update(style_weight=1000.0, style_layers=["relu1_1", "relu2_1"])
+            if isinstance(ev, Finished):
+                return losses, ev
+
+    base, fin_a = run(False)
+    changed, fin_b = run(True)
+    assert len(changed) == 10  # same run, not restarted
+    assert base[3] == changed[3]  # identical up to the change
+    assert changed[4]["style"] > 20 * base[4]["style"]  # new weight applies at the next iteration
+    assert fin_b.extra["params"]["style_weight"] == 1000.0
+    assert not np.allclose(fin_a.image, fin_b.image)
+
+
+def test_live_original_colors_change_keeps_content_chroma(random_net):
+    from studio.engines.color import rgb_to_yiq
+
+    control = JobControl()
+    control.update(original_colors=True)
+    c, s = _images()
+    fin = list(run_style(c, [s], SMALL.with_changes(iterations=4), control, network=random_net))[-1]
+    yiq_out, yiq_c = rgb_to_yiq(fin.image), rgb_to_yiq(c)
+    assert np.abs(yiq_out[..., 1:] - yiq_c[..., 1:]).mean() < 0.02
+
+
+def test_bad_live_update_is_ignored_with_a_message(random_net):
+    control = JobControl()
+    control.update(style_layers=["relu9_9"])
+    events = _run(SMALL.with_changes(iterations=3), random_net, control)
+    assert any(isinstance(e, Info) and "relu9_9" in e.message for e in events)
+    assert isinstance(events[-1], Finished) and not events[-1].cancelled
+
+
+def test_several_styles_with_blend(random_net):
+    c, s1 = _images()
+    s2 = 1.0 - s1
+    p = SMALL.with_changes(iterations=3, style_blend=(0.8, 0.2))
+    fin = list(run_style(c, [s1, s2], p, network=random_net))[-1]
+    assert isinstance(fin, Finished)
+    with pytest.raises(StudioInputError, match="style-blend has 1 values for 2 style images"):
+        list(run_style(c, [s1, s2], p.with_changes(style_blend=(1.0,)), network=random_net))
+
+
+def test_max_seconds_bounds_the_run(random_net):
+    c, s = _images(96, 128)
+    p = SMALL.with_changes(size=128, scales=2, iterations=100_000, max_seconds=1.5)
+    t = time.perf_counter()
+    fin = list(run_style(c, [s], p, network=random_net))[-1]
+    assert time.perf_counter() - t < 4.0
+    assert fin.image.shape == (96, 128, 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"content_weight": -1.0}, "content-weight must be a non-negative number"),
+        ({"style_weight": float("nan")}, "style-weight must be a non-negative number"),
+        ({"style_layers": ("relu1_1", "relu9_9")}, "unknown style layer name 'relu9_9'"),
+        ({"content_layers": ("conv7_1",)}, "unknown content layer name 'conv7_1'"),
+        ({"style_layer_weights": (1.0,)}, "style-layer-weights has 1 values for 5 style layers"),
+        ({"size": 4}, "size must be an integer of at least 16"),
+        ({"optimizer": "sgd"}, "optimizer must be lbfgs or adam"),
+    ],
+)
+def test_bad_parameters_get_one_clear_sentence(random_net, change, message):
+    with pytest.raises(StudioInputError, match=message):
+        validate_params(StyleParams(**change), 1, random_net)
+
+
+def test_params_dict_round_trip():
+    p = StyleParams(style_layers=("relu1_1", "relu3_1"), style_layer_weights=(1.0, 2.0), seed=3)
+    assert StyleParams.from_dict(p.to_dict()) == p
+    assert StyleParams.from_dict({**p.to_dict(), "unknown_future_key": 1}) == p
