@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from studio.engines.events import Finished, Progress
-from studio.engines.losses import gram
 from studio.engines.style import run_style
+from studio.engines.style_metrics import StyleScorer
 from studio.engines.style_params import StyleParams
 from studio.engines.vgg import FeatureNetwork
 from studio.imageio import load_image, resize_long_side, save_image
@@ -78,37 +78,6 @@ def first_preview(net: FeatureNetwork, content: np.ndarray, style: np.ndarray, s
     return float("nan")
 
 
-class Scorer:
-    """Gram distance to the style at full, 1/2 and 1/4 size, and feature distance to the content."""
-
-    STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-
-    def __init__(self, net: FeatureNetwork, content: np.ndarray, style: np.ndarray) -> None:
-        self.net, self.content, self.style = net, content, style
-
-    @staticmethod
-    def _t(img: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()
-
-    @torch.no_grad()
-    def style_distance(self, img: np.ndarray, factor: float) -> float:
-        long_side = round(max(img.shape[:2]) * factor)
-        a = self.net(self._t(resize_long_side(img, long_side)), self.STYLE_LAYERS)
-        b = self.net(self._t(resize_long_side(self.style, long_side)), self.STYLE_LAYERS)
-        d = [float((gram(a[n]) - gram(b[n])).pow(2).sum() / gram(b[n]).pow(2).sum()) for n in self.STYLE_LAYERS]
-        return float(np.mean(d))
-
-    @torch.no_grad()
-    def content_distance(self, img: np.ndarray) -> float:
-        c = resize_long_side(self.content, max(img.shape[:2]))
-        a, b = self.net(self._t(img), ["relu4_2"])["relu4_2"], self.net(self._t(c), ["relu4_2"])["relu4_2"]
-        return float((a - b).pow(2).sum() / b.pow(2).sum())
-
-    def score(self, img: np.ndarray) -> dict[str, float]:
-        return {"style@1": self.style_distance(img, 1.0), "style@1/2": self.style_distance(img, 0.5),
-                "style@1/4": self.style_distance(img, 0.25), "content": self.content_distance(img)}
-
-
 def timed_run(net: FeatureNetwork, content: np.ndarray, style: np.ndarray,
               params: StyleParams) -> tuple[np.ndarray, int, float]:
     t = time.perf_counter()
@@ -150,7 +119,7 @@ def main() -> int:
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    scorer = Scorer(net, content, style)
+    scorer = StyleScorer(net, content, style)
     print("\nquality at equal wall-clock time (lower is better; distances relative to the target's energy)")
     print(f"{'run':34s} {'iters':>5s} {'secs':>6s} {'style@1':>8s} {'style@1/2':>9s} {'style@1/4':>9s} {'content':>8s}")
     for budget in (float(b) for b in args.budgets.split(",")):

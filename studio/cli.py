@@ -21,6 +21,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one sentence and exits with code 2."""
 
     def error(self, message: str) -> NoReturn:
+        # "argument --x: x must be ..." -> "x must be ..." when our own parser already named the value
+        head, sep, rest = message.partition(": ")
+        if sep and head.startswith("argument ") and head.split("/")[-1].lstrip("-") in rest:
+            message = rest
         sys.stderr.write(f"studio: error: {message}\n(see '{self.prog} --help')\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
@@ -255,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         from .app import main as app_main
 
         return app_main(argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a bad argument (already reported)
+        return int(e.code or 0)
     try:
         return int(args.func(args))
     except StudioInputError as e:

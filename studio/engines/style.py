@@ -9,7 +9,7 @@ Coarse to fine: the image is first optimised at a small size, where one evaluati
 and VGG's receptive fields cover the painting's large brush structures; each larger scale
 starts from the previous result plus the content's detail at the new scale (the upsampled
 stylisation carries the large structures, the photo's own high frequencies keep it sharp),
-and the content weight is raised at coarse scales so the layout survives.
+so the content washed out by a strongly weighted coarse scale comes back at the finer ones.
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from .style_params import LIVE_FIELDS, StyleParams
 from .vgg import FeatureNetwork
 
 MIN_SCALE_SIDE = 64
-# Share of a time budget (max_seconds) spent at each scale, coarse to fine, before normalising.
-_TIME_SHARE = (1.0, 1.3, 2.0, 2.6, 3.2)
-# Content weight multiplier at the coarser scales (index 0 = the final scale).
-_COARSE_CONTENT_BOOST = (1.0, 1.0, 1.0, 1.0, 1.0)
+# With a time budget (max_seconds), scale i of n gets a share of it proportional to 1.5**i
+# (3 scales: 21 %, 32 %, 47 %); time a scale leaves unused flows on to the next.
+_TIME_SHARE_GROWTH = 1.5
 
 
 def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None) -> None:
@@ -134,11 +133,10 @@ class Objective:
     """The weighted loss at one scale; rebuilt in place when live parameters change."""
 
     def __init__(self, net: FeatureNetwork, content: torch.Tensor, styles: list[torch.Tensor],
-                 params: StyleParams, content_boost: float = 1.0) -> None:
+                 params: StyleParams) -> None:
         self.net = net
         self.content = content
         self.styles = styles
-        self.content_boost = content_boost
         self._style_grams: dict[str, list[torch.Tensor]] = {}
         self._content_feats: dict[str, torch.Tensor] = {}
         self.params = params
@@ -178,7 +176,7 @@ class Objective:
         c = c / max(1, len(self.content_targets))
         s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()), zero)
         tv = tv_loss(x, self.tv_ref)
-        wc = p.content_weight * self.content_boost
+        wc = p.content_weight
         total = wc * c + p.style_weight * s + p.tv_weight * tv
         terms = {"content": float(wc * c.detach()), "style": float(p.style_weight * s.detach()),
                  "tv": float(p.tv_weight * tv.detach()), "total": float(total.detach())}
@@ -262,7 +260,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     final_hw = shapes[-1]
     content_final = _resize(content, final_hw)
     budget = params.max_seconds
-    share = np.array(_TIME_SHARE[: len(shapes)]) * np.array([h * w for h, w in shapes]) ** 0.5
+    share = _TIME_SHARE_GROWTH ** np.arange(len(shapes))
     deadlines = (np.cumsum(share / share.sum()) * budget) if budget else None
 
     clock = _Clock(start=t0)
@@ -295,7 +293,6 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
 
     try:
         for si, hw in enumerate(shapes):
-            boost = _COARSE_CONTENT_BOOST[min(len(shapes) - 1 - si, len(_COARSE_CONTENT_BOOST) - 1)]
             c_t = _to_tensor(_resize(content, hw), device)
             long_side = max(hw)
             s_ts = []
@@ -303,7 +300,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                 k = params_now.style_scale * long_side / max(s.shape[:2])
                 shw = (max(1, round(s.shape[0] * k)), max(1, round(s.shape[1] * k)))
                 s_ts.append(_to_tensor(_resize(s, shw), device))
-            objective = Objective(net, c_t, s_ts, params_now, boost)
+            objective = Objective(net, c_t, s_ts, params_now)
             if x is None:
                 x0 = _initial_image(params_now.init, c_t, params_now.seed)
             else:

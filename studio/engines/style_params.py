@@ -37,14 +37,14 @@ class StyleParams:
 
     size: int = 512  # long side of the output, in pixels
     content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 1.0
+    style_weight: float = 50.0
+    tv_weight: float = 0.05
     content_layers: tuple[str, ...] = CONTENT_LAYERS_DEFAULT
     style_layers: tuple[str, ...] = STYLE_LAYERS_DEFAULT
     style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: all 1
     style_blend: tuple[float, ...] | None = None  # one per style image; None: equal
     style_scale: float = 1.0  # style image size relative to the output size
-    iterations: int = 300  # at the final scale; coarser scales add their own (see scales)
+    iterations: int = 100  # at each scale
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 0.02  # Adam only, in [0, 1] pixel units
     init: Init = "content"

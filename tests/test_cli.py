@@ -1,0 +1,181 @@
+"""`studio stylize` from the command line: recipes, and one clear sentence for each bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.cli import main
+from studio.recipe import read_recipe
+
+FAST = ["--size", "32", "--iterations", "2", "--scales", "1", "--force"]
+
+
+@pytest.fixture()
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    yy, xx = np.mgrid[0:48, 0:64]
+    content = np.stack([xx * 4, yy * 5, 128 + 0 * xx], -1).astype(np.uint8)
+    style = ((np.sin(xx / 3.0) > 0)[..., None] * np.array([200, 120, 30]) + 20).astype(np.uint8)
+    c, s = tmp_path / "content.png", tmp_path / "style.jpg"
+    Image.fromarray(content).save(c)
+    Image.fromarray(style).save(s, quality=95)
+    return c, s
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    lines = [line for line in err if line.startswith("studio: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_stylize_writes_png_with_recipe_and_rerun(pair, tmp_path, hed_net):
+    c, s = pair
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(c), str(s), "-o", str(out), "--style-weight", "5", "--seed", "3", *FAST]) == 0
+    img = np.asarray(Image.open(out))
+    assert img.shape == (24, 32, 3)
+    recipe = read_recipe(out)
+    assert recipe is not None and recipe.engine == "stylize"
+    assert recipe.params["style_weight"] == 5.0 and recipe.params["seed"] == 3 and recipe.params["size"] == 32
+    assert [i.role for i in recipe.inputs] == ["content", "style"]
+    assert recipe.weights == "vgg16-hed" and recipe.studio_version
+    assert len(recipe.inputs[0].sha256) == 64
+    out2 = tmp_path / "again.png"
+    assert main(["stylize", "--recipe", str(out), "-o", str(out2), "--force"]) == 0
+    r2 = read_recipe(out2)
+    assert r2 is not None and r2.params == recipe.params and r2.inputs == recipe.inputs
+    np.testing.assert_array_equal(np.asarray(Image.open(out2)), img)  # same recipe, same picture
+
+
+def test_save_every_writes_snapshots(pair, tmp_path, hed_net):
+    c, s = pair
+    out = tmp_path / "o.png"
+    assert main(["stylize", str(c), str(s), "-o", str(out), "--save-every", "1", *FAST]) == 0
+    assert (tmp_path / "o_iter1.png").is_file() and (tmp_path / "o_iter2.png").is_file()
+
+
+def test_existing_output_needs_force(pair, tmp_path, capsys):
+    c, s = pair
+    out = tmp_path / "exists.png"
+    out.write_bytes(b"precious")
+    args = ["stylize", str(c), str(s), "-o", str(out), "--size", "32", "--iterations", "1", "--scales", "1"]
+    assert main(args) == 2
+    assert "exists; pass --force" in _error(capsys)
+    assert out.read_bytes() == b"precious"
+
+
+def _bad_files(tmp_path: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    missing = tmp_path / "missing.jpg"
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    full = tmp_path / "full.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(full, quality=90)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image\n")
+    return {
+        "missing": (missing, "missing.jpg"),
+        "zero-byte": (empty, "empty.png"),
+        "truncated": (truncated, "truncated.jpg"),
+        "text as png": (text, "notes.png"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "zero-byte", "truncated", "text as png"])
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_bad_image_files(pair, tmp_path, capsys, case, role):
+    c, s = pair
+    bad, name = _bad_files(tmp_path, c)[case]
+    out = tmp_path / "out.png"
+    args = [str(bad), str(s)] if role == "content" else [str(c), str(bad)]
+    assert main(["stylize", *args, "-o", str(out), *FAST]) == 2
+    assert name in _error(capsys)
+    assert not out.exists() and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_decompression_bomb_is_refused_quickly(pair, tmp_path, capsys):
+    import struct
+    import zlib
+
+    c, s = pair
+    bomb = tmp_path / "bomb.png"
+    width = height = 100_000
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                     + chunk(b"IEND", b""))
+    assert main(["stylize", str(bomb), str(s), "-o", str(tmp_path / "o.png"), *FAST]) == 2
+    assert "bomb.png" in _error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--style-layers", "relu1_1,relu9_1"], "unknown style layer name 'relu9_1'"),
+        (["--content-layers", "conv4_9"], "valid names: conv1_1, relu1_1"),
+        (["--content-weight", "-3"], "content-weight must be a number at least 0, got '-3'"),
+        (["--style-weight", "lots"], "style-weight must be a number, got 'lots'"),
+        (["--tv-weight", "nan"], "tv-weight must be a number at least 0"),
+        (["--style-blend", "1,2"], "--style-blend has 2 values for 1 style images"),
+        (["--iterations", "ten"], "iterations must be a whole number, got 'ten'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--weights", "/nowhere/vgg.pth"], "weights file /nowhere/vgg.pth does not exist"),
+    ],
+)
+def test_bad_values(pair, tmp_path, capsys, flags, expected):
+    c, s = pair
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(c), str(s), "-o", str(out), *FAST, *flags]) == 2
+    assert expected.lower() in _error(capsys).lower()
+    assert not out.exists()
+
+
+def test_output_in_missing_folder(pair, tmp_path, capsys):
+    c, s = pair
+    assert main(["stylize", str(c), str(s), "-o", str(tmp_path / "nope" / "out.png"), *FAST]) == 2
+    assert "nope" in _error(capsys)
+
+
+def test_recipe_from_a_png_without_one(pair, tmp_path, capsys):
+    c, _ = pair
+    assert main(["stylize", "--recipe", str(c), "-o", str(tmp_path / "o.png")]) == 2
+    assert "holds no studio recipe" in _error(capsys)
+
+
+def test_unusual_inputs_are_handled(tmp_path, hed_net):
+    """Grayscale, palette, 16-bit, CMYK, alpha and EXIF-rotated inputs all stylize."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (40, 30, 3), np.uint8)
+    files = {
+        "gray.png": Image.fromarray(base[..., 0]),
+        "palette.png": Image.fromarray(base).convert("P"),
+        "deep.png": Image.fromarray(base[..., 0].astype(np.uint16) * 257),
+        "cmyk.jpg": Image.fromarray(base).convert("CMYK"),
+        "alpha.png": Image.fromarray(np.dstack([base, base[..., :1]])),
+    }
+    for name, im in files.items():
+        im.save(tmp_path / name)
+    rotated = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    Image.fromarray(base).save(rotated, exif=exif)
+    style = tmp_path / "palette.png"
+    for name in [*files, "rotated.jpg"]:
+        out = tmp_path / f"out_{Path(name).stem}.png"
+        assert main(["stylize", str(tmp_path / name), str(style), "-o", str(out), *FAST]) == 0, name
+        shape = np.asarray(Image.open(out)).shape
+        assert shape == ((32, 24, 3) if name != "rotated.jpg" else (24, 32, 3)), (name, shape)
+
+
+def test_weights_list(capsys):
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "vgg16-hed" in out and "vgg19-torchvision" in out
