@@ -1,0 +1,68 @@
+"""The desktop app's entry point: ``studio`` with no command opens the main window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="studio", description="Open the studio window.")
+    parser.add_argument("content", nargs="?", help="a content photo (or a studio PNG) to open")
+    parser.add_argument("styles", nargs="*", help="style images to add")
+    parser.add_argument("--settings", metavar="FILE.ini", help="keep settings in this INI file")
+    parser.add_argument("--no-demo", action="store_true", help="start without the demo pair")
+    return parser.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the main window (with the demo content and style loaded) and run the event loop."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, qt_args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import APPLICATION, ORGANIZATION, open_settings
+    from studio.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("studio")
+    apply_theme(app)
+    _leave_a_core_for_the_ui()
+
+    window = MainWindow(open_settings(args.settings), load_demo=not args.no_demo)
+    window.show()
+    if args.content:
+        window.open_file(args.content)
+    if args.styles:
+        ws = window.workspace("style")
+        ws.add_style_paths(args.styles)
+    return _exec(app)
+
+
+def _exec(app) -> int:
+    return int(app.exec())
+
+
+def ui_friendly_threads(current: int) -> int:
+    """Torch threads for CPU jobs in the app: all cores but one, so the UI thread keeps one."""
+    cores = os.cpu_count() or 1
+    return max(1, min(current, cores - 1))
+
+
+def _leave_a_core_for_the_ui() -> None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.set_num_threads(ui_friendly_threads(torch.get_num_threads()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Preferences (device, feature-network source), kept in QSettings, and their dialog."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.settings import get_str
+
+log = logging.getLogger("studio.ui")
+
+DEVICE_LABELS = {
+    "auto": "Automatic (the fastest one present)",
+    "cpu": "CPU",
+    "cuda": "CUDA (NVIDIA GPU)",
+    "mps": "MPS (Apple GPU)",
+}
+
+
+@dataclass(frozen=True)
+class Preferences:
+    device: str = "auto"
+    weights: str = "auto"
+
+    @classmethod
+    def load(cls, settings: QSettings) -> Preferences:
+        return cls(
+            device=get_str(settings, "prefs/device", "auto") or "auto",
+            weights=get_str(settings, "prefs/weights", "auto") or "auto",
+        )
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue("prefs/device", self.device)
+        settings.setValue("prefs/weights", self.weights)
+        settings.sync()
+
+
+def available_devices() -> list[str]:
+    try:
+        from studio.engines.device import available_devices as engine_devices
+    except ImportError:
+        return ["auto", "cpu"]
+    try:
+        return list(engine_devices())
+    except Exception:  # noqa: BLE001
+        log.exception("listing devices")
+        return ["auto", "cpu"]
+
+
+def resolved_device(name: str) -> str:
+    """What "auto" (or a name) means on this machine, for the status bar."""
+    try:
+        from studio.engines.device import resolve_device
+
+        return str(resolve_device(name))
+    except Exception:  # noqa: BLE001
+        return name
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    name: str
+    available: bool
+    description: str
+    fix: str
+
+
+def weight_sources() -> list[SourceChoice]:
+    try:
+        from studio.weights import list_sources
+    except ImportError:
+        return []
+    try:
+        return [
+            SourceChoice(s.name, bool(s.available), str(s.description), str(getattr(s, "fix", "") or ""))
+            for s in list_sources()
+        ]
+    except Exception:  # noqa: BLE001
+        log.exception("listing weight sources")
+        return []
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.setMinimumWidth(520)
+
+        self.device = QComboBox()
+        devices = available_devices()
+        if prefs.device not in devices:
+            devices.append(prefs.device)
+        for d in devices:
+            self.device.addItem(DEVICE_LABELS.get(d, d), d)
+        self.device.setCurrentIndex(max(self.device.findData(prefs.device), 0))
+        self.device.setToolTip("Where the computation runs. A GPU is many times faster than the CPU.")
+
+        self.weights = QComboBox()
+        self.weights.addItem("Automatic (the best one installed)", "auto")
+        self._sources = weight_sources()
+        model = self.weights.model()
+        for s in self._sources:
+            label = s.name if s.available else f"{s.name} (not installed)"
+            self.weights.addItem(label, s.name)
+            idx = self.weights.count() - 1
+            tip = s.description + ("" if s.available else f"\nTo install: {s.fix}")
+            self.weights.setItemData(idx, tip, Qt.ItemDataRole.ToolTipRole)
+            if not s.available and isinstance(model, QStandardItemModel):
+                item = model.item(idx)
+                item.setEnabled(False)
+        if self.weights.findData(prefs.weights) < 0:
+            self.weights.addItem(prefs.weights, prefs.weights)
+        self.weights.setCurrentIndex(max(self.weights.findData(prefs.weights), 0))
+        self.weights.setToolTip("The pretrained network whose features define content and style.")
+        self.weights_info = QLabel()
+        self.weights_info.setWordWrap(True)
+        self.weights_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.weights.currentIndexChanged.connect(self._show_source)
+        self._show_source()
+
+        form = QFormLayout()
+        form.addRow("Device:", self.device)
+        form.addRow("Feature network:", self.weights)
+        form.addRow("", self.weights_info)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        lines = [
+            f"{s.name}: {'installed' if s.available else 'not installed: ' + s.fix}" for s in self._sources
+        ]
+        if lines:
+            overview = QLabel("Feature networks on this machine:\n" + "\n".join(lines))
+            overview.setWordWrap(True)
+            overview.setStyleSheet("color: palette(mid);")
+            layout.addWidget(overview)
+        layout.addWidget(buttons)
+
+    def _show_source(self) -> None:
+        name = self.weights.currentData()
+        for s in self._sources:
+            if s.name == name:
+                text = s.description if s.available else f"{s.description}\nNot installed. {s.fix}"
+                self.weights_info.setText(text)
+                return
+        self.weights_info.setText("Uses the best feature network that is installed." if name == "auto" else "")
+
+    def preferences(self) -> Preferences:
+        return Preferences(device=str(self.device.currentData()), weights=str(self.weights.currentData()))

@@ -1,0 +1,379 @@
+"""The Style workspace's controls. It shows a ``StyleState`` and reports edits; it computes nothing."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engines.style_params import StyleParams
+from studio.engines.vgg import CONTENT_LAYER_CHOICES, STYLE_LAYER_CHOICES
+from studio.ui.image_slots import ContentSlot, StyleList
+from studio.ui.log_slider import LogSlider
+from studio.ui.section import Section
+
+LAYER_HINTS = {
+    "1": "finest grain, colour",
+    "2": "fine texture",
+    "3": "brush marks",
+    "4": "strokes, patterns",
+    "5": "large shapes",
+}
+
+INITS = [
+    ("content", "The photo"),
+    ("noise", "Random noise"),
+    ("median-noise", "Smoothed noise"),
+]
+OPTIMIZERS = [("lbfgs", "L-BFGS (sharp, fast to converge)"), ("adam", "Adam (gentler, steady steps)")]
+POOLINGS = [("max", "Max (crisper)"), ("avg", "Average (softer)")]
+
+TIPS = {
+    "content_weight": "How strongly the result keeps the shapes of the photo. Higher: more photo.",
+    "style_weight": "How strongly the painting's texture and strokes are applied. Higher: more painting.",
+    "tv_weight": "Smoothness: removes speckle noise. 0 turns it off; high values blur fine detail.",
+    "original_colors": "Keep the photo's colours and take only the brush strokes from the painting.",
+    "size": "Long side of the result in pixels. Larger is slower (time grows with the pixel count).",
+    "iterations": "Optimisation steps at each size (see Coarse-to-fine steps). More steps: a more finished "
+                  "look, more time.",
+    "seed": "Random seed: the same seed and settings give the same picture.",
+    "init": "What the picture starts from before the style is painted in.",
+    "content_layers": "The network layer that decides what 'the same content' means. Deeper: looser shapes.",
+    "style_layers": "Which network layers describe the style. Shallow layers: colour and fine texture; "
+                    "deep layers: larger strokes and patterns. The slider weights each layer.",
+    "optimizer": "The optimisation method.",
+    "learning_rate": "Step size of Adam (ignored by L-BFGS).",
+    "scales": "Coarse-to-fine: render small first, then refine at double size. 1 = only the final size. "
+              "More steps give larger-scale structure.",
+    "pooling": "How the network downsamples. Average gives softer, smoother results.",
+    "style_scale": "Size of the painting's brush strokes relative to the output: above 1 larger strokes.",
+    "preview_every": "How often (in iterations) the canvas shows a new preview.",
+    "max_seconds": "Stop planning more work than fits into this many seconds (iterations are spread over scales).",
+}
+
+
+class StylePanel(QWidget):
+    """Widgets for every ``StyleParams`` field a person edits, and the input images.
+
+    Emits ``params_edited(changes, text, merge_key)`` with a dict of changed fields; the workspace
+    turns it into an undoable edit. ``show_state`` writes a state into the widgets (no signals).
+    """
+
+    params_edited = Signal(dict, str, str)
+    content_files_dropped = Signal(list)
+    style_files_dropped = Signal(list)
+    open_content_clicked = Signal()
+    add_style_clicked = Signal()
+    style_blend_edited = Signal(int, float)
+    remove_style_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._updating = False
+        self._params = StyleParams()
+        self.controls: dict[str, Any] = {}
+
+        # images -------------------------------------------------------------------------------
+        self.content_slot = ContentSlot()
+        self.content_slot.files_dropped.connect(self.content_files_dropped)
+        self.content_slot.open_clicked.connect(self.open_content_clicked)
+        self.style_list = StyleList()
+        self.style_list.files_dropped.connect(self.style_files_dropped)
+        self.style_list.add_clicked.connect(self.add_style_clicked)
+        self.style_list.blend_edited.connect(self.style_blend_edited)
+        self.style_list.remove_clicked.connect(self.remove_style_clicked)
+        images = QWidget()
+        il = QVBoxLayout(images)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.addWidget(QLabel("Content photo"))
+        il.addWidget(self.content_slot)
+        il.addWidget(QLabel("Style images"))
+        il.addWidget(self.style_list)
+
+        # look ---------------------------------------------------------------------------------
+        self.content_weight = LogSlider(0.001, 1000.0, 1.0)
+        self.style_weight = LogSlider(0.01, 10000.0, 50.0)
+        self.tv_weight = LogSlider(0.0001, 10.0, 0.05, zero_at_minimum=True)
+        self.original_colors = QCheckBox("Keep the photo's colours")
+        look = QWidget()
+        lf = QFormLayout(look)
+        lf.addRow("Content weight", self.content_weight)
+        lf.addRow("Style weight", self.style_weight)
+        lf.addRow("Smoothness", self.tv_weight)
+        lf.addRow("", self.original_colors)
+
+        # output -------------------------------------------------------------------------------
+        self.size = QSpinBox()
+        self.size.setRange(32, 8192)
+        self.size.setSingleStep(64)
+        self.size.setSuffix(" px")
+        self.iterations = QSpinBox()
+        self.iterations.setRange(1, 100000)
+        self.iterations.setSingleStep(50)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.dice = QToolButton()
+        self.dice.setText("New")
+        self.dice.setToolTip("Pick a new random seed")
+        self.dice.clicked.connect(lambda: self.seed.setValue(random.randrange(0, 2**31 - 1)))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        self.init = QComboBox()
+        for value, label in INITS:
+            self.init.addItem(label, value)
+        output = QWidget()
+        of = QFormLayout(output)
+        of.addRow("Size (long side)", self.size)
+        of.addRow("Iterations", self.iterations)
+        of.addRow("Seed", seed_row)
+        of.addRow("Start from", self.init)
+
+        # layers -------------------------------------------------------------------------------
+        self.content_layer = QComboBox()
+        for name in CONTENT_LAYER_CHOICES:
+            self.content_layer.addItem(name, name)
+        layers = QWidget()
+        self.layer_grid = QGridLayout(layers)
+        self.layer_grid.setContentsMargins(0, 0, 0, 0)
+        self.layer_grid.setHorizontalSpacing(6)
+        self.layer_grid.setVerticalSpacing(1)
+        self.layer_grid.addWidget(QLabel("Content layer"), 0, 0)
+        self.layer_grid.addWidget(self.content_layer, 0, 1)
+        head = QLabel("Style layers and their weights")
+        self.layer_grid.addWidget(head, 1, 0, 1, 2)
+        self.layer_checks: dict[str, QCheckBox] = {}
+        self.layer_weights: dict[str, LogSlider] = {}
+        for name in STYLE_LAYER_CHOICES:
+            self._add_layer_row(name)
+
+        # advanced -----------------------------------------------------------------------------
+        self.optimizer = QComboBox()
+        for value, label in OPTIMIZERS:
+            self.optimizer.addItem(label, value)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(4)
+        self.learning_rate.setRange(0.0001, 1.0)
+        self.learning_rate.setSingleStep(0.005)
+        self.scales = QSpinBox()
+        self.scales.setRange(1, 6)
+        self.pooling = QComboBox()
+        for value, label in POOLINGS:
+            self.pooling.addItem(label, value)
+        self.style_scale = QDoubleSpinBox()
+        self.style_scale.setRange(0.1, 4.0)
+        self.style_scale.setSingleStep(0.1)
+        self.style_scale.setDecimals(2)
+        self.style_scale.setSuffix(" \u00d7")
+        self.preview_every = QSpinBox()
+        self.preview_every.setRange(1, 1000)
+        self.time_limit = QCheckBox("Limit to")
+        self.max_seconds = QSpinBox()
+        self.max_seconds.setRange(1, 24 * 3600)
+        self.max_seconds.setSuffix(" s")
+        self.max_seconds.setValue(60)
+        time_row = QHBoxLayout()
+        time_row.addWidget(self.time_limit)
+        time_row.addWidget(self.max_seconds, 1)
+        advanced = QWidget()
+        af = QFormLayout(advanced)
+        af.addRow("Optimiser", self.optimizer)
+        af.addRow("Learning rate", self.learning_rate)
+        af.addRow("Coarse-to-fine steps", self.scales)
+        af.addRow("Pooling", self.pooling)
+        af.addRow("Stroke size", self.style_scale)
+        af.addRow("Preview every", self.preview_every)
+        af.addRow("Time limit", time_row)
+
+        self.sections = {
+            "images": Section("Images", images),
+            "look": Section("Look", look, tooltip="The balance between photo and painting"),
+            "output": Section("Output", output),
+            "layers": Section("Network layers", layers, expanded=False,
+                              tooltip="Which network layers define content and style"),
+            "advanced": Section("Advanced", advanced, expanded=False),
+        }
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 8)
+        for section in self.sections.values():
+            layout.addWidget(section)
+        layout.addStretch(1)
+
+        self.controls = {
+            "content_weight": self.content_weight,
+            "style_weight": self.style_weight,
+            "tv_weight": self.tv_weight,
+            "original_colors": self.original_colors,
+            "size": self.size,
+            "iterations": self.iterations,
+            "seed": self.seed,
+            "init": self.init,
+            "content_layers": self.content_layer,
+            "style_layers": self.layer_checks,
+            "style_layer_weights": self.layer_weights,
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+            "scales": self.scales,
+            "pooling": self.pooling,
+            "style_scale": self.style_scale,
+            "preview_every": self.preview_every,
+            "max_seconds": self.max_seconds,
+        }
+        for key, tip in TIPS.items():
+            widget = self.controls.get(key)
+            if hasattr(widget, "setToolTip"):
+                widget.setToolTip(tip)
+        self.time_limit.setToolTip(TIPS["max_seconds"])
+        self.original_colors.setToolTip(TIPS["original_colors"])
+        for box in (self.size, self.iterations, self.seed, self.learning_rate, self.scales, self.style_scale,
+                    self.preview_every, self.max_seconds):
+            box.setKeyboardTracking(False)  # typing "320" is one edit, not 3, 32, 320
+        self._connect()
+        self.show_params(self._params)
+
+    # building -----------------------------------------------------------------------------------
+    def _add_layer_row(self, name: str) -> None:
+        row = self.layer_grid.rowCount()
+        block = name[4:5] if name.startswith(("relu", "conv")) else ""
+        hint = LAYER_HINTS.get(block)
+        check = QCheckBox(f"{name}  ({hint})" if hint and name.endswith("_1") else name)
+        check.setToolTip(TIPS["style_layers"])
+        weight = LogSlider(0.01, 100.0, 1.0)
+        weight.setToolTip(f"Weight of layer {name} in the style loss")
+        self.layer_grid.addWidget(check, row, 0)
+        self.layer_grid.addWidget(weight, row, 1)
+        self.layer_checks[name] = check
+        self.layer_weights[name] = weight
+        check.toggled.connect(lambda on, n=name: self._layers_edited(f"{'Use' if on else 'Drop'} layer {n}", None))
+        weight.valueEdited.connect(lambda _v, n=name: self._layers_edited(f"Weight of layer {n}", f"lw:{n}"))
+
+    def _connect(self) -> None:
+        def emit(field: str, text: str, merge: bool = True):
+            def handler(*_args: Any) -> None:
+                if not self._updating:
+                    self.params_edited.emit({field: self._read(field)}, text, field if merge else "")
+            return handler
+
+        self.content_weight.valueEdited.connect(emit("content_weight", "Content weight"))
+        self.style_weight.valueEdited.connect(emit("style_weight", "Style weight"))
+        self.tv_weight.valueEdited.connect(emit("tv_weight", "Smoothness"))
+        self.original_colors.toggled.connect(emit("original_colors", "Keep colours", False))
+        self.size.valueChanged.connect(emit("size", "Size"))
+        self.iterations.valueChanged.connect(emit("iterations", "Iterations"))
+        self.seed.valueChanged.connect(emit("seed", "Seed"))
+        self.init.currentIndexChanged.connect(emit("init", "Start from", False))
+        self.content_layer.currentIndexChanged.connect(emit("content_layers", "Content layer", False))
+        self.optimizer.currentIndexChanged.connect(emit("optimizer", "Optimiser", False))
+        self.optimizer.currentIndexChanged.connect(self._sync_enabled)
+        self.learning_rate.valueChanged.connect(emit("learning_rate", "Learning rate"))
+        self.scales.valueChanged.connect(emit("scales", "Coarse-to-fine steps"))
+        self.pooling.currentIndexChanged.connect(emit("pooling", "Pooling", False))
+        self.style_scale.valueChanged.connect(emit("style_scale", "Stroke size"))
+        self.preview_every.valueChanged.connect(emit("preview_every", "Preview every"))
+        self.time_limit.toggled.connect(emit("max_seconds", "Time limit", False))
+        self.time_limit.toggled.connect(self._sync_enabled)
+        self.max_seconds.valueChanged.connect(emit("max_seconds", "Time limit"))
+
+    # widgets -> params --------------------------------------------------------------------------
+    def _read(self, field: str) -> Any:
+        match field:
+            case "content_weight" | "style_weight" | "tv_weight":
+                return float(self.controls[field].value())
+            case "original_colors":
+                return self.original_colors.isChecked()
+            case "size" | "iterations" | "seed" | "scales" | "preview_every":
+                return int(self.controls[field].value())
+            case "learning_rate" | "style_scale":
+                return float(self.controls[field].value())
+            case "init" | "optimizer" | "pooling":
+                return str(self.controls[field].currentData())
+            case "content_layers":
+                return tuple(str(self.content_layer.currentData()).split("+"))
+            case "max_seconds":
+                return float(self.max_seconds.value()) if self.time_limit.isChecked() else None
+        raise KeyError(field)
+
+    def _layers_edited(self, text: str, merge_key: str | None) -> None:
+        if self._updating:
+            return
+        layers = tuple(n for n, c in self.layer_checks.items() if c.isChecked())
+        weights = tuple(float(self.layer_weights[n].value()) for n in layers)
+        self._sync_enabled()
+        self.params_edited.emit(
+            {"style_layers": layers, "style_layer_weights": None if all(w == 1.0 for w in weights) else weights},
+            text,
+            merge_key or "",
+        )
+
+    def _sync_enabled(self) -> None:
+        self.learning_rate.setEnabled(self.optimizer.currentData() == "adam")
+        self.max_seconds.setEnabled(self.time_limit.isChecked())
+        for name, check in self.layer_checks.items():
+            self.layer_weights[name].setEnabled(check.isChecked())
+
+    # params -> widgets --------------------------------------------------------------------------
+    def params(self) -> StyleParams:
+        return self._params
+
+    def show_params(self, p: StyleParams) -> None:
+        self._updating = True
+        try:
+            self._params = p
+            self.content_weight.setValue(p.content_weight)
+            self.style_weight.setValue(p.style_weight)
+            self.tv_weight.setValue(p.tv_weight)
+            self.original_colors.setChecked(p.original_colors)
+            self.size.setValue(p.size)
+            self.iterations.setValue(p.iterations)
+            self.seed.setValue(p.seed)
+            self._set_combo(self.init, p.init)
+            self._set_combo(self.optimizer, p.optimizer)
+            self._set_combo(self.pooling, p.pooling)
+            self.learning_rate.setValue(p.learning_rate)
+            self.scales.setValue(p.scales)
+            self.style_scale.setValue(p.style_scale)
+            self.preview_every.setValue(p.preview_every)
+            self.time_limit.setChecked(p.max_seconds is not None)
+            if p.max_seconds is not None:
+                self.max_seconds.setValue(round(p.max_seconds))
+            layers = "+".join(p.content_layers)
+            if self.content_layer.findData(layers) < 0:
+                self.content_layer.addItem(" + ".join(p.content_layers), layers)
+            self.content_layer.setCurrentIndex(self.content_layer.findData(layers))
+            for name in p.style_layers:
+                if name not in self.layer_checks:
+                    self._add_layer_row(name)
+            weights = p.style_layer_weights or (1.0,) * len(p.style_layers)
+            for name, check in self.layer_checks.items():
+                check.setChecked(name in p.style_layers)
+            for name, w in zip(p.style_layers, weights, strict=False):
+                self.layer_weights[name].setValue(w)
+            self._sync_enabled()
+        finally:
+            self._updating = False
+
+    def show_images(self, content: Any | None, styles: tuple[Any, ...], blend: tuple[float, ...] | None) -> None:
+        self.content_slot.show_image(content)
+        self.style_list.show_images(styles, blend)
+
+    @staticmethod
+    def _set_combo(combo: QComboBox, value: Any) -> None:
+        i = combo.findData(value)
+        if i < 0:
+            combo.addItem(str(value), value)
+            i = combo.count() - 1
+        combo.setCurrentIndex(i)

@@ -1,0 +1,124 @@
+"""The Workspace interface: what the shell needs from a mode (Style, later GAN latents, CycleGAN, ...).
+
+A workspace is a panel plus an engine adapter. It owns a *state* (an immutable snapshot: the
+parameters dataclass and the input images), shows it in its panel, turns it into a ``JobSpec`` for
+the one ``JobRunner``, and says which changes a running job can take live. The shell
+(``MainWindow``) does the rest for every workspace alike: canvas, Run/Stop, progress, loss plot,
+history, undo/redo, export with a recipe, preferences.
+
+Adding a workspace: subclass ``Workspace``, implement the methods marked "implement", and add the
+class to ``studio.ui.workspaces.WORKSPACES``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QWidget
+
+from studio.ui.job_runner import JobSpec
+from studio.ui.undo import StateCommand
+
+if TYPE_CHECKING:
+    from studio.ui.preferences import Preferences
+
+
+class WorkspaceHost(Protocol):
+    """Services the shell offers its workspaces."""
+
+    settings: QSettings
+
+    def load_image(self, path: str, role: str, *, remember: bool = True) -> Any | None:
+        """Load an image file (``studio.imageio.LoadedImage``); on failure show a message naming
+        the file and return None. Downscale notices are shown too. ``remember`` puts it in the
+        recent-files menu and remembers its folder for the next Open dialog of this ``role``."""
+
+    def ask_image_paths(self, role: str, *, multiple: bool = False) -> list[str]:
+        """An Open dialog that remembers the folder of this ``role``."""
+
+    def notify(self, text: str, level: str = "info") -> None:
+        """A message in the window's notice bar ("info", "warning" or "error")."""
+
+
+class Workspace(QObject):
+    """Base class of a workspace. Subclasses set ``name``/``title`` and implement the marked methods."""
+
+    name = "workspace"  # identifier
+    title = "Workspace"  # tab label
+    engine = "workspace"  # the engine name its recipes carry (as the CLI writes them)
+
+    #: (old state, new state): after every change: edits, undo/redo, history restore.
+    state_changed = Signal(object, object)
+
+    def __init__(self, host: WorkspaceHost, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.undo_stack = QUndoStack(self)
+
+    # implement --------------------------------------------------------------------------------
+    def panel(self) -> QWidget:
+        """The controls (the shell puts them in a scrollable side panel)."""
+        raise NotImplementedError
+
+    def state(self) -> Any:
+        """The current immutable snapshot."""
+        raise NotImplementedError
+
+    def set_state(self, state: Any) -> None:
+        """Show ``state`` (no undo entry); emit ``state_changed``."""
+        raise NotImplementedError
+
+    def run_blocker(self) -> str | None:
+        """Why Run is not possible now (shown as the Run button's tooltip), or None."""
+        raise NotImplementedError
+
+    def make_job(self, prefs: Preferences) -> JobSpec:
+        """The job for the current state, with the device and weights of ``prefs``."""
+        raise NotImplementedError
+
+    def live_changes(self, old: Any, new: Any) -> dict[str, Any]:
+        """Changes from ``old`` to ``new`` a running job takes without restarting (for control.update)."""
+        return {}
+
+    def needs_restart(self, old: Any, new: Any) -> bool:
+        """True when ``new`` differs from ``old`` in something only a new Run applies."""
+        return False
+
+    def before_image(self, state: Any | None = None) -> np.ndarray | None:
+        """The "before" picture of a compare view (the content image), RGB [0,1]."""
+        return None
+
+    def result_state(self, job_state: Any, extra: dict[str, Any]) -> Any:
+        """The state a finished job's history entry restores: ``job_state`` with whatever the engine
+        reports it really used (``Finished.extra``, e.g. parameters changed live)."""
+        return job_state
+
+    def describe(self, state: Any) -> str:
+        """A few lines about a state's parameters (history tooltips)."""
+        return ""
+
+    def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
+        """Apply a recipe's params (and, where the files are there, its inputs) as an undoable edit.
+
+        ``inputs`` holds (role, path). Returns a sentence for the user, or None if not applicable.
+        """
+        return None
+
+    def open_image(self, image: Any) -> bool:
+        """An image (``LoadedImage``) opened with File > Open or dropped on the canvas, without a
+        recipe: use it as the main input (an undoable edit). Returns True if the workspace took it."""
+        return False
+
+    def load_demo(self, content_path: str, style_path: str) -> None:
+        """Start with the embedded demo pair (no undo entry). Optional."""
+
+    # provided ---------------------------------------------------------------------------------
+    def edit(self, new_state: Any, text: str, merge_key: str | None = None) -> None:
+        """Apply ``new_state`` as an undoable edit."""
+        old = self.state()
+        if new_state is old:
+            return
+        self.undo_stack.push(StateCommand(self, old, new_state, text, merge_key))

@@ -1,0 +1,7 @@
+"""The workspaces the main window offers, in tab order. A new mode is one more entry here."""
+
+from __future__ import annotations
+
+from studio.ui.style_workspace import StyleWorkspace
+
+WORKSPACES = (StyleWorkspace,)

@@ -1,0 +1,62 @@
+"""LogSlider: a log-scale slider whose number is shown and editable."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from studio.ui.log_slider import LogSlider, format_number
+
+
+@pytest.fixture
+def slider(qtbot):
+    s = LogSlider(0.001, 1000.0, 1.0)
+    qtbot.addWidget(s)
+    return s
+
+
+def test_positions_are_logarithmic(slider):
+    assert slider.position_of(0.001) == 0
+    assert slider.position_of(1000.0) == LogSlider.STEPS
+    assert slider.position_of(1.0) == LogSlider.STEPS // 2
+    assert slider.value_at(LogSlider.STEPS // 2) == pytest.approx(1.0)
+    assert slider.value_at(slider.position_of(12.5)) == pytest.approx(12.5, rel=0.02)
+
+
+def test_set_value_shows_number_without_signal(qtbot, slider):
+    seen = []
+    slider.valueEdited.connect(seen.append)
+    slider.setValue(42.0)
+    assert slider.edit.text() == "42"
+    assert slider.value() == 42.0
+    assert seen == []
+
+
+def test_moving_the_slider_emits(qtbot, slider):
+    with qtbot.waitSignal(slider.valueEdited) as blocker:
+        slider.slider.setValue(750)
+    assert blocker.args[0] == pytest.approx(10 ** 1.5, rel=0.01)
+    assert slider.edit.text() == format_number(slider.value())
+
+
+def test_typing_a_number(qtbot, slider):
+    seen = []
+    slider.valueEdited.connect(seen.append)
+    slider.edit.selectAll()
+    qtbot.keyClicks(slider.edit, "5000")  # beyond the slider's range: allowed, slider pins at the end
+    qtbot.keyClick(slider.edit, Qt.Key.Key_Return)
+    assert seen == [5000.0]
+    assert slider.slider.value() == LogSlider.STEPS
+    slider.edit.setText("-3")  # refused: the old number comes back
+    slider.edit.editingFinished.emit()
+    assert slider.value() == 5000.0 and seen == [5000.0]
+
+
+def test_zero_at_minimum(qtbot):
+    s = LogSlider(0.01, 100.0, 1.0, zero_at_minimum=True)
+    qtbot.addWidget(s)
+    s.slider.setValue(0)
+    assert s.value() == 0.0 and s.edit.text() == "0"
+    s.setValue(0.0)
+    assert s.slider.value() == 0
+    assert s.value_at(1) == pytest.approx(0.01)

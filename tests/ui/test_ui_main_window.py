@@ -1,0 +1,398 @@
+"""The main window with the Style workspace, driven by a fake engine (fast, same events)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from studio.recipe import read_recipe
+from studio.ui.history import HistoryStrip
+from studio.ui.log_slider import format_number
+from studio.ui.main_window import MainWindow
+from studio.ui.preferences import Preferences, PreferencesDialog
+from studio.ui.qimage import from_qimage
+
+
+def wait_idle(qtbot, win, timeout=10000):
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=timeout)
+
+
+def run_to_end(qtbot, win):
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        job = win.run()
+    wait_idle(qtbot, win)
+    return job
+
+
+def drop_files(widget, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+
+
+def test_run_shows_previews_progress_loss_and_history(qtbot, window, fake_engine):
+    previews = []
+    window.runner.progress.connect(lambda job, p: previews.append(p.preview is not None))
+    job = run_to_end(qtbot, window)
+    assert any(previews)
+    assert job.result is not None and not job.result.cancelled
+    assert window.canvas.after() is not None and window.canvas.after().width() == 64
+    assert window.progress.text().startswith("Finished")
+    assert set(window.loss_plot.series()) == {"content", "style", "tv", "total"}
+    assert len(window.history.entries()) == 1 and window.current_result() is window.history.entries()[0]
+    assert window.weights_label.text() == "Feature network: fake-net"
+    assert window.device_label.text().startswith("Device: CPU (fake")
+    assert fake_engine.calls[0].size == 64 and fake_engine.calls[0].device == "auto"
+    assert window.act_export.isEnabled() and window.act_copy.isEnabled()
+
+
+def test_run_is_disabled_without_a_style_image_and_says_why(qtbot, window):
+    ws = window.workspace("style")
+    ws.remove_style(0)
+    assert not window.act_run.isEnabled()
+    assert "style image" in window.act_run.toolTip()
+    assert window.run_button.toolTip() == window.act_run.toolTip()
+    assert not window.run_hint.isHidden() and window.run_hint.text() == window.act_run.toolTip()
+    assert window.run() is None
+    ws.undo_stack.undo()
+    assert window.act_run.isEnabled() and window.run_hint.isHidden()
+
+
+def test_progress_text_has_iteration_scale_and_eta():
+    from studio.engines.events import Progress
+    from studio.ui.main_window import progress_text
+
+    text = progress_text(Progress(120, 300, "scale 2/3", {}, 14.0, 75.0, scale_index=1, scale_count=3))
+    assert text == "Iteration 120 / 300 \u00b7 scale 2 of 3 \u00b7 0:14 elapsed \u00b7 about 1:15 left"
+
+
+def test_stop_keeps_the_picture_in_history(qtbot, window, fake_engine):
+    ws = window.workspace("style")
+    ws.set_state(ws.state().__class__(ws.params().with_changes(iterations=100000), ws.state().content,
+                                      ws.state().styles))
+    window.run()
+    qtbot.waitUntil(lambda: window.canvas.after() is not None, timeout=5000)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(window.runner.finished, timeout=2000) as fin:
+        window.act_stop.trigger()
+    assert time.perf_counter() - t0 < 0.5
+    assert fin.args[1].cancelled
+    wait_idle(qtbot, window)
+    assert window.history.entries()[0].cancelled
+    assert window.progress.text().startswith("Stopped")
+    assert not window.act_stop.isEnabled()
+
+
+def test_slider_moves_during_a_run_reach_the_engine_without_restart(qtbot, window, fake_engine):
+    ws = window.workspace("style")
+    fake_engine.step_s = 0.02
+    ws.set_state(ws.state().__class__(ws.params().with_changes(iterations=100000), ws.state().content,
+                                      ws.state().styles))
+    window.run()
+    qtbot.waitUntil(lambda: window.canvas.after() is not None, timeout=5000)
+    panel = ws.panel()
+    for pos in (600, 650, 700, 800):  # a drag: debounced into one update
+        panel.style_weight.slider.setValue(pos)
+    panel.layer_checks["relu5_1"].setChecked(False)
+    qtbot.waitUntil(lambda: len(fake_engine.updates) >= 1, timeout=3000)
+    update = fake_engine.updates[0]
+    assert update["style_weight"] == ws.params().style_weight == panel.style_weight.value_at(800)
+    assert update["style_layers"] == ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    assert "style_layer_weights" in update
+    assert len(fake_engine.calls) == 1  # no restart
+    panel.size.setValue(128)  # not live: applies on the next Run
+    qtbot.wait(300)
+    assert all("size" not in u for u in fake_engine.updates)
+    assert "next Run" in window.statusBar().currentMessage()
+    # Run again starts fresh with the new settings
+    window.run()
+    qtbot.waitUntil(lambda: len(fake_engine.calls) == 2, timeout=3000)
+    assert fake_engine.controls[0].cancelled and fake_engine.calls[1].size == 128
+    window.stop()
+    wait_idle(qtbot, window)
+    assert len(window.history.entries()) == 2  # the stopped first run and the second
+
+
+def test_an_engine_error_is_shown_and_the_next_run_works(qtbot, window, engine_factory):
+    ws = window.workspace("style")
+    ws.run_engine = engine_factory(step_s=0.001, fail_at=3)
+    with qtbot.waitSignal(window.runner.failed, timeout=5000):
+        window.run()
+    wait_idle(qtbot, window)
+    assert window.notice.isVisible() and window.notice.level == "error"
+    assert "fake engine exploded" in window.notice.label.text()
+    assert window.progress.text().startswith("Failed")
+    ws.run_engine = engine_factory(step_s=0.001)
+    run_to_end(qtbot, window)
+    assert not window.notice.isVisible() or window.notice.level != "error"
+    assert len(window.history.entries()) == 1
+
+
+def test_history_click_restores_image_and_params(qtbot, window):
+    ws = window.workspace("style")
+    weight0, seed0 = ws.params().style_weight, ws.params().seed
+    run_to_end(qtbot, window)
+    first = window.history.entries()[0]
+    first_image = from_qimage(window.canvas.after())
+    ws.panel().style_weight.slider.setValue(900)
+    ws.panel().seed.setValue(77)
+    run_to_end(qtbot, window)
+    assert ws.params().seed == 77
+    strip: HistoryStrip = window.history
+    assert len(strip.entries()) == 2
+    row = strip.entries().index(first)
+    rect = strip.visualItemRect(strip.item(row))
+    qtbot.mouseClick(strip.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert ws.params().seed == seed0 and ws.params().style_weight == weight0
+    assert window.current_result() is first
+    np.testing.assert_array_equal(from_qimage(window.canvas.after()), first_image)
+    assert "#1" in window.canvas.caption()
+    ws.undo_stack.undo()  # restoring is an undoable edit
+    assert ws.params().seed == 77
+
+
+def test_undo_redo_of_parameter_edits_with_shortcuts(qtbot, window):
+    ws = window.workspace("style")
+    panel = ws.panel()
+    weight0 = ws.params().style_weight
+    window.activateWindow()
+    panel.style_weight.slider.setValue(800)
+    panel.style_weight.slider.setValue(820)  # same drag: merged into one step
+    panel.iterations.setValue(99)
+    panel.original_colors.setChecked(True)
+    assert ws.undo_stack.count() == 3
+    assert window.act_undo.text().startswith("&Undo")
+    window.act_undo.trigger()
+    assert ws.params().original_colors is False and not panel.original_colors.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert ws.params().iterations == 20 and panel.iterations.value() == 20
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert ws.params().style_weight == weight0 and panel.style_weight.edit.text() == format_number(weight0)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert ws.params().style_weight == panel.style_weight.value_at(820)
+    window.act_redo.trigger()
+    assert ws.params().iterations == 99
+    assert [ws.undo_stack.text(i) for i in range(3)] == ["Style weight", "Iterations", "Keep colours"]
+
+
+def test_export_png_with_recipe_and_reopen_restores_params(qtbot, window, tmp_path, image_dir):
+    ws = window.workspace("style")
+    ws.panel().style_weight.slider.setValue(800)
+    ws.panel().seed.setValue(5)
+    run_to_end(qtbot, window)
+    out = tmp_path / "result.png"
+    assert window.export_result(str(out)) == out
+    recipe = read_recipe(out)
+    assert recipe is not None and recipe.engine == "stylize"
+    assert recipe.params["seed"] == 5 and recipe.params["style_weight"] == ws.params().style_weight
+    assert recipe.weights == "fake-net"
+    assert [(i.role, Path(i.path).name) for i in recipe.inputs] == [("content", "content.png"), ("style", "style.png")]
+    for ext in (".jpg", ".webp", ".tif"):
+        assert window.export_result(str(tmp_path / f"result{ext}"), quality=80).stat().st_size > 0
+
+    # overwriting asks first
+    before = out.read_bytes()
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    assert window.export_result(str(out)) is None and out.read_bytes() == before and "result.png" in asked[0]
+    window.confirm = lambda title, text: True
+    assert window.export_result(str(out)) == out
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+    assert recipe.extra["iterations"] == 20 and recipe.extra["device"] == "cpu"
+
+    # change everything, then open the PNG: its settings come back
+    ws.panel().seed.setValue(11)
+    ws.panel().style_weight.slider.setValue(100)
+    assert window.open_file(str(out))
+    assert ws.params().seed == 5 and ws.params().style_weight == recipe.params["style_weight"]
+    assert "recipe" in window.notice.label.text()
+    assert ws.undo_stack.undoText() == "Settings from a recipe"
+
+
+def test_copy_to_clipboard(qtbot, window):
+    run_to_end(qtbot, window)
+    window.act_copy.trigger()
+    image = QGuiApplication.clipboard().image()
+    assert image.width() == 64
+
+
+@pytest.mark.parametrize("name", ["notes.png", "empty.jpg", "missing.png"])
+def test_a_bad_file_dropped_names_it_and_changes_nothing(qtbot, window, image_dir, name):
+    ws = window.workspace("style")
+    state = ws.state()
+    drop_files(ws.panel().content_slot, [image_dir / name])
+    assert ws.state() is state
+    assert window.notice.level == "error" and name in window.notice.label.text()
+    drop_files(ws.panel().style_list, [image_dir / name])
+    assert ws.state() is state
+    assert not window.open_file(str(image_dir / name))
+    assert ws.state() is state and ws.undo_stack.count() == 0
+
+
+def test_dropping_good_files(qtbot, window, image_dir):
+    ws = window.workspace("style")
+    drop_files(ws.panel().style_list, [image_dir / "style2.png", image_dir / "transparent.png"])
+    assert [Path(s.path).name for s in ws.state().styles] == ["style.png", "style2.png", "transparent.png"]
+    drop_files(window.canvas, [image_dir / "style2.png"])
+    assert Path(ws.state().content.path).name == "style2.png"
+    assert str((image_dir / "style2.png").resolve()) in window.recent.paths()
+
+
+def test_huge_images_are_downscaled_with_a_notice(qtbot, window, image_dir, monkeypatch):
+    monkeypatch.setattr("studio.ui.main_window.MAX_WORKING_PIXELS", 30_000)
+    ws = window.workspace("style")
+    assert ws.set_content_path(str(image_dir / "big.png"))
+    h, w = ws.state().content.rgb.shape[:2]
+    assert h * w <= 30_000
+    assert window.notice.level == "warning" and "downscaled" in window.notice.label.text()
+
+
+def test_closing_during_a_run_stops_it_cleanly(qtbot, settings, image_dir, fake_engine):
+    win = MainWindow(settings, load_demo=False)
+    ws = win.workspace("style")
+    ws.run_engine = fake_engine
+    ws.set_content_path(str(image_dir / "content.png"))
+    ws.add_style_paths([str(image_dir / "style.png")])
+    ws.set_state(ws.state().__class__(ws.params().with_changes(iterations=100000, size=64),
+                                      ws.state().content, ws.state().styles))
+    win.show()
+    win.run()
+    qtbot.waitUntil(lambda: win.canvas.after() is not None, timeout=5000)
+    thread = win.runner._thread
+    t0 = time.perf_counter()
+    assert win.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert thread.isFinished() and fake_engine.controls[0].cancelled
+    qtbot.wait(50)  # late queued signals must not crash anything
+
+
+def test_preferences_are_persisted_and_shown(qtbot, window, settings):
+    window.set_preferences(Preferences(device="cpu", weights="vgg16-hed"))
+    assert window.device_label.text().startswith("Device: cpu")
+    assert window.weights_label.text() == "Feature network: vgg16-hed"
+    again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    assert Preferences.load(again) == Preferences("cpu", "vgg16-hed")
+    dialog = PreferencesDialog(window.prefs, window)
+    qtbot.addWidget(dialog)
+    assert dialog.device.currentData() == "cpu"
+    assert dialog.weights.findData("vgg16-hed") >= 0 and dialog.weights.findData("vgg19-caffe") >= 0
+    assert dialog.preferences() == Preferences("cpu", "vgg16-hed")
+    run_to_end(qtbot, window)
+    assert window.workspace("style").run_engine.calls[-1].device == "cpu"
+    assert window.workspace("style").run_engine.calls[-1].weights == "vgg16-hed"
+
+
+def test_open_dialogs_remember_folders_and_recent_files(qtbot, window, image_dir, monkeypatch):
+    from studio.ui.settings import last_folder
+
+    assert last_folder(window.settings, "content") == str(image_dir)
+    menu_paths = window.recent.paths()
+    assert menu_paths[0].endswith("style.png") and menu_paths[1].endswith("content.png")
+    window.recent.rebuild()
+    texts = [a.text() for a in window.recent.menu.actions()]
+    assert any("style.png" in t for t in texts)
+    seen = []
+    monkeypatch.setattr(window, "open_file", lambda p: seen.append(p))
+    window.recent.menu.actions()[1].trigger()
+    assert seen == [menu_paths[1]]
+
+
+def test_canvas_zoom_pan_and_compare(qtbot, window):
+    run_to_end(qtbot, window)
+    c = window.canvas
+    assert c.is_fit()
+    window.act_100.trigger()
+    assert c.zoom() == 1.0 and not c.is_fit()
+    window.act_zoom_in.trigger()
+    assert c.zoom() == pytest.approx(1.25)
+    window.act_zoom_out.trigger()
+    window.act_zoom_out.trigger()
+    assert c.zoom() == pytest.approx(0.8)
+    r0 = c.image_rect()
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=QPoint(50, 50))
+    qtbot.mouseMove(c, QPoint(80, 70))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=QPoint(80, 70))
+    assert c.image_rect().topLeft() - r0.topLeft() == QPointF(30, 20)
+    window.act_fit.trigger()
+    assert c.is_fit() and c.zoom() > 5  # a 64 px picture fills the canvas
+    window.act_split.trigger()
+    assert c.split_mode()
+    r = c.image_rect()
+    y = int(r.center().y())
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=QPoint(int(r.center().x()), y))
+    qtbot.mouseMove(c, QPoint(int(r.left() + r.width() * 0.25), y))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=QPoint(int(r.left() + r.width() * 0.25), y))
+    assert c.split() == pytest.approx(0.25, abs=0.02)
+    img = c.grab().toImage()
+    left = img.pixelColor(int(r.left() + r.width() * 0.1), y)
+    right = img.pixelColor(int(r.left() + r.width() * 0.6), y)
+    assert left != right
+    window.act_split.trigger()
+    c.setFocus()
+    qtbot.keyPress(c, Qt.Key.Key_B)
+    assert c.holding_before() and c.shown_image() is c.before()
+    qtbot.keyRelease(c, Qt.Key.Key_B)
+    assert c.shown_image() is c.after()
+    window.hold_button.pressed.emit()
+    assert c.holding_before()
+    window.hold_button.released.emit()
+    assert not c.holding_before()
+
+
+def test_canvas_wheel_zooms_around_the_cursor(qtbot, window):
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    c = window.canvas
+    window.act_100.trigger()
+    anchor = QPointF(c.width() / 2 + 10, c.height() / 2 + 5)
+    r = c.image_rect()
+    fx = (anchor.x() - r.left()) / r.width()
+    ev = QWheelEvent(anchor, c.mapToGlobal(anchor), P(0, 0), P(0, 120), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(c, ev)
+    assert c.zoom() == pytest.approx(1.25)
+    r2 = c.image_rect()
+    assert (anchor.x() - r2.left()) / r2.width() == pytest.approx(fx, abs=1e-6)
+
+
+def test_transparent_images_sit_on_a_checkerboard(qtbot):
+    from studio.ui.canvas import ImageCanvas
+    from studio.ui.qimage import to_qimage
+
+    c = ImageCanvas()
+    qtbot.addWidget(c)
+    c.resize(200, 200)
+    rgb = np.zeros((32, 32, 3), np.float32)
+    alpha = np.zeros((32, 32), np.float32)
+    c.set_after(to_qimage(rgb, alpha))
+    c.actual_size()
+    c.set_zoom(4.0)
+    img = c.grab().toImage()
+    r = c.image_rect()
+    colours = {img.pixelColor(int(r.left() + dx), int(r.top() + 2)).name() for dx in range(2, 60, 3)}
+    assert {"#cccccc", "#999999"} <= colours
+
+
+def test_demo_pair_is_loaded_on_start(qtbot, settings):
+    pytest.importorskip("studio.demo")
+    win = MainWindow(settings, load_demo=True)
+    qtbot.addWidget(win)
+    ws = win.workspace("style")
+    assert ws.state().content is not None and len(ws.state().styles) == 1
+    assert win.act_run.isEnabled()
+    assert ws.undo_stack.count() == 0
+    assert win.canvas.before() is not None
+    win.close()

@@ -1,0 +1,124 @@
+"""Every control of the Style panel maps onto its StyleParams field, both ways."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from studio.engines.style_params import StyleParams
+from studio.ui.style_panel import STYLE_LAYER_CHOICES
+
+
+@pytest.fixture
+def ws(window):
+    return window.workspace("style")
+
+
+def _combo_to(combo, value):
+    combo.setCurrentIndex(combo.findData(value))
+
+
+@pytest.mark.parametrize(
+    ("field", "action", "expected"),
+    [
+        ("content_weight", lambda p: p.content_weight.slider.setValue(750), pytest.approx(31.6, rel=0.01)),
+        ("style_weight", lambda p: p.style_weight.slider.setValue(1000), 10000.0),
+        ("tv_weight", lambda p: p.tv_weight.slider.setValue(0), 0.0),
+        ("original_colors", lambda p: p.original_colors.setChecked(True), True),
+        ("size", lambda p: p.size.setValue(320), 320),
+        ("iterations", lambda p: p.iterations.setValue(77), 77),
+        ("seed", lambda p: p.seed.setValue(1234), 1234),
+        ("init", lambda p: _combo_to(p.init, "noise"), "noise"),
+        ("content_layers", lambda p: _combo_to(p.content_layer, "relu3_2"), ("relu3_2",)),
+        ("optimizer", lambda p: _combo_to(p.optimizer, "adam"), "adam"),
+        ("learning_rate", lambda p: p.learning_rate.setValue(0.05), pytest.approx(0.05)),
+        ("scales", lambda p: p.scales.setValue(2), 2),
+        ("pooling", lambda p: _combo_to(p.pooling, "avg"), "avg"),
+        ("style_scale", lambda p: p.style_scale.setValue(1.5), pytest.approx(1.5)),
+        ("preview_every", lambda p: p.preview_every.setValue(7), 7),
+        ("max_seconds", lambda p: p.time_limit.setChecked(True), 60.0),
+    ],
+)
+def test_widget_sets_param(ws, field, action, expected):
+    before = ws.params()
+    action(ws.panel())
+    assert getattr(ws.params(), field) == expected
+    others = {k: v for k, v in ws.params().to_dict().items() if k != field}
+    assert others == {k: v for k, v in before.to_dict().items() if k != field}
+
+
+def test_typed_weight(ws, qtbot):
+    edit = ws.panel().style_weight.edit
+    edit.setText("250")
+    edit.editingFinished.emit()
+    assert ws.params().style_weight == 250.0
+
+
+def test_time_limit_seconds(ws):
+    p = ws.panel()
+    p.time_limit.setChecked(True)
+    p.max_seconds.setValue(30)
+    assert ws.params().max_seconds == 30.0
+    p.time_limit.setChecked(False)
+    assert ws.params().max_seconds is None
+    assert not p.max_seconds.isEnabled()
+
+
+def test_style_layer_checkboxes_and_weights(ws):
+    p = ws.panel()
+    default = StyleParams().style_layers
+    assert tuple(n for n, c in p.layer_checks.items() if c.isChecked()) == default
+    assert set(STYLE_LAYER_CHOICES) <= set(p.layer_checks)
+    p.layer_checks["relu5_1"].setChecked(False)
+    assert ws.params().style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    assert ws.params().style_layer_weights is None
+    p.layer_checks["relu3_3"].setChecked(True)
+    assert ws.params().style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu3_3", "relu4_1")
+    p.layer_weights["relu3_3"].slider.setValue(p.layer_weights["relu3_3"].position_of(10.0))
+    assert ws.params().style_layer_weights == (1.0, 1.0, 1.0, 10.0, 1.0)
+    assert not p.layer_weights["relu5_1"].isEnabled()
+
+
+def test_blend_sliders(ws, image_dir):
+    assert ws.add_style_paths([str(image_dir / "style2.png")]) == 1
+    rows = ws.panel().style_list.rows
+    assert len(rows) == 2 and all(not r.blend.isHidden() for r in rows)
+    assert ws.params().style_blend is None
+    rows[1].blend.setValue(25)
+    assert ws.params().style_blend == (1.0, 0.25)
+    ws.remove_style(0)
+    assert len(ws.state().styles) == 1 and ws.params().style_blend is None
+
+
+def test_params_show_in_widgets(ws):
+    p = ws.panel()
+    params = StyleParams(
+        size=200, content_weight=3.0, style_weight=0.5, tv_weight=0.0, content_layers=("relu5_2",),
+        style_layers=("relu2_1", "relu4_1"), style_layer_weights=(2.0, 0.5), iterations=12,
+        optimizer="adam", learning_rate=0.1, init="median-noise", seed=9, original_colors=True, scales=2,
+        pooling="avg", preview_every=3, max_seconds=15.0, style_scale=0.75,
+    )
+    ws.set_state(ws.state().__class__(params, ws.state().content, ws.state().styles))
+    assert p.size.value() == 200 and p.iterations.value() == 12 and p.seed.value() == 9
+    assert p.content_weight.edit.text() == "3" and p.style_weight.value() == 0.5 and p.tv_weight.value() == 0
+    assert p.content_layer.currentData() == "relu5_2"
+    assert [n for n, c in p.layer_checks.items() if c.isChecked()] == ["relu2_1", "relu4_1"]
+    assert p.layer_weights["relu2_1"].value() == 2.0 and p.layer_weights["relu4_1"].value() == 0.5
+    assert p.optimizer.currentData() == "adam" and p.learning_rate.isEnabled()
+    assert p.init.currentData() == "median-noise" and p.pooling.currentData() == "avg"
+    assert p.original_colors.isChecked() and p.scales.value() == 2 and p.preview_every.value() == 3
+    assert p.time_limit.isChecked() and p.max_seconds.value() == 15
+    assert p.style_scale.value() == pytest.approx(0.75)
+    # showing params does not create undo steps
+    assert ws.undo_stack.count() == 0
+    assert ws.params() == params
+
+
+def test_typing_into_a_spin_box_is_one_edit(ws, qtbot):
+    box = ws.panel().size
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "320")
+    assert ws.params().size == 64  # not yet: no edit per keystroke
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert ws.params().size == 320 and ws.undo_stack.count() == 1
