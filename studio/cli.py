@@ -120,7 +120,10 @@ def _confirm_overwrite(path: Path, force: bool) -> None:
     if not path.exists() or force:
         return
     if sys.stdin is not None and sys.stdin.isatty():
-        answer = input(f"{path} exists. Overwrite it? [y/N] ").strip().lower()
+        try:
+            answer = input(f"{path} exists. Overwrite it? [y/N] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = "n"
         if answer in ("y", "yes"):
             return
         raise StudioInputError(f"{path} exists and was left as it is.")
@@ -168,6 +171,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         params = StyleParams.from_dict({**base, **given})
     except TypeError as e:
         raise StudioInputError(f"the recipe's parameters do not fit this studio version: {e}.") from None
+    if args.save_every:
+        params = params.with_changes(preview_every=args.save_every)
     if params.style_blend is not None and len(params.style_blend) != len(style_paths):
         raise StudioInputError(f"--style-blend has {len(params.style_blend)} values for "
                                f"{len(style_paths)} style images.")

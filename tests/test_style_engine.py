@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from studio.engines.events import Finished, Info, JobControl, Progress
 from studio.engines.style import run_style, scale_shapes, validate_params
@@ -199,3 +200,41 @@ def test_params_dict_round_trip():
     p = StyleParams(style_layers=("relu1_1", "relu3_1"), style_layer_weights=(1.0, 2.0), seed=3)
     assert StyleParams.from_dict(p.to_dict()) == p
     assert StyleParams.from_dict({**p.to_dict(), "unknown_future_key": 1}) == p
+
+
+def test_cancel_interrupts_inside_an_evaluation(random_net):
+    """Stop does not wait for a whole loss evaluation: the network checks after every conv,
+    in the forward and the backward pass."""
+    from studio.engines.events import Cancelled
+
+    control = JobControl()
+    calls = {"n": 0}
+
+    def check():
+        calls["n"] += 1
+        if calls["n"] == 20:  # mid-backward: 11 relus forward, then the backward hooks
+            control.cancel()
+        control.check()
+
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    feats = random_net(x, ["relu5_1"], check=check)
+    with pytest.raises(Cancelled):
+        feats["relu5_1"].sum().backward()
+    assert calls["n"] == 20
+
+
+def test_stop_latency_on_a_large_image(random_net):
+    c, s = _images(192, 256)
+    control = JobControl()
+    p = SMALL.with_changes(size=256, iterations=1000)
+    t_cancel = None
+    for ev in run_style(c, [s], p, control, network=random_net):
+        if isinstance(ev, Progress) and ev.iteration == 2:
+            timer = threading.Timer(0.05, control.cancel)
+            timer.start()
+            t_cancel = time.perf_counter() + 0.05
+        if isinstance(ev, Finished):
+            assert ev.cancelled
+            latency = time.perf_counter() - (t_cancel or 0)
+            print(f"stop latency {latency * 1000:.0f} ms")
+            assert ev.image.shape == (192, 256, 3)

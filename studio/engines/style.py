@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -140,6 +140,7 @@ class Objective:
         self._style_grams: dict[str, list[torch.Tensor]] = {}
         self._content_feats: dict[str, torch.Tensor] = {}
         self.params = params
+        self.check: Callable[[], None] | None = None  # raises to interrupt an evaluation
         self.tv_ref = tv_raw(content).detach()
         self.set_params(params)
 
@@ -170,7 +171,7 @@ class Objective:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
-        feats = self.net(x, self.layers) if self.layers else {}
+        feats = self.net(x, self.layers, check=self.check) if self.layers else {}
         zero = x.new_zeros(())
         c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
         c = c / max(1, len(self.content_targets))
@@ -222,6 +223,9 @@ class _Stepper:
 
     def step(self) -> dict[str, float]:
         self.opt.step(self._closure)
+        if self.kind == "lbfgs":
+            # The losses of the accepted point (memoised: the next step starts from it anyway).
+            self._closure()
         return self.terms
 
 
@@ -246,8 +250,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
         from ..weights import load_feature_network
 
         network = load_feature_network(params.weights, device)
-        device = next(network.parameters()).device
     net = network
+    device = next(net.parameters()).device
     validate_params(params, len(styles), net)
     net.pooling = params.pooling
     yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
@@ -264,7 +268,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     deadlines = (np.cumsum(share / share.sum()) * budget) if budget else None
 
     clock = _Clock(start=t0)
-    done = 0
+    done = 0  # position in the plan (a scale cut short by the time budget counts as complete)
+    performed = 0  # iterations actually run
     x: torch.Tensor | None = None
     prev_content: torch.Tensor | None = None
     terms: dict[str, float] = {}
@@ -301,6 +306,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                 shw = (max(1, round(s.shape[0] * k)), max(1, round(s.shape[1] * k)))
                 s_ts.append(_to_tensor(_resize(s, shw), device))
             objective = Objective(net, c_t, s_ts, params_now)
+            objective.check = control.check
             if x is None:
                 x0 = _initial_image(params_now.init, c_t, params_now.seed)
             else:
@@ -331,23 +337,22 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                             objective.set_params(params_now)
                             stepper = _Stepper(x, objective, params_now, control)
                 ts = time.perf_counter()
-                ev0 = stepper.evals
                 try:
                     terms = stepper.step()
                 except Cancelled:
                     with torch.no_grad():
                         x.copy_(accepted)
                     raise
-                if not math.isfinite(terms.get("total", 0.0)):
+                if not math.isfinite(terms.get("total", 0.0)) or not bool(torch.isfinite(x).all()):
                     with torch.no_grad():
                         x.copy_(accepted)
                     stepper = _Stepper(x, objective, params_now, control)
                     yield Info("The optimiser diverged for a step; restarted it from the last good image.")
                     continue
                 accepted = x.detach().clone()
-                n_ev = max(1, stepper.evals - ev0)
-                clock.observe((time.perf_counter() - ts) / n_ev, hw[0] * hw[1])
+                clock.observe(time.perf_counter() - ts, hw[0] * hw[1])  # seconds per iteration
                 done += 1
+                performed += 1
                 now = time.perf_counter()
                 show = (it == 0 and si == 0) or (it + 1) % max(1, params_now.preview_every) == 0 \
                     or it + 1 == iters[si] or now - last_preview > 2.0
@@ -359,7 +364,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                                scale_index=si, scale_count=len(shapes))
                 control.check()
             # A scale that ended early (time budget) counts its unused iterations as done.
-            done = sum(iters[: si + 1]) if deadlines is None else done
+            done = sum(iters[: si + 1])
     except Cancelled:
         cancelled = True
     assert x is not None or cancelled
@@ -371,6 +376,6 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             final = _resize(final, final_hw)
     if params_now.original_colors:
         final = original_colors(final, content_final)
-    yield Finished(image=final, cancelled=cancelled, iterations=done, elapsed_s=time.perf_counter() - t0,
+    yield Finished(image=final, cancelled=cancelled, iterations=performed, elapsed_s=time.perf_counter() - t0,
                    losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
                                               "params": params_now.to_dict()})

@@ -8,7 +8,7 @@ normalisation (Caffe: BGR, 0-255, minus the mean; torchvision: RGB, ImageNet mea
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,6 +69,14 @@ def layer_specs(arch: str) -> list[LayerSpec]:
 
 def layer_names(arch: str) -> list[str]:
     return [s.name for s in layer_specs(arch)]
+
+
+def _checking_hook(check: Callable[[], None]) -> Callable[[torch.Tensor], torch.Tensor]:
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        check()
+        return grad
+
+    return hook
 
 
 class FeatureNetwork(nn.Module):
@@ -137,7 +145,10 @@ class FeatureNetwork(nn.Module):
         x = rgb.flip(1) * 255.0 if self.normalization == "caffe" else rgb
         return (x - self._mean) / self._std
 
-    def forward(self, rgb: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:  # type: ignore[override]
+    def forward(self, rgb: torch.Tensor, layers: Iterable[str],  # type: ignore[override]
+                check: Callable[[], None] | None = None) -> dict[str, torch.Tensor]:
+        """``check`` (e.g. a cancel test that raises) runs after every conv+relu, forward and
+        backward, so a large image can be interrupted within one layer rather than one evaluation."""
         wanted = set(layers)
         self.check_layers(wanted)
         x = self.normalize(rgb)
@@ -149,7 +160,14 @@ class FeatureNetwork(nn.Module):
             if s.kind == "conv":
                 x = self.convs[s.name](x)
             elif s.kind == "relu":
-                x = F.relu(x)
+                # In place unless the conv output itself was asked for: saves a full-size
+                # allocation and a memory pass per layer (the conv's input-gradient does not
+                # need its own output).
+                x = F.relu(x) if self.specs[k - 1].name in wanted else F.relu_(x)
+                if check is not None:
+                    check()
+                    if x.requires_grad:
+                        x.register_hook(_checking_hook(check))
             elif self.pooling == "avg":
                 x = F.avg_pool2d(x, 2, 2, ceil_mode=True)
             else:

@@ -139,7 +139,7 @@ class StylePanel(QWidget):
         output = QWidget()
         of = QFormLayout(output)
         of.addRow("Size (long side)", self.size)
-        of.addRow("Iterations", self.iterations)
+        of.addRow("Iterations per scale", self.iterations)
         of.addRow("Seed", seed_row)
         of.addRow("Start from", self.init)
 
