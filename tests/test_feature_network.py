@@ -122,3 +122,14 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(StudioInputError, match="not a loadable weights file"):
         load_feature_network(str(bad))
+
+
+def test_pooling_is_per_call_not_shared_state(random_net: FeatureNetwork):
+    """Average pooling changes deep features, and one run's choice does not leak into the next
+    (the network object is cached and shared between runs)."""
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    max_a = random_net(x, ["relu3_1"])["relu3_1"]
+    avg = random_net(x, ["relu3_1"], pooling="avg")["relu3_1"]
+    max_b = random_net(x, ["relu3_1"])["relu3_1"]
+    assert not torch.allclose(max_a, avg)
+    torch.testing.assert_close(max_a, max_b)

@@ -149,10 +149,10 @@ class Objective:
         with torch.no_grad():
             need_c = [name for name in params.content_layers if name not in self._content_feats]
             if need_c:
-                self._content_feats.update(self.net(self.content, need_c))
+                self._content_feats.update(self.net(self.content, need_c, pooling=params.pooling))
             need_s = [name for name in params.style_layers if name not in self._style_grams]
             if need_s:
-                per_style = [self.net(s, need_s) for s in self.styles]
+                per_style = [self.net(s, need_s, pooling=params.pooling) for s in self.styles]
                 for name in need_s:
                     self._style_grams[name] = [gram(f[name]) for f in per_style]
         blend = params.style_blend or (1.0,) * len(self.styles)
@@ -171,7 +171,7 @@ class Objective:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
-        feats = self.net(x, self.layers, check=self.check) if self.layers else {}
+        feats = self.net(x, self.layers, check=self.check, pooling=p.pooling) if self.layers else {}
         zero = x.new_zeros(())
         c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
         c = c / max(1, len(self.content_targets))
@@ -253,7 +253,6 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     net = network
     device = next(net.parameters()).device
     validate_params(params, len(styles), net)
-    net.pooling = params.pooling
     yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
 
     torch.manual_seed(params.seed)

@@ -7,19 +7,12 @@ import cv2
 import numpy as np
 import torch
 
+from ..imageio import resize_long_side
 from .losses import gram
 from .vgg import FeatureNetwork
 
 SCORE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SCORE_CONTENT_LAYER = "relu4_2"
-
-
-def _resize_long(img: np.ndarray, long_side: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    k = long_side / max(h, w)
-    size = (max(1, round(w * k)), max(1, round(h * k)))
-    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(img, size, interpolation=interp), 0, 1).astype(np.float32)
 
 
 def _t(img: np.ndarray, net: FeatureNetwork) -> torch.Tensor:
@@ -36,14 +29,14 @@ class StyleScorer:
     @torch.no_grad()
     def style_distance(self, img: np.ndarray, factor: float = 1.0) -> float:
         long_side = max(16, round(max(img.shape[:2]) * factor))
-        a = self.net(_t(_resize_long(img, long_side), self.net), SCORE_STYLE_LAYERS)
-        b = self.net(_t(_resize_long(self.style, long_side), self.net), SCORE_STYLE_LAYERS)
+        a = self.net(_t(resize_long_side(img, long_side), self.net), SCORE_STYLE_LAYERS)
+        b = self.net(_t(resize_long_side(self.style, long_side), self.net), SCORE_STYLE_LAYERS)
         d = [float((gram(a[n]) - gram(b[n])).pow(2).sum() / gram(b[n]).pow(2).sum()) for n in SCORE_STYLE_LAYERS]
         return float(np.mean(d))
 
     @torch.no_grad()
     def content_distance(self, img: np.ndarray) -> float:
-        c = _resize_long(self.content, max(img.shape[:2]))
+        c = resize_long_side(self.content, max(img.shape[:2]))
         if c.shape != img.shape:
             c = cv2.resize(c, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
         a = self.net(_t(img, self.net), [SCORE_CONTENT_LAYER])[SCORE_CONTENT_LAYER]

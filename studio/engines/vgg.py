@@ -95,7 +95,6 @@ class FeatureNetwork(nn.Module):
         self.normalization: Normalization = normalization
         self.specs = layer_specs(arch)
         self._order = {s.name: k for k, s in enumerate(self.specs)}
-        self.pooling: Literal["max", "avg"] = "max"
         convs = nn.ModuleDict()
         for s in self.specs:
             if s.kind == "conv":
@@ -146,7 +145,8 @@ class FeatureNetwork(nn.Module):
         return (x - self._mean) / self._std
 
     def forward(self, rgb: torch.Tensor, layers: Iterable[str],  # type: ignore[override]
-                check: Callable[[], None] | None = None) -> dict[str, torch.Tensor]:
+                check: Callable[[], None] | None = None,
+                pooling: Literal["max", "avg"] = "max") -> dict[str, torch.Tensor]:
         """``check`` (e.g. a cancel test that raises) runs after every conv+relu, forward and
         backward, so a large image can be interrupted within one layer rather than one evaluation."""
         wanted = set(layers)
@@ -168,7 +168,7 @@ class FeatureNetwork(nn.Module):
                     check()
                     if x.requires_grad:
                         x.register_hook(_checking_hook(check))
-            elif self.pooling == "avg":
+            elif pooling == "avg":
                 x = F.avg_pool2d(x, 2, 2, ceil_mode=True)
             else:
                 x = F.max_pool2d(x, 2, 2, ceil_mode=True)
