@@ -1,0 +1,81 @@
+"""Argument parsing shared by every ``studio`` sub-command: one-sentence errors, exit code 2,
+checked numbers, and the overwrite prompt."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import StudioInputError
+
+EXIT_BAD_INPUT = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one sentence and exits with code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --x: x must be ..." -> "x must be ..." when our own parser already named the value
+        head, sep, rest = message.partition(": ")
+        if sep and head.startswith("argument ") and head.split("/")[-1].lstrip("-") in rest:
+            message = rest
+        sys.stderr.write(f"studio: error: {message}\n(see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def number(name: str, minimum: float = 0.0, allow_zero: bool = True):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(v) or v < minimum or (not allow_zero and v == 0):
+            kind = "greater than 0" if not allow_zero else f"at least {minimum:g}"
+            raise argparse.ArgumentTypeError(f"{name} must be a number {kind}, got {text!r}")
+        return v
+
+    return parse
+
+
+def integer(name: str, minimum: int = 0):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {text!r}")
+        return v
+
+    return parse
+
+
+def names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def numbers(name: str):
+    def parse(text: str) -> tuple[float, ...]:
+        out = []
+        for part in text.split(","):
+            out.append(number(name)(part.strip()))
+        return tuple(out)
+
+    return parse
+
+
+def confirm_overwrite(path: Path, force: bool) -> None:
+    if not path.exists() or force:
+        return
+    if sys.stdin is not None and sys.stdin.isatty():
+        try:
+            answer = input(f"{path} exists. Overwrite it? [y/N] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = "n"
+        if answer in ("y", "yes"):
+            return
+        raise StudioInputError(f"{path} exists and was left as it is.")
+    raise StudioInputError(f"{path} exists; pass --force to overwrite it.")

@@ -1,0 +1,148 @@
+"""``studio stylize``: Gatys style transfer in batch, with a progress bar and the recipe in the PNG."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..cli_args import confirm_overwrite, integer, names, number, numbers
+from ..errors import StudioInputError
+from ..progress import ProgressBar, format_seconds
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("stylize", help="Gatys neural style transfer (L-BFGS, coarse to fine)",
+                       description="Render CONTENT in the style of one or more STYLE images.")
+    p.add_argument("content", nargs="?", help="content image (a photo)")
+    p.add_argument("styles", nargs="*", help="style image(s) (paintings)")
+    p.add_argument("-o", "--output", help="output image (.png keeps the recipe; .jpg .webp .tif)")
+    p.add_argument("--demo", action="store_true", help="use the embedded demo photo and painting (offline)")
+    p.add_argument("--recipe", metavar="OLD.png", help="re-run the recipe embedded in a studio PNG")
+    p.add_argument("--force", action="store_true", help="overwrite the output without asking")
+    g = p.add_argument_group("style")
+    g.add_argument("--size", type=integer("size", 16), help="long side of the output in pixels (512)")
+    g.add_argument("--content-weight", type=number("content-weight"), help="content weight (1)")
+    g.add_argument("--style-weight", type=number("style-weight"), help="style weight")
+    g.add_argument("--tv-weight", type=number("tv-weight"), help="total-variation (smoothness) weight")
+    g.add_argument("--content-layers", type=names, help="comma-separated, e.g. relu4_2")
+    g.add_argument("--style-layers", type=names, help="comma-separated, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")
+    g.add_argument("--style-layer-weights", type=numbers("style-layer-weights"),
+                   help="comma-separated weight per style layer")
+    g.add_argument("--style-blend", type=numbers("style-blend"), help="comma-separated weight per style image")
+    g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
+                   help="style image size relative to the output (1.0)")
+    g.add_argument("--original-colors", action="store_const", const=True, default=None,
+                   help="keep the content's colours (transfer luminance only)")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--iterations", type=integer("iterations"), help="iterations at each scale")
+    o.add_argument("--scales", type=integer("scales", 1), help="coarse-to-fine levels (1 = single scale)")
+    o.add_argument("--max-seconds", type=number("max-seconds", allow_zero=False),
+                   help="fit the whole run into this many seconds")
+    o.add_argument("--optimizer", choices=["lbfgs", "adam"])
+    o.add_argument("--learning-rate", type=number("learning-rate", allow_zero=False), help="Adam step size")
+    o.add_argument("--init", choices=["content", "noise", "median-noise"])
+    o.add_argument("--seed", type=integer("seed"))
+    o.add_argument("--pooling", choices=["max", "avg"])
+    o.add_argument("--save-every", type=integer("save-every", 1), metavar="N",
+                   help="also write OUTPUT_iterN.png every N iterations")
+    o.add_argument("--device", help="auto | cpu | cuda | mps")
+    o.add_argument("--weights", help="auto | vgg16-hed | vgg19-torchvision | vgg16-torchvision | "
+                                     "vgg19-caffe | path to a Caffe VGG-19 .pth")
+    p.set_defaults(func=cmd_stylize)
+
+
+_PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
+                "style_layer_weights", "style_blend", "style_scale", "original_colors", "iterations", "scales",
+                "max_seconds", "optimizer", "learning_rate", "init", "seed", "pooling", "device", "weights")
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from ..engines.events import Finished, Info, Progress
+    from ..engines.style import run_style
+    from ..engines.style_params import StyleParams
+    from ..imageio import check_output_path, load_image, save_image
+    from ..recipe import InputRef, Recipe, check_inputs, read_recipe
+
+    base: dict[str, Any] = {}
+    content_path: str | None = args.content
+    style_paths: list[str] = list(args.styles)
+    if args.recipe:
+        recipe = read_recipe(args.recipe)
+        if recipe is None:
+            raise StudioInputError(f"{args.recipe} holds no studio recipe.")
+        if recipe.engine != "stylize":
+            raise StudioInputError(f"{args.recipe} holds a {recipe.engine!r} recipe, not a stylize one.")
+        for w in check_inputs(recipe):
+            print(f"warning: {w}", file=sys.stderr)
+        base = dict(recipe.params)
+        content_path = content_path or next((i.path for i in recipe.inputs if i.role == "content"), None)
+        style_paths = style_paths or [i.path for i in recipe.inputs if i.role == "style"]
+    if args.demo:
+        from ..demo import write_demo_images
+        from ..weights import cache_dir
+
+        c, s = write_demo_images(cache_dir() / "demo")
+        content_path, style_paths = str(c), [str(s)]
+        args.output = args.output or "studio-demo.png"
+    if not content_path or not style_paths:
+        raise StudioInputError("stylize needs a content image and at least one style image "
+                               "(or --demo, or --recipe OLD.png).")
+    if not args.output:
+        raise StudioInputError("no output file given; add -o OUT.png.")
+    out = check_output_path(args.output, overwrite=True)
+    confirm_overwrite(out, args.force)
+
+    given = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
+    try:
+        params = StyleParams.from_dict({**base, **given})
+    except TypeError as e:
+        raise StudioInputError(f"the recipe's parameters do not fit this studio version: {e}.") from None
+    if args.save_every:
+        params = params.with_changes(preview_every=args.save_every)
+    if params.style_blend is not None and len(params.style_blend) != len(style_paths):
+        raise StudioInputError(f"--style-blend has {len(params.style_blend)} values for "
+                               f"{len(style_paths)} style images.")
+
+    content = load_image(content_path, max_side=max(4 * params.size, 2048))
+    styles = [load_image(p, max_side=max(4 * params.size, 2048)) for p in style_paths]
+    for img in (content, *styles):
+        for w in img.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+
+    bar = ProgressBar("stylize")
+    finished: Finished | None = None
+    t0 = time.perf_counter()
+    try:
+        for ev in run_style(content.rgb, [s.rgb for s in styles], params):
+            if isinstance(ev, Info):
+                bar.close(ev.message) if bar.tty and bar._last_len else print(ev.message, file=sys.stderr)
+            elif isinstance(ev, Progress):
+                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s,
+                           f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}")
+                if args.save_every and ev.iteration % args.save_every == 0 and ev.preview is not None:
+                    snap = out.with_name(f"{out.stem}_iter{ev.iteration}{out.suffix}")
+                    save_image(snap, ev.preview)
+            elif isinstance(ev, Finished):
+                finished = ev
+    except KeyboardInterrupt:
+        bar.close("interrupted; nothing was written")
+        return 130
+    assert finished is not None
+    recipe = Recipe(
+        engine="stylize", params=finished.extra.get("params", params.to_dict()),
+        inputs=[InputRef("content", str(Path(content_path).resolve()), content.sha256)]
+        + [InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)],
+        weights=str(finished.extra.get("weights", "")), studio_version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        extra={"device": finished.extra.get("device", ""), "iterations": finished.iterations,
+               "seconds": round(finished.elapsed_s, 2), "losses": finished.losses},
+    )
+    save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
+    bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
+              f"{format_seconds(time.perf_counter() - t0)}")
+    return 0
