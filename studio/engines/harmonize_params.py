@@ -1,0 +1,44 @@
+"""Parameters of the painterly harmonization engine (Luan et al. 2018, and the quick modes)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+#: dph: the paper's two passes; gatys: masked Gatys (content = composite, style = painting);
+#: color: LAB colour statistics inside the mask; poisson / poisson-mixed: OpenCV seamlessClone.
+Mode = Literal["dph", "gatys", "color", "poisson", "poisson-mixed"]
+MODES: tuple[str, ...] = ("dph", "gatys", "color", "poisson", "poisson-mixed")
+
+#: style strength presets (the paper's painting classifier was never published)
+TAU_PRESETS: dict[str, float] = {"realistic": 1.0, "impressionist": 5.0, "expressionist": 10.0}
+
+
+@dataclass(frozen=True)
+class HarmonizeParams:
+    """Everything that decides a harmonization, apart from the painting, composite and masks."""
+
+    mode: Mode = "dph"
+    tau: float = 5.0  # style strength: ~1 realistic, ~5 impressionist, ~10 expressionist / cubist
+    size: int = 512  # long side the engine works at, in pixels
+    loose_radius: int = 16  # dilation of the tight mask, in pixels at `size`, when no loose mask is given
+    feather: float = 2.0  # edge softness of the final blend into the painting, in pixels at `size`
+    pass1_iterations: int = 200  # L-BFGS iterations of pass 1 (independent mapping)
+    pass2_iterations: int = 200  # L-BFGS iterations of pass 2 (consistent mapping)
+    denoise: bool = True  # guided chroma denoising in CIELAB after pass 2
+    seed: int = 0
+    preview_every: int = 10
+    device: str = "auto"  # auto | cpu | cuda | mps
+    weights: str = "auto"  # feature network source, as for stylize
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HarmonizeParams:
+        """Build from a dict (a recipe); unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def with_changes(self, **changes: Any) -> HarmonizeParams:
+        return replace(self, **changes)
