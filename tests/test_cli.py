@@ -179,3 +179,18 @@ def test_weights_list(capsys):
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
     assert "vgg16-hed" in out and "vgg19-torchvision" in out
+
+
+def test_hand_edited_recipe_with_a_wrong_value(pair, tmp_path, capsys):
+    """A recipe whose size is text gives one sentence naming the value, not a traceback."""
+    from studio.imageio import save_image
+    from studio.recipe import Recipe
+
+    c, s = pair
+    bad = Recipe(engine="stylize", params={"size": "big", "iterations": 2}, inputs=[], weights="",
+                 studio_version="0", created="")
+    old = tmp_path / "old.png"
+    save_image(old, np.zeros((8, 8, 3), np.float32), metadata=bad.to_png_text())
+    assert main(["stylize", str(c), str(s), "--recipe", str(old), "-o", str(tmp_path / "o.png"), "--force"]) == 2
+    msg = _error(capsys)
+    assert "size" in msg and "'big'" in msg and "whole number" in msg

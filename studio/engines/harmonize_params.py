@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
+
+from .params_dict import params_from_dict
 
 #: dph: the paper's two passes; gatys: masked Gatys (content = composite, style = painting);
 #: color: LAB colour statistics inside the mask; poisson / poisson-mixed: OpenCV seamlessClone.
@@ -36,9 +38,8 @@ class HarmonizeParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HarmonizeParams:
-        """Build from a dict (a recipe); unknown keys are ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """Build from a dict (a recipe): unknown keys are ignored; a wrongly typed value is a StudioInputError."""
+        return params_from_dict(cls, d)
 
     def with_changes(self, **changes: Any) -> HarmonizeParams:
         return replace(self, **changes)

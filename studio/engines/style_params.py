@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
+
+from .params_dict import params_from_dict
 
 CONTENT_LAYERS_DEFAULT: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS_DEFAULT: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -66,13 +68,9 @@ class StyleParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StyleParams:
-        """Build from a dict (a recipe); unknown keys are ignored, lists become tuples."""
-        names = {f.name for f in fields(cls)}
-        kw: dict[str, Any] = {}
-        for k, v in d.items():
-            if k in names:
-                kw[k] = tuple(v) if isinstance(v, list) else v
-        return cls(**kw)
+        """Build from a dict (a recipe): unknown keys are ignored, lists become tuples, and a value of
+        the wrong type is a StudioInputError naming it."""
+        return params_from_dict(cls, d)
 
     def with_changes(self, **changes: Any) -> StyleParams:
         return replace(self, **changes)
