@@ -53,7 +53,18 @@ def test_parameters_frozen_so_backward_gives_only_input_gradient(random_net: Fea
 def test_wrong_state_dict_shape_is_a_clear_error():
     sd = {f"features.{s.index}.{k}": torch.zeros(1) for s in layer_specs("vgg16") if s.kind == "conv"
           for k in ("weight", "bias")}
-    with pytest.raises(StudioInputError, match="conv1_1 have shape"):
+    with pytest.raises(StudioInputError, match="weight of conv1_1 has shape"):
+        FeatureNetwork("vgg16", sd, "caffe", source="broken")
+
+
+def test_wrong_bias_or_non_tensor_is_a_clear_error(random_net: FeatureNetwork):
+    sd = _sd_of(random_net)
+    sd["features.2.bias"] = torch.zeros(3)
+    with pytest.raises(StudioInputError, match="bias of conv1_2 has shape"):
+        FeatureNetwork("vgg16", sd, "caffe", source="broken")
+    sd = _sd_of(random_net)
+    sd["features.0.weight"] = [[1.0]]  # type: ignore[assignment]
+    with pytest.raises(StudioInputError, match="no float tensor for the weight of conv1_1"):
         FeatureNetwork("vgg16", sd, "caffe", source="broken")
 
 

@@ -104,9 +104,13 @@ class FeatureNetwork(nn.Module):
                 if w is None or b is None:
                     raise StudioInputError(f"the {source or arch} weights have no tensor for {s.name} "
                                      f"(features.{s.index}.weight/bias)")
-                if tuple(w.shape) != tuple(conv.weight.shape):
-                    raise StudioInputError(f"the {source or arch} weights for {s.name} have shape "
-                                     f"{tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
+                for what, t, want in (("weight", w, conv.weight), ("bias", b, conv.bias)):
+                    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+                        raise StudioInputError(f"the {source or arch} weights hold no float tensor for the "
+                                               f"{what} of {s.name} (features.{s.index}.{what})")
+                    if tuple(t.shape) != tuple(want.shape):
+                        raise StudioInputError(f"the {source or arch} {what} of {s.name} has shape "
+                                               f"{tuple(t.shape)}, expected {tuple(want.shape)}")
                 with torch.no_grad():
                     conv.weight.copy_(w.float())
                     conv.bias.copy_(b.float())
