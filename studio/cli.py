@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        print("\nstudio: interrupted", file=sys.stderr)
+        return 130
     except StudioInputError as e:
         msg = str(e)
         msg = msg[0].upper() + msg[1:] if msg and not msg[0].isupper() and not msg.startswith(("'", "/")) else msg

@@ -194,3 +194,16 @@ def test_hand_edited_recipe_with_a_wrong_value(pair, tmp_path, capsys):
     assert main(["stylize", str(c), str(s), "--recipe", str(old), "-o", str(tmp_path / "o.png"), "--force"]) == 2
     msg = _error(capsys)
     assert "size" in msg and "'big'" in msg and "whole number" in msg
+
+
+def test_interrupt_outside_the_engine_loop_is_a_clean_exit(pair, tmp_path, monkeypatch, capsys):
+    import studio.imageio
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(studio.imageio, "load_image", interrupted)
+    c, s = pair
+    out = tmp_path / "o.png"
+    assert main(["stylize", str(c), str(s), "-o", str(out), *FAST]) == 130
+    assert "interrupted" in capsys.readouterr().err and not out.exists()

@@ -152,6 +152,24 @@ def test_live_original_colors_change_keeps_content_chroma(random_net):
     assert np.abs(yiq_out[..., 1:] - yiq_c[..., 1:]).mean() < 0.02
 
 
+def test_update_during_the_last_iteration_is_not_lost(random_net):
+    """Original colours still apply; a weight change that came too late is reported, not dropped."""
+    from studio.engines.color import rgb_to_yiq
+
+    c, s = _images()
+    control = JobControl()
+    events = []
+    for ev in run_style(c, [s], SMALL.with_changes(iterations=3), control, network=random_net):
+        events.append(ev)
+        if isinstance(ev, Progress) and ev.iteration == ev.total:
+            control.update(original_colors=True, style_weight=777.0)
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.extra["params"]["original_colors"] is True
+    assert fin.extra["params"]["style_weight"] != 777.0  # not used, so not claimed
+    assert np.abs(rgb_to_yiq(fin.image)[..., 1:] - rgb_to_yiq(c)[..., 1:]).mean() < 0.02
+    assert any(isinstance(e, Info) and "after the last iteration" in e.message for e in events)
+
+
 def test_bad_live_update_is_ignored_with_a_message(random_net):
     control = JobControl()
     control.update(style_layers=["relu9_9"])

@@ -366,6 +366,11 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             done = sum(iters[: si + 1])
     except Cancelled:
         cancelled = True
+    late = {k: v for k, v in control.take_updates().items() if k in LIVE_FIELDS}
+    if "original_colors" in late and isinstance(late["original_colors"], bool):
+        params_now = params_now.with_changes(original_colors=late.pop("original_colors"))
+    if any(getattr(params_now, k) != (tuple(v) if isinstance(v, list) else v) for k, v in late.items()):
+        yield Info("A parameter change arrived after the last iteration; run again to apply it.")
     assert x is not None or cancelled
     if x is None:
         final = content_final
