@@ -43,11 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.styles:
         ws = window.workspace("style")
         ws.add_style_paths(args.styles)
-    return _exec(app)
+    code = _exec(app)
+    _exit_past_stragglers(code, window.settings)
+    return code
 
 
 def _exec(app) -> int:
     return int(app.exec())
+
+
+def _exit_past_stragglers(code: int, settings) -> None:
+    """A job that cannot be interrupted (converting or downloading weights) may outlive the window.
+    Interpreter teardown would then destroy a running QThread, which aborts with a crash report;
+    everything the user owns is saved by now (settings are synced), so end the process directly."""
+    from studio.ui.job_runner import _STRAGGLERS
+
+    if any(t.isRunning() for t in _STRAGGLERS):
+        settings.sync()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def ui_friendly_threads(current: int) -> int:

@@ -36,3 +36,29 @@ def test_main_opens_the_window_with_the_given_images(qapp, image_dir, tmp_path, 
     assert seen["content"] == "content.png" and seen["styles"] == ["style.png"]
     assert seen["run"]
     assert seen["size"][0] >= 1200 and seen["size"][1] >= 800
+
+
+def test_a_straggling_job_thread_ends_the_process_cleanly(monkeypatch, tmp_path):
+    """A job that could not be stopped (e.g. converting weights) must not turn quitting into a crash:
+    settings are synced and the process ends directly, without destroying the running thread."""
+    import studio.app
+    from studio.ui import job_runner
+
+    class Running:
+        def isRunning(self) -> bool:  # noqa: N802
+            return True
+
+    class Settings:
+        synced = False
+
+        def sync(self) -> None:
+            self.synced = True
+
+    exits: list[int] = []
+    monkeypatch.setattr(studio.app.os, "_exit", exits.append)
+    settings = Settings()
+    studio.app._exit_past_stragglers(0, settings)
+    assert exits == [] and not settings.synced  # nothing straggling: normal teardown
+    monkeypatch.setattr(job_runner, "_STRAGGLERS", [Running()])
+    studio.app._exit_past_stragglers(3, settings)
+    assert exits == [3] and settings.synced
