@@ -18,6 +18,8 @@ from .errors import StudioInputError
 COMMANDS: dict[str, str] = {
     "stylize": "stylize",
     "weights": "weights",
+    "train-gan": "train_gan",
+    "gan": "gan",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from studio.ui.latent_workspace import LatentWorkspace
 from studio.ui.style_workspace import StyleWorkspace
 
-WORKSPACES = (StyleWorkspace,)
+WORKSPACES = (StyleWorkspace, LatentWorkspace)

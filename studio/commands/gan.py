@@ -1,0 +1,179 @@
+"""``studio gan sample|interpolate|project``: use a trained generator from the command line.
+
+Every PNG carries a recipe (the generator's file and hash, the seed or latents, the settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..cli_args import confirm_overwrite, integer, number
+from ..errors import StudioInputError
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH", help="generator file (default: studio's shipped model)")
+    p.add_argument("--upscale", type=integer("upscale", 1), default=1, help="enlarge the output by this factor")
+    p.add_argument("--smooth", action="store_true", help="bicubic upscaling instead of pixel blocks")
+    p.add_argument("--force", action="store_true", help="overwrite outputs without asking")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("gan", help="sample, interpolate or project with a trained DCGAN generator",
+                       description="Use a DCGAN generator: studio's own, a PyTorch examples netG_epoch_N.pth, "
+                                   "or a Wasserstein GAN DCGAN_G (with its generator_config.json).")
+    gsub = p.add_subparsers(dest="gan_command", parser_class=type(p))
+    s = gsub.add_parser("sample", help="a grid of samples (or one) from a seed or saved latents")
+    _model_args(s)
+    s.add_argument("-o", "--output", required=True, help="output PNG")
+    s.add_argument("--seed", type=integer("seed"), default=0)
+    s.add_argument("--count", type=integer("count", 1), default=16, help="number of samples (16)")
+    s.add_argument("--truncation", type=number("truncation", allow_zero=False),
+                   help="redraw latent coordinates beyond ±T")
+    s.add_argument("--latents", metavar="Z.npy", help="render these latents instead of sampling")
+    s.add_argument("--save-latents", metavar="Z.npy", help="also write the latents")
+    s.set_defaults(func=cmd_sample)
+    i = gsub.add_parser("interpolate", help="frames between two latents, as a GIF or a PNG sequence")
+    _model_args(i)
+    i.add_argument("-o", "--output", required=True, help="out.gif, or a folder for frame_0000.png ...")
+    i.add_argument("--seed-a", type=integer("seed-a"), default=0)
+    i.add_argument("--seed-b", type=integer("seed-b"), default=1)
+    i.add_argument("--latents", metavar="AB.npy", help="two (or more) latents to pass through, instead of seeds")
+    i.add_argument("--frames", type=integer("frames", 2), default=24, help="frames per segment (24)")
+    i.add_argument("--mode", choices=["slerp", "lerp"], default="slerp")
+    i.add_argument("--fps", type=number("fps", allow_zero=False), default=12.0)
+    i.add_argument("--boomerang", action="store_true", help="GIF plays forwards then backwards")
+    i.set_defaults(func=cmd_interpolate)
+    j = gsub.add_parser("project", help="find the latent whose image is closest to a picture")
+    _model_args(j)
+    j.add_argument("image", help="the picture to reproduce")
+    j.add_argument("-o", "--output", required=True, help="output PNG (the reconstruction)")
+    j.add_argument("--save-latent", metavar="Z.npy", help="also write the latent found")
+    j.add_argument("--steps", type=integer("steps", 1), default=300)
+    j.add_argument("--lr", type=number("lr", allow_zero=False), default=0.05)
+    j.add_argument("--seed", type=integer("seed"), default=0)
+    j.set_defaults(func=cmd_project)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _load(args: argparse.Namespace):
+    from ..engines.gan_checkpoints import load_default_generator, load_generator
+
+    return load_generator(args.model) if args.model else load_default_generator()
+
+
+def _recipe(engine: str, gen: Any, params: dict[str, Any], extra_inputs: list[Any] | None = None) -> dict[str, str]:
+    from ..recipe import InputRef, Recipe
+
+    inputs = [InputRef("generator", str(gen.path.resolve()), _file_hash(gen.path))] if gen.path else []
+    return Recipe(engine=engine, params=params, inputs=inputs + (extra_inputs or []), weights=gen.name,
+                  studio_version=__version__,
+                  extra={"weights_hash": gen.weights_hash, "source_format": gen.source_format}).to_png_text()
+
+
+def _file_hash(path: Path) -> str:
+    from ..imageio import file_sha256
+
+    return file_sha256(path)
+
+
+def _finish(img: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    from ..engines.gan_latent import upscale
+
+    return upscale(img, args.upscale, smooth=args.smooth)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ..engines.gan_latent import image_grid, load_latents, render, sample_latents, save_latents
+    from ..imageio import check_output_path, save_image
+
+    out = check_output_path(args.output)
+    if out.suffix.lower() != ".png":
+        raise StudioInputError(f"{args.output!r}: use a .png output so the recipe can be kept.")
+    confirm_overwrite(out, args.force)
+    gen = _load(args)
+    if args.latents:
+        z = load_latents(args.latents, gen.arch.nz)
+    else:
+        z = sample_latents(args.count, gen.arch.nz, args.seed, args.truncation)
+    if args.save_latents:
+        save_latents(args.save_latents, z)
+    imgs = render(gen.model, z)
+    img = imgs[0] if len(imgs) == 1 else image_grid(imgs)
+    params = {"seed": args.seed, "count": len(z), "truncation": args.truncation, "latents": args.latents,
+              "upscale": args.upscale, "smooth": args.smooth}
+    if len(z) <= 4:
+        params["z"] = [[round(float(v), 6) for v in row] for row in z]
+    save_image(out, _finish(img, args), metadata=_recipe("gan-sample", gen, params))
+    print(f"wrote {out} ({len(z)} sample(s) from {gen.name})", file=sys.stderr)
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ..engines.gan_latent import interpolate, load_latents, render, sample_latents, save_gif, save_png_sequence
+
+    gen = _load(args)
+    nz = gen.arch.nz
+    if args.latents:
+        keys = load_latents(args.latents, nz)
+        if len(keys) < 2:
+            raise StudioInputError(f"{args.latents!r} holds {len(keys)} latent; interpolation needs at least 2.")
+    else:
+        keys = np.stack([sample_latents(1, nz, args.seed_a)[0], sample_latents(1, nz, args.seed_b)[0]])
+    path: list[np.ndarray] = []
+    for a, b in zip(keys[:-1], keys[1:], strict=True):
+        seg = interpolate(a, b, args.frames, args.mode)
+        path.extend(seg if not path else seg[1:])
+    frames = [_finish(f, args) for f in render(gen.model, np.stack(path))]
+    out = Path(args.output)
+    params = {"seed_a": args.seed_a, "seed_b": args.seed_b, "latents": args.latents, "frames": args.frames,
+              "mode": args.mode, "fps": args.fps}
+    if out.suffix.lower() == ".gif":
+        confirm_overwrite(out, args.force)
+        save_gif(frames, out, fps=args.fps, boomerang=args.boomerang)
+    else:
+        if out.suffix:
+            raise StudioInputError(f"{args.output!r}: give a .gif file or a folder for a PNG sequence.")
+        if out.is_dir() and any(out.glob("frame_*.png")) and not args.force:
+            raise StudioInputError(f"{str(out)!r} already holds frames; pass --force to overwrite them.")
+        save_png_sequence(frames, out, metadata=_recipe("gan-interpolate", gen, params))
+    print(f"wrote {out} ({len(frames)} frames, {args.mode})", file=sys.stderr)
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from ..engines.events import Finished, Progress
+    from ..engines.gan_latent import save_latents
+    from ..engines.gan_project import ProjectParams, run_project
+    from ..imageio import check_output_path, load_image, save_image
+    from ..progress import ProgressBar
+    from ..recipe import InputRef
+
+    out = check_output_path(args.output)
+    confirm_overwrite(out, args.force)
+    gen = _load(args)
+    target = load_image(args.image, max_side=1024)
+    params = ProjectParams(steps=args.steps, learning_rate=args.lr, seed=args.seed)
+    bar = ProgressBar("project")
+    fin: Finished | None = None
+    for ev in run_project(gen.model, target.rgb, params):
+        if isinstance(ev, Progress):
+            bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, f"mse {ev.losses['mse']:.4f}")
+        elif isinstance(ev, Finished):
+            fin = ev
+    assert fin is not None
+    z = fin.extra["z"]
+    if args.save_latent:
+        save_latents(args.save_latent, z[None])
+    rec = {**params.to_dict(), "z": [round(float(v), 6) for v in z]}
+    meta = _recipe("gan-project", gen, rec, [InputRef("target", str(Path(args.image).resolve()), target.sha256)])
+    save_image(out, _finish((fin.image * 255 + 0.5).astype(np.uint8), args),
+               metadata=meta if out.suffix.lower() == ".png" else None)
+    bar.close(f"wrote {out}: pixel error {fin.extra['start_mse']:.4f} -> {fin.extra['mse']:.4f}")
+    return 0

@@ -1,0 +1,91 @@
+"""``studio train-gan FOLDER``: train a DCGAN generator (wgan, wgan-gp or dcgan loss) on a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..cli_args import confirm_overwrite, integer, number
+from ..errors import StudioInputError
+from ..progress import ProgressBar, format_seconds
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("train-gan", help="train a DCGAN / Wasserstein GAN generator on a folder of images",
+                       description="Train a DCGAN generator on random crops of every image under FOLDER. "
+                                   "OUT receives checkpoint.pt (to --resume), generator.pt (half precision, "
+                                   "with a JSON model card) and samples/iter_N.png grids of a fixed noise batch.")
+    p.add_argument("folder", help="folder of training images (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.pt")
+    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint in OUT without asking")
+    p.add_argument("--size", type=integer("size", 16), default=64, help="image size, a multiple of 16 (64)")
+    p.add_argument("--loss", choices=["wgan", "wgan-gp", "dcgan"], default="wgan")
+    p.add_argument("--iterations", type=integer("iterations", 1), default=2000, help="generator steps (2000)")
+    p.add_argument("--batch-size", type=integer("batch-size", 2), default=64)
+    p.add_argument("--nz", type=integer("nz", 1), default=100, help="latent size (100)")
+    p.add_argument("--ngf", type=integer("ngf", 2), default=64, help="generator width (64)")
+    p.add_argument("--ndf", type=integer("ndf", 1), default=64, help="critic width (64)")
+    p.add_argument("--extra-layers", type=integer("extra-layers"), default=0, help="extra 3x3 conv layers (0)")
+    p.add_argument("--lr", type=number("lr", allow_zero=False),
+                   help="learning rate (wgan 5e-5, wgan-gp 1e-4, dcgan 2e-4)")
+    p.add_argument("--n-critic", type=integer("n-critic", 1), default=5, help="critic steps per generator step (5)")
+    p.add_argument("--clamp", type=number("clamp", allow_zero=False), default=0.01, help="wgan weight clip (0.01)")
+    p.add_argument("--gp-weight", type=number("gp-weight", allow_zero=False), default=10.0,
+                   help="wgan-gp gradient penalty (10)")
+    p.add_argument("--crop-min", type=number("crop-min", allow_zero=False), default=0.5,
+                   help="smallest crop, as a fraction of an image's short side (0.5)")
+    p.add_argument("--crop-max", type=number("crop-max", allow_zero=False), default=1.0, help="largest crop (1.0)")
+    p.add_argument("--no-flip", action="store_true", help="no random left-right flips")
+    p.add_argument("--sample-every", type=integer("sample-every", 1), default=100,
+                   help="generator steps between sample grids (100)")
+    p.add_argument("--checkpoint-every", type=integer("checkpoint-every", 1), default=500)
+    p.add_argument("--max-seconds", type=number("max-seconds", allow_zero=False), help="stop after this long")
+    p.add_argument("--seed", type=integer("seed"), default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("--describe-data", default="", metavar="TEXT", help="training data description for the card")
+    p.set_defaults(func=cmd_train_gan)
+
+
+def cmd_train_gan(args: argparse.Namespace) -> int:
+    from ..engines.events import Finished, Info, Progress
+    from ..engines.gan_params import TrainGanParams
+    from ..engines.gan_train import run_train_gan
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise StudioInputError(f"{str(out)!r} is a file, not a folder for the training output.")
+    if not out.parent.is_dir():
+        raise StudioInputError(f"{str(out)!r}: the folder {str(out.parent)!r} does not exist.")
+    if args.resume is None:
+        confirm_overwrite(out / "checkpoint.pt", args.force)
+    params = TrainGanParams(
+        size=args.size, loss=args.loss, iterations=args.iterations, batch_size=args.batch_size, nz=args.nz,
+        ngf=args.ngf, ndf=args.ndf, n_extra_layers=args.extra_layers, learning_rate=args.lr, n_critic=args.n_critic,
+        clamp=args.clamp, gp_weight=args.gp_weight, crop_min=args.crop_min, crop_max=args.crop_max,
+        flip=not args.no_flip, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
+        max_seconds=args.max_seconds, seed=args.seed, device=args.device,
+        data_description=args.describe_data or f"images under {Path(args.folder).resolve().name}")
+    bar = ProgressBar("train-gan")
+    finished: Finished | None = None
+    try:
+        for ev in run_train_gan(args.folder, params, out_dir=out, resume=args.resume):
+            if isinstance(ev, Info):
+                if bar.tty and bar._last_len:
+                    bar.close(ev.message)
+                else:
+                    print(ev.message, file=sys.stderr)
+            elif isinstance(ev, Progress):
+                losses = " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items())
+                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, losses, force=ev.iteration == ev.total)
+            elif isinstance(ev, Finished):
+                finished = ev
+    except KeyboardInterrupt:
+        bar.close(f"interrupted; the last checkpoint in {out} is kept")
+        return 130
+    assert finished is not None
+    bar.close(f"wrote {finished.extra.get('generator')} after {finished.extra.get('generator_iterations')} generator "
+              f"steps in {format_seconds(finished.elapsed_s)}")
+    return 0

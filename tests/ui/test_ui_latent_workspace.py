@@ -1,0 +1,165 @@
+"""The Latent workspace: the panel's widgets drive the latent engine; training runs as a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+
+from studio.engines.gan_checkpoints import save_generator
+from studio.engines.gan_latent import slerp
+from studio.engines.gan_models import DCGAN_G, GanArch
+from studio.recipe import read_recipe
+from studio.ui.latent_panel import AB_STEPS, SIGMA_STEPS
+from studio.ui.latent_workspace import GRID_COLS, GRID_PAD, LatentWorkspace
+from studio.ui.main_window import MainWindow
+from studio.ui.qimage import from_qimage
+
+
+def _tiny_generator(path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    g = DCGAN_G(GanArch(image_size=16, nz=12, ngf=8))
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(torch.randn(32, 12))
+    return save_generator(path, g.eval(), {"name": "tiny test generator", "training_data": "none (random)"})
+
+
+@pytest.fixture
+def latent_window(qtbot, settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_GAN_MODEL", str(_tiny_generator(tmp_path / "tiny.pt")))
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "models"))
+    win = MainWindow(settings, workspaces=(LatentWorkspace,), load_demo=False)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def _canvas_pixels(win: MainWindow) -> np.ndarray:
+    img = win.canvas.before()
+    assert img is not None
+    return from_qimage(img)
+
+
+def test_grid_click_sliders_and_undo_drive_the_picture(latent_window, qtbot) -> None:
+    win = latent_window
+    ws: LatentWorkspace = win.workspace("latent")
+    panel = ws.panel()
+    assert ws.gen is not None and ws.gen.name == "tiny test generator"
+    first = ws.state().frame
+    assert first is not None and first.shape == (512, 512, 3)  # 16 px enlarged 32x for the canvas
+    assert np.array_equal(_canvas_pixels(win), first)
+    # click the 6th sample of the grid (row 1, column 1)
+    grid = panel.grid
+    pm = grid.pixmap()
+    scale = pm.width() / (GRID_COLS * 16 + (GRID_COLS + 1) * GRID_PAD)
+    ox, oy = (grid.width() - pm.width()) / 2, (grid.height() - pm.height()) / 2
+    cx = ox + (GRID_PAD + 1 * (16 + GRID_PAD) + 8) * scale
+    cy = oy + (GRID_PAD + 1 * (16 + GRID_PAD) + 8) * scale
+    qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=QPoint(int(cx), int(cy)))
+    s = ws.state()
+    assert s.choice == GRID_COLS + 1
+    assert np.array_equal(s.z, ws.grid_latents(s.seed, None)[GRID_COLS + 1])
+    chosen = s.frame
+    assert not np.array_equal(chosen, first) and np.array_equal(_canvas_pixels(win), chosen)
+    # the first principal-direction slider moves z by σ along direction 0
+    panel.dir_sliders[0].setValue(2 * SIGMA_STEPS)
+    dirs = ws.directions()
+    assert np.allclose(ws.current_latent(), s.z + 2 * dirs.stdevs[0] * dirs.vectors[0], atol=1e-5)
+    assert not np.array_equal(ws.state().frame, chosen)
+    # a raw z coordinate
+    panel.raw_index.setValue(3)
+    panel.raw_slider.setValue(-15)
+    z = ws.current_latent()
+    assert z[3] == pytest.approx(s.z[3] + 2 * dirs.stdevs[0] * dirs.vectors[0][3] - 1.5, abs=1e-5)
+    # undo goes back step by step to the chosen sample
+    for _ in range(3):  # raw amount, raw coordinate, PC1
+        ws.undo_stack.undo()
+    assert np.array_equal(ws.state().frame, chosen)
+    assert panel.dir_sliders[0].value() == 0
+    # reshuffle: a new seed, a new grid
+    panel.reshuffle.click()
+    assert ws.state().seed == 1 and not np.array_equal(ws.state().z, s.z)
+
+
+def test_interpolation_upscaling_and_export(latent_window, tmp_path) -> None:
+    ws: LatentWorkspace = latent_window.workspace("latent")
+    panel = ws.panel()
+    panel.set_a.click()
+    za = ws.state().z_a
+    ws.choose(3)
+    panel.set_b.click()
+    zb = ws.state().z_b
+    assert panel.ab_slider.isEnabled()
+    panel.ab_slider.setValue(AB_STEPS // 2)
+    assert np.allclose(ws.current_latent(), slerp(za, zb, 0.5), atol=1e-6)
+    nearest = ws.state().frame
+    panel.upscaling.setCurrentIndex(1)  # smooth
+    assert ws.state().smooth and not np.array_equal(ws.state().frame, nearest)
+    # blocks of identical pixels (nearest) vs. gradients (bicubic)
+    assert len(np.unique(nearest[:32, :32].reshape(-1, 3), axis=0)) == 1
+    assert len(np.unique(ws.state().frame[:32, :32].reshape(-1, 3), axis=0)) > 1
+    png = ws.export_png(str(tmp_path / "pick.png"))
+    recipe = read_recipe(png)
+    assert recipe is not None and recipe.engine == "gan-latent" and recipe.params["ab_t"] == 0.5
+    assert np.allclose(recipe.params["z"], ws.current_latent(), atol=1e-5)
+    gif = ws.export_gif(str(tmp_path / "walk.gif"), frames=6)
+    with Image.open(gif) as im:
+        assert im.n_frames == 10  # 6 frames there and 4 back (boomerang)
+    ws.save_latent(str(tmp_path / "z.npy"))
+    ws.choose(0)
+    ws.load_latent(str(tmp_path / "z.npy"))
+    assert np.allclose(ws.current_latent(), slerp(za, zb, 0.5), atol=1e-6)
+
+
+def test_training_from_the_app_shows_live_grids_and_loads_the_result(latent_window, qtbot, tmp_path) -> None:
+    win = latent_window
+    ws: LatentWorkspace = win.workspace("latent")
+    assert ws.run_blocker() is not None and not win.act_run.isEnabled()
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    ws.set_train_folder(str(folder))
+    for name, value in (("size", 16), ("iterations", 4), ("ngf", 4), ("batch_size", 4), ("sample_every", 2),
+                        ("sample_count", 4), ("nz", 8)):
+        ws.set_train_field(name, value)
+    assert ws.run_blocker() is None and win.act_run.isEnabled()
+    previews = []
+    win.runner.progress.connect(lambda job, p: previews.append(p.preview) if p.preview is not None else None)
+    win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running() and ws.gen is not None
+                    and ws.gen.arch.nz == 8, timeout=60000)
+    assert previews and previews[-1].ndim == 3  # sample grids reached the window
+    assert ws.state().model_path.endswith("generator.pt") and Path(ws.state().model_path).is_file()
+    assert ws.state().frame is not None
+
+
+def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> None:
+    from studio.engines.gan_latent import render, sample_latents
+    from studio.imageio import load_image
+
+    win = latent_window
+    ws: LatentWorkspace = win.workspace("latent")
+    target = render(ws.gen.model, sample_latents(1, 12, seed=123))[0]
+    Image.fromarray(target).save(tmp_path / "mine.png")
+    start = render(ws.gen.model, ws.current_latent())[0].astype(np.float32)
+    assert ws.open_image(load_image(tmp_path / "mine.png"))
+    assert ws.state().run_kind == "project" and ws.panel().run_kind.currentData() == "project"
+    assert ws.run_blocker() is None
+    before_z = ws.state().z
+    win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running() and ws.state().z is not before_z, timeout=60000)
+    fitted = render(ws.gen.model, ws.current_latent())[0].astype(np.float32)
+    t = target.astype(np.float32)
+    assert np.mean((fitted - t) ** 2) < 0.5 * np.mean((start - t) ** 2)
