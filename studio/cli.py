@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "weights": "weights",
     "train-gan": "train_gan",
     "gan": "gan",
+    "translate": "translate",
+    "train-cyclegan": "train_cyclegan",
+    "translators": "translators",
 }
 
 

@@ -33,6 +33,35 @@ def _checker_brush(cell: int = 8) -> QBrush:
     return QBrush(pm)
 
 
+class CanvasTool:
+    """Optional interaction and overlay a workspace puts on the canvas (``ImageCanvas.set_tool``).
+
+    Positions are in image pixels (continuous: pixel (row i, column j) covers [j, j+1) x [i, i+1)).
+    ``press`` returns True to take a left-button drag (else the canvas pans); ``wheel`` returns True
+    when it used the event (else the canvas zooms). ``paint`` draws over the image, ``rect`` being
+    where the image is shown in widget coordinates.
+    """
+
+    def press(self, canvas: ImageCanvas, pos: QPointF, event: QMouseEvent) -> bool:
+        return False
+
+    def move(self, canvas: ImageCanvas, pos: QPointF, event: QMouseEvent) -> None:
+        pass
+
+    def release(self, canvas: ImageCanvas, pos: QPointF, event: QMouseEvent) -> None:
+        pass
+
+    def wheel(self, canvas: ImageCanvas, pos: QPointF, event: QWheelEvent) -> bool:
+        return False
+
+    def hover(self, canvas: ImageCanvas, pos: QPointF) -> Qt.CursorShape | None:
+        """The cursor to show over ``pos`` when no button is down, or None for the default."""
+        return None
+
+    def paint(self, canvas: ImageCanvas, painter: QPainter, rect: QRectF) -> None:
+        pass
+
+
 class ImageCanvas(QWidget):
     """Shows the "after" image (result or preview) and, for comparison, the "before" (the content).
 
@@ -66,6 +95,7 @@ class ImageCanvas(QWidget):
         self._placeholder = "Drop a photo here, or use File \u25b8 Open content\u2026"
         self._cache: dict[tuple[int, int, int], QPixmap] = {}
         self._checker = _checker_brush()
+        self._tool: CanvasTool | None = None
 
     # images -----------------------------------------------------------------------------------
     def set_before(self, image: QImage | None) -> None:
@@ -98,6 +128,27 @@ class ImageCanvas(QWidget):
     def document_size(self) -> QSize:
         img = self._after if self._after is not None else self._before
         return img.size() if img is not None else QSize(0, 0)
+
+    # tool (optional, set by a workspace) -------------------------------------------------------
+    def set_tool(self, tool: CanvasTool | None) -> None:
+        if self._drag == "tool":
+            self._drag = None
+        self._tool = tool
+        self.update()
+
+    def tool(self) -> CanvasTool | None:
+        return self._tool
+
+    def to_image(self, pos: QPointF) -> QPointF:
+        """Widget coordinates -> image pixel coordinates (continuous)."""
+        r = self.image_rect()
+        z = self._zoom if self._zoom > 0 else 1.0
+        return QPointF((pos.x() - r.left()) / z, (pos.y() - r.top()) / z)
+
+    def to_widget(self, pos: QPointF) -> QPointF:
+        """Image pixel coordinates -> widget coordinates."""
+        r = self.image_rect()
+        return QPointF(r.left() + pos.x() * self._zoom, r.top() + pos.y() * self._zoom)
 
     # compare ----------------------------------------------------------------------------------
     def set_split_mode(self, on: bool) -> None:
@@ -192,6 +243,12 @@ class ImageCanvas(QWidget):
 
     # events -----------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        if (
+            self._tool is not None and not self.document_size().isEmpty()
+            and self._tool.wheel(self, self.to_image(event.position()), event)
+        ):
+            event.accept()
+            return
         delta = event.angleDelta().y()
         if delta == 0 or self.document_size().isEmpty():
             return
@@ -212,6 +269,11 @@ class ImageCanvas(QWidget):
         pos = event.position()
         if event.button() == Qt.MouseButton.LeftButton and self._near_split(pos):
             self._drag = "split"
+        elif (
+            event.button() == Qt.MouseButton.LeftButton and self._tool is not None
+            and not self.document_size().isEmpty() and self._tool.press(self, self.to_image(pos), event)
+        ):
+            self._drag = "tool"
         elif event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._drag = "pan"
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -222,7 +284,9 @@ class ImageCanvas(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
-        if self._drag == "pan":
+        if self._drag == "tool" and self._tool is not None:
+            self._tool.move(self, self.to_image(pos), event)
+        elif self._drag == "pan":
             d = pos - self._drag_last
             self._drag_last = pos
             self._fit = False
@@ -233,10 +297,16 @@ class ImageCanvas(QWidget):
                 self.set_split((pos.x() - r.left()) / r.width())
         elif self._near_split(pos):
             self.setCursor(Qt.CursorShape.SplitHCursor)
+        elif self._drag is None and self._tool is not None and (
+            shape := self._tool.hover(self, self.to_image(pos))
+        ) is not None:
+            self.setCursor(shape)
         else:
             self.unsetCursor()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drag == "tool" and self._tool is not None:
+            self._tool.release(self, self.to_image(event.position()), event)
         self._drag = None
         self.unsetCursor()
         super().mouseReleaseEvent(event)
@@ -331,6 +401,10 @@ class ImageCanvas(QWidget):
                 self._draw_image(p, image, rect)
             if self._holding_before and self._before is not None:
                 self._label(p, QPointF(rect.left() + 6, rect.top() + 6), "Before", right=False)
+        if self._tool is not None and not self.document_size().isEmpty():
+            p.save()
+            self._tool.paint(self, p, rect)
+            p.restore()
         if self._caption:
             self._label(p, QPointF(10, self.height() - 30), self._caption, right=False)
         p.end()

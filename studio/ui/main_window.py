@@ -160,9 +160,18 @@ class MainWindow(QMainWindow):
             return
         ws = self.current_workspace()
         self.undo_group.setActiveStack(ws.undo_stack)
+        self.canvas.set_tool(ws.canvas_tool())
         if self._result is None or self._result.spec.workspace != ws.name:
             before = ws.before_image()
             self.canvas.set_before(to_qimage(before) if before is not None else None)
+            if self._result is not None and self.canvas.after() is not None:
+                self.canvas.set_after(None)  # another workspace's result is not shown here
+            self.canvas.set_caption(ws.before_caption if before is not None else "")
+        elif self.canvas.after() is None:  # back to the workspace whose result is current
+            before = ws.before_image(self._result.spec.state)
+            self.canvas.set_before(to_qimage(before) if before is not None else None)
+            self.canvas.set_after(self._result.qimage())
+            self.canvas.set_caption(f"Result #{self._result.number}")
         self._update_actions()
 
     # building -----------------------------------------------------------------------------------
@@ -589,7 +598,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_before(to_qimage(before) if before is not None else None)
             if self._result is None or self._result.spec.workspace == ws.name:
                 self.canvas.set_after(None)
-                self.canvas.set_caption("Content photo: press Run")
+                self.canvas.set_caption(ws.before_caption)
                 self._result = None
         self._update_actions()
 
@@ -633,6 +642,22 @@ class MainWindow(QMainWindow):
 
     def current_result(self) -> HistoryEntry | None:
         return self._result
+
+    def refresh_result(self, workspace: str, image: Any, state: Any, params: dict | None = None,
+                       caption: str = "") -> bool:
+        """A workspace re-derived its current result without a run (e.g. a new blend of a cached result):
+        show it, and let export and the history entry carry it. False when that result is not shown."""
+        entry = self._result
+        if entry is None or entry.spec.workspace != workspace or self.runner.is_running():
+            return False
+        entry.image = image
+        entry.spec = _with_state(entry.spec, state)
+        if params is not None:
+            entry.extra["params"] = params
+        self.canvas.set_after(entry.qimage())
+        if caption:
+            self.canvas.set_caption(f"Result #{entry.number} \u00b7 {caption}")
+        return True
 
     # export -------------------------------------------------------------------------------------
     def ask_export(self) -> None:

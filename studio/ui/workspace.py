@@ -49,6 +49,7 @@ class Workspace(QObject):
     name = "workspace"  # identifier
     title = "Workspace"  # tab label
     engine = "workspace"  # the engine name its recipes carry (as the CLI writes them)
+    before_caption = "Content photo: press Run"  # the canvas caption while it shows the "before" picture
 
     #: (old state, new state): after every change: edits, undo/redo, history restore.
     state_changed = Signal(object, object)
@@ -114,6 +115,11 @@ class Workspace(QObject):
 
     def load_demo(self, content_path: str, style_path: str) -> None:
         """Start with the embedded demo pair (no undo entry). Optional."""
+
+    def canvas_tool(self) -> Any:
+        """A ``studio.ui.canvas.CanvasTool`` (drag on the picture, overlays) while this workspace is
+        shown, or None. Optional."""
+        return None
 
     # provided ---------------------------------------------------------------------------------
     def edit(self, new_state: Any, text: str, merge_key: str | None = None) -> None:

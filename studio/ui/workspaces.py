@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from studio.ui.latent_workspace import LatentWorkspace
 from studio.ui.style_workspace import StyleWorkspace
+from studio.ui.translate_workspace import TranslateWorkspace
 
-WORKSPACES = (StyleWorkspace, LatentWorkspace)
+WORKSPACES = (StyleWorkspace, TranslateWorkspace, LatentWorkspace)

@@ -1,0 +1,312 @@
+"""The translators studio knows: its own default model, the 18 official CycleGAN generators, imported
+``.pth`` files and models trained here.
+
+Official generators download from the location pattern of the CycleGAN authors' script
+(``scripts/download_cyclegan_model.sh``): ``http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/NAME.pth``.
+Downloads go to a ``.part`` file that a later attempt resumes (HTTP Range), are checked to be a
+generator, then moved in place; the SHA-256 of the first download is recorded in ``checksums.json``
+and every later download or ``verify`` must match it.
+
+Folders: translators live in ``models_dir()/cyclegan`` (``$STUDIO_MODELS_DIR`` moves the models folder,
+``$STUDIO_CYCLEGAN_DIR`` this one alone); trained runs under its ``trained/`` folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import StudioInputError
+from .weights import models_dir
+
+PRETRAINED: tuple[str, ...] = (
+    "apple2orange", "orange2apple", "summer2winter_yosemite", "winter2summer_yosemite", "horse2zebra",
+    "zebra2horse", "monet2photo", "style_monet", "style_cezanne", "style_ukiyoe", "style_vangogh", "sat2map",
+    "map2sat", "cityscapes_photo2label", "cityscapes_label2photo", "facades_photo2label",
+    "facades_label2photo", "iphone2dslr_flower",
+)
+URL_PATTERN = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/{name}.pth"
+DOWNLOAD_HOST = "efrosgans.eecs.berkeley.edu"
+DEFAULT_NAME = "studio_photo2painting"
+CHECKSUMS = "checksums.json"
+
+_DESCRIPTIONS = {
+    "style_monet": "photo to a Monet painting", "style_vangogh": "photo to a Van Gogh painting",
+    "style_cezanne": "photo to a Cézanne painting", "style_ukiyoe": "photo to an ukiyo-e print",
+    "monet2photo": "Monet painting to photo", "horse2zebra": "horses to zebras", "zebra2horse": "zebras to horses",
+    "summer2winter_yosemite": "summer to winter (Yosemite)", "winter2summer_yosemite": "winter to summer (Yosemite)",
+    "apple2orange": "apples to oranges", "orange2apple": "oranges to apples",
+    "iphone2dslr_flower": "phone photo of flowers to shallow depth of field", "sat2map": "satellite photo to map",
+    "map2sat": "map to satellite photo", "cityscapes_photo2label": "street photo to label map",
+    "cityscapes_label2photo": "label map to street photo", "facades_photo2label": "facade photo to label map",
+    "facades_label2photo": "label map to facade photo",
+}
+
+Kind = Literal["default", "pretrained", "imported", "trained"]
+Opener = Callable[..., Any]
+ProgressFn = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: Kind
+    description: str
+    path: Path | None  # where the generator is (or would be, once downloaded)
+    available: bool
+    url: str | None = None
+
+
+def translators_dir() -> Path:
+    env = os.environ.get("STUDIO_CYCLEGAN_DIR")
+    return Path(env) if env else models_dir() / "cyclegan"
+
+
+def trained_dir() -> Path:
+    return translators_dir() / "trained"
+
+
+def default_model_path() -> Path:
+    """studio's own small translator, shipped with it (half precision)."""
+    env = os.environ.get("STUDIO_DEFAULT_TRANSLATOR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "assets" / "models" / f"{DEFAULT_NAME}.pth"
+
+
+def default_model_card() -> dict[str, Any] | None:
+    card = default_model_path().with_suffix(".json")
+    try:
+        return json.loads(card.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def url_for(name: str) -> str:
+    return URL_PATTERN.format(name=name)
+
+
+def list_models() -> list[ModelEntry]:
+    folder = translators_dir()
+    out: list[ModelEntry] = []
+    d = default_model_path()
+    card = default_model_card() or {}
+    out.append(ModelEntry(DEFAULT_NAME, "default", card.get("summary", "studio's own small photo-to-painting model"),
+                          d, d.is_file()))
+    for n in PRETRAINED:
+        f = folder / f"{n}.pth"
+        out.append(ModelEntry(n, "pretrained", _DESCRIPTIONS.get(n, n), f, f.is_file(), url_for(n)))
+    if folder.is_dir():
+        for f in sorted(folder.glob("*.pth")):
+            if f.stem not in PRETRAINED:
+                out.append(ModelEntry(f.stem, "imported", f"imported from {f.name}", f, True))
+    if trained_dir().is_dir():
+        for run in sorted(trained_dir().iterdir()):
+            g = run / "latest_net_G_A.pth"
+            if g.is_file():
+                out.append(ModelEntry(run.name, "trained", f"trained in studio ({run})", g, True))
+    return out
+
+
+def resolve_model(spec: str) -> Path:
+    """The generator file for a model name (default, catalogue, imported, trained), a .pth path or a run folder."""
+    p = Path(spec)
+    if p.is_dir():
+        for name in ("latest_net_G_A.pth", "latest_net_G.pth"):
+            if (p / name).is_file():
+                return p / name
+        raise StudioInputError(f"the folder {spec!r} holds no latest_net_G_A.pth or latest_net_G.pth.")
+    if p.suffix in (".pth", ".pt") or os.sep in spec:
+        if not p.is_file():
+            raise StudioInputError(f"the model file {spec!r} does not exist.")
+        return p
+    name = DEFAULT_NAME if spec in ("default", "") else spec
+    for e in list_models():
+        if e.name == name:
+            if e.available and e.path is not None:
+                return e.path
+            if e.kind == "default":
+                raise StudioInputError(f"studio's default translator is missing from {e.path}; reinstall studio or "
+                                       "choose another model.")
+            raise StudioInputError(f"the model {name!r} is not downloaded yet; run 'studio translators download "
+                                   f"{name}' (needs a network) or import its .pth with 'studio translators import "
+                                   "FILE'.")
+    raise StudioInputError(f"unknown model {spec!r}; see 'studio translators list', or give a .pth file.")
+
+
+# ------------------------------------------------------------------------------------------------
+# checksums
+
+
+def _checksums_path() -> Path:
+    return translators_dir() / CHECKSUMS
+
+
+def recorded_checksums() -> dict[str, str]:
+    try:
+        data = json.loads(_checksums_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _record_checksum(name: str, digest: str) -> None:
+    sums = recorded_checksums()
+    sums[name] = digest
+    _atomic_write_text(_checksums_path(), json.dumps(sums, indent=1, sort_keys=True))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(name: str) -> bool:
+    """True when the downloaded file's SHA-256 matches the one recorded at its first download."""
+    f = translators_dir() / f"{name}.pth"
+    if not f.is_file():
+        raise StudioInputError(f"the model {name!r} is not downloaded.")
+    want = recorded_checksums().get(name)
+    if want is None:
+        _record_checksum(name, sha256_of(f))
+        return True
+    return sha256_of(f) == want
+
+
+# ------------------------------------------------------------------------------------------------
+# network
+
+
+def network_available(host: str = DOWNLOAD_HOST, port: int = 80, timeout: float = 3.0) -> bool:
+    """Whether the download server can be reached at all (a quick TCP connection)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def no_network_message(name: str) -> str:
+    return (f"the download server {DOWNLOAD_HOST} cannot be reached (no network?), so {name!r} cannot be "
+            f"downloaded here; fetch {url_for(name)} on a machine with a network and import it with "
+            "'studio translators import FILE'.")
+
+
+def download(name: str, progress: ProgressFn | None = None, opener: Opener | None = None,
+             url: str | None = None, timeout: float = 30.0) -> Path:
+    """Download an official generator into the translators folder (resuming a ``.part`` file), check it is a
+    generator and that its SHA-256 matches any recorded one; returns its path."""
+    from .engines.cyclegan_io import load_generator
+
+    if name not in PRETRAINED and url is None:
+        raise StudioInputError(f"{name!r} is not an official CycleGAN model; choose one of: {', '.join(PRETRAINED)}.")
+    opener = opener or urllib.request.urlopen
+    src = url or url_for(name)
+    folder = translators_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{name}.pth"
+    part = folder / f"{name}.pth.part"
+    have = part.stat().st_size if part.is_file() else 0
+    req = urllib.request.Request(src, headers={"User-Agent": "studio"})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    try:
+        resp = opener(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # the part file is already complete
+            resp = None
+        else:
+            raise StudioInputError(f"the server refused {src} (HTTP {e.code} {e.reason}).") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise StudioInputError(no_network_message(name)[:-1] + f" ({reason}).") from None
+    if resp is not None:
+        with resp:
+            status = getattr(resp, "status", None) or getattr(resp, "code", None) or 200
+            resumed = have > 0 and status == 206
+            if not resumed:
+                have = 0
+            length = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
+            total = have + int(length) if length is not None else None
+            done = have
+            try:
+                with open(part, "ab" if resumed else "wb") as f:
+                    while True:
+                        block = resp.read(1 << 16)
+                        if not block:
+                            break
+                        f.write(block)
+                        done += len(block)
+                        if progress:
+                            progress(done, total)
+            except OSError as e:
+                raise StudioInputError(f"the download of {name!r} stopped ({e}); run it again to resume.") from None
+        if total is not None and done < total:
+            raise StudioInputError(f"the download of {name!r} stopped at {done} of {total} bytes; run it again to "
+                                   "resume.")
+    digest = sha256_of(part)
+    want = recorded_checksums().get(name)
+    if want is not None and want != digest:
+        bad = part.with_name(f"{name}.pth.bad")
+        os.replace(part, bad)
+        raise StudioInputError(f"the downloaded {name}.pth has SHA-256 {digest[:12]}… but {want[:12]}… was recorded "
+                               f"at its first download; it was set aside as {bad.name}.")
+    try:
+        load_generator(part)
+    except StudioInputError as e:
+        bad = part.with_name(f"{name}.pth.bad")
+        os.replace(part, bad)
+        raise StudioInputError(f"the download of {name!r} is not a usable generator ({e}); it was set aside as "
+                               f"{bad.name}.") from None
+    os.replace(part, dest)
+    if want is None:
+        _record_checksum(name, digest)
+    return dest
+
+
+def import_model(path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False) -> Path:
+    """Copy a generator ``.pth`` into the translators folder after checking it (keys and shapes)."""
+    from .engines.cyclegan_io import load_generator
+
+    src = Path(path)
+    load_generator(src)  # one clear sentence if it is not a generator
+    stem = name or src.stem
+    if stem in ("latest_net_G", "latest_net_G_A", "latest_net_G_B") and src.parent.name:
+        stem = src.parent.name.removesuffix("_pretrained")
+    if not stem or any(c in stem for c in "/\\:") or stem.startswith("."):
+        raise StudioInputError(f"{stem!r} is not a usable model name.")
+    folder = translators_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{stem}.pth"
+    if dest.exists() and not overwrite:
+        raise StudioInputError(f"a model named {stem!r} exists already ({dest}); choose another name or overwrite it.")
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    _record_checksum(stem, sha256_of(dest))
+    return dest

@@ -1,0 +1,117 @@
+"""`studio translate`, `studio train-cyclegan` and `studio translators` from the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio import cyclegan_catalogue as cat
+from studio.cli import main
+from studio.engines.cyclegan_models import NLayerDiscriminator, ResnetGenerator
+from studio.recipe import read_recipe
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_CYCLEGAN_DIR", str(tmp_path / "translators"))
+    monkeypatch.setattr(cat, "network_available", lambda *a, **k: False)
+
+
+@pytest.fixture()
+def model(tmp_path):
+    torch.manual_seed(0)
+    f = tmp_path / "tiny.pth"
+    torch.save(ResnetGenerator(ngf=4, n_blocks=1).state_dict(), f)
+    return f
+
+
+def _image(path, h=45, w=70):
+    yy, xx = np.mgrid[0:h, 0:w]
+    Image.fromarray(np.stack([xx * 3, yy * 5, 100 + 0 * xx], -1).astype(np.uint8)).save(path)
+    return path
+
+
+def _error(capsys) -> str:
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("studio: error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_translate_a_batch_with_tiles_and_recipe(tmp_path, model):
+    a, b = _image(tmp_path / "a.png"), _image(tmp_path / "b.jpg", 130, 97)
+    out = tmp_path / "out"
+    assert main(["translate", str(model), str(a), str(b), "-o", str(out), "--tile", "64", "--overlap", "16",
+                 "--strength", "0.7"]) == 0
+    ra, rb = out / "a_tiny.png", out / "b_tiny.png"
+    assert np.asarray(Image.open(ra)).shape == (45, 70, 3) and np.asarray(Image.open(rb)).shape == (130, 97, 3)
+    recipe = read_recipe(rb)
+    assert recipe is not None and recipe.engine == "translate" and recipe.params["strength"] == 0.7
+    assert recipe.params["tile"] == 64 and recipe.extra["tiles"] == 6 and "sha256:" in recipe.weights
+    # existing outputs are not overwritten without --force
+    assert main(["translate", str(model), str(a), "-o", str(out)]) == 2
+
+
+def test_translate_with_a_mask_changes_only_the_selection(tmp_path, model):
+    a = _image(tmp_path / "a.png")
+    mask = np.zeros((45, 70), np.uint8)
+    mask[:, 35:] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    assert main(["translate", str(model), str(a), "-o", str(tmp_path), "--mask", str(tmp_path / "m.png"),
+                 "--format", "png", "--force"]) == 0
+    src = np.asarray(Image.open(a)).astype(int)
+    res = np.asarray(Image.open(tmp_path / "a_tiny.png")).astype(int)
+    assert np.abs(res[:, :35] - src[:, :35]).max() <= 1
+    assert np.abs(res[:, 35:] - src[:, 35:]).mean() > 5
+
+
+def test_translate_bad_inputs_give_one_sentence(tmp_path, model, capsys):
+    a = _image(tmp_path / "a.png")
+    d = tmp_path / "latest_net_D_A.pth"
+    torch.save(NLayerDiscriminator(ndf=4).state_dict(), d)
+    assert main(["translate", str(d), str(a), "-o", str(tmp_path / "o")]) == 2
+    assert "discriminator" in _error(capsys)
+    assert main(["translate", "style_monet", str(a), "-o", str(tmp_path / "o")]) == 2
+    assert "not downloaded yet" in _error(capsys)
+    assert main(["translate", str(model), str(tmp_path / "missing.png"), "-o", str(tmp_path / "o")]) == 2
+    assert "does not exist" in _error(capsys)
+    assert main(["translate", str(model), str(a), "-o", str(tmp_path / "o"), "--strength", "2"]) == 2
+    assert "Strength must be between 0 and 1" in _error(capsys)
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    assert main(["translate", str(model), str(tmp_path / "corrupt.png"), "-o", str(tmp_path / "o")]) == 2
+    assert "corrupt" in _error(capsys) or "not an image" in _error(capsys)
+
+
+def test_train_cyclegan_then_translate_with_the_run(tmp_path, capsys):
+    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
+        (tmp_path / dom).mkdir()
+        for i in range(2):
+            img = np.full((40, 40, 3), 230, np.uint8)
+            img[5 + i * 5:25 + i * 5, 8:28] = colour
+            Image.fromarray(img).save(tmp_path / dom / f"{i}.png")
+    run = tmp_path / "run"
+    args = ["train-cyclegan", str(tmp_path / "A"), str(tmp_path / "B"), "-o", str(run), "--ngf", "4", "--ndf", "4",
+            "--blocks", "1", "--crop-size", "32", "--load-size", "36", "--epochs", "1", "--epochs-decay", "0",
+            "--epoch-size", "2", "--threads", "1"]
+    assert main(args) == 0
+    assert (run / "latest_net_G_B.pth").is_file() and (run / "1_net_D_A.pth").is_file()
+    assert main(args) == 2 and "--resume" in _error(capsys)
+    assert main([*args[:-6], "--epochs", "2", "--epochs-decay", "0", "--epoch-size", "2", "--resume"]) == 0
+    assert main(["translate", str(run), str(tmp_path / "A" / "0.png"), "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "0_latest_net_G_A.png").is_file()
+    assert main(["train-cyclegan", str(tmp_path / "A"), str(tmp_path / "nothing"), "-o", str(tmp_path / "r2")]) == 2
+    assert "does not exist" in _error(capsys)
+
+
+def test_translators_list_offline_offers_import(tmp_path, capsys):
+    assert main(["translators", "list"]) == 0
+    out = capsys.readouterr()
+    assert "horse2zebra" in out.out and "not downloaded" in out.out
+    assert "cannot be reached" in out.err and "studio translators import" in out.err
+    assert main(["translators", "download", "horse2zebra"]) == 2
+    assert "cannot be reached" in _error(capsys)
+    torch.save(ResnetGenerator(ngf=4, n_blocks=1).state_dict(), tmp_path / "mine.pth")
+    assert main(["translators", "import", str(tmp_path / "mine.pth")]) == 0
+    assert main(["translators", "list"]) == 0
+    assert "mine" in capsys.readouterr().out

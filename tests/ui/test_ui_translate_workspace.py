@@ -1,0 +1,164 @@
+"""The Translate workspace in the main window: translating with a (tiny, real) generator, instant re-blending
+of strength and selection from the cached translation, export with a recipe, models not yet downloaded,
+import, and a short training job with previews."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+
+from studio.engines.cyclegan_infer import blend
+from studio.engines.cyclegan_models import ResnetGenerator
+from studio.recipe import read_recipe
+from studio.selection import Selection
+from studio.ui.main_window import MainWindow
+from studio.ui.style_workspace import StyleWorkspace
+from studio.ui.translate_workspace import TrainSetup, TranslateWorkspace
+
+
+@pytest.fixture(autouse=True)
+def tiny_models(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    default = tmp_path / "default.pth"
+    torch.save(ResnetGenerator(ngf=4, n_blocks=1).state_dict(), default)
+    monkeypatch.setenv("STUDIO_DEFAULT_TRANSLATOR", str(default))
+    monkeypatch.setenv("STUDIO_CYCLEGAN_DIR", str(tmp_path / "translators"))
+    from studio import cyclegan_catalogue
+
+    monkeypatch.setattr(cyclegan_catalogue, "network_available", lambda *a, **k: False)
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
+    img = np.stack([x / 64, y / 48, 0.4 + 0.2 * np.sin(x / 5)], 2)
+    Image.fromarray((img * 255).astype(np.uint8)).save(tmp_path / "photo.png")
+    return tmp_path / "photo.png"
+
+
+@pytest.fixture
+def win(qtbot, settings, photo):
+    w = MainWindow(settings, workspaces=(StyleWorkspace, TranslateWorkspace), load_demo=False)
+    qtbot.addWidget(w)
+    w.tabs.setCurrentIndex(1)
+    ws = w.workspace("translate")
+    img = w.load_image(str(photo), "content")
+    ws.open_image(img)
+    return w
+
+
+def _run(qtbot, w):
+    job = w.run()
+    assert job is not None
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    qtbot.wait(50)
+    return job
+
+
+def test_translate_then_reblend_strength_without_running_again(qtbot, win):
+    ws = win.workspace("translate")
+    assert ws.run_blocker() is None
+    _run(qtbot, win)
+    entry = win.current_result()
+    assert entry is not None and entry.image.shape == (48, 64, 3) and entry.spec.engine == "translate"
+    translation = ws.cached_translation()
+    assert translation is not None
+    orig = ws.state().image.rgb
+    assert np.allclose(entry.image, translation, atol=1e-5)  # strength 100 %
+    runs = win.history.count()
+    ws._panel.strength.setValue(30)  # as the user drags the slider
+    assert ws.state().params.strength == pytest.approx(0.3)
+    assert not win.runner.is_running()
+    assert np.allclose(win.current_result().image, blend(orig, translation, 0.3), atol=1e-5)
+    assert win.history.count() == runs  # no new run: the cached translation was re-blended
+    out = win.export_result(str(Path(ws.state().image.path).with_name("exported.png")))
+    recipe = read_recipe(out)
+    assert recipe is not None and recipe.engine == "translate" and recipe.params["strength"] == pytest.approx(0.3)
+    # undo brings the strength back, and the picture with it
+    ws.undo_stack.undo()
+    assert np.allclose(win.current_result().image, translation, atol=1e-5)
+
+
+def test_selection_limits_the_translation(qtbot, win):
+    ws = win.workspace("translate")
+    ws.set_selection(Selection("rect", 0, 0, 32, 48), "rect")
+    ws.edit(replace(ws.state(), feather=0.0), "no feather")
+    assert ws.run_blocker() is None
+    _run(qtbot, win)
+    res, orig = win.current_result().image, ws.state().image.rgb
+    assert np.allclose(res[:, 34:], orig[:, 34:], atol=1e-5)
+    assert np.abs(res[:, :30] - orig[:, :30]).mean() > 0.02
+    # a drawn ellipse (mouse drag on the canvas) replaces the selection and re-blends at once
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    ws._panel.selection_combo.setCurrentIndex(ws._panel.selection_combo.findData("ellipse"))
+    c = win.canvas
+    r = c.image_rect()
+    p0 = QPoint(int(r.left() + r.width() * 0.5), int(r.top() + 2))
+    p1 = QPoint(int(r.right() - 2), int(r.bottom() - 2))
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=p0)
+    qtbot.mouseMove(c, p1)
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=p1)
+    sel = ws.state().selection
+    assert sel is not None and ws.state().selection_mode == "ellipse" and sel.box()[0] > 25
+    res = win.current_result().image
+    assert np.allclose(res[:, :20], orig[:, :20], atol=1e-5)  # the left part is outside the ellipse now
+
+
+def test_models_not_downloaded_and_import(qtbot, win, tmp_path):
+    ws = win.workspace("translate")
+    ws.edit(replace(ws.state(), model="style_monet"), "model")
+    assert "not downloaded" in ws.run_blocker()
+    assert ws.download("style_monet") is False
+    assert "cannot be reached" in win.notice.label.text()
+    f = tmp_path / "mine.pth"
+    torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(), f)
+    assert ws.import_model(str(f)) == "mine"
+    assert ws.state().model == "mine" and ws.run_blocker() is None
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"nope")
+    assert ws.import_model(str(bad)) is None
+    assert "bad.pth" in win.notice.label.text()
+
+
+def test_training_job_shows_previews_and_adds_the_model(qtbot, win, tmp_path):
+    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
+        (tmp_path / dom).mkdir()
+        for i in range(2):
+            img = np.full((40, 40, 3), 230, np.uint8)
+            img[5 + i * 5:25 + i * 5, 8:28] = colour
+            Image.fromarray(img).save(tmp_path / dom / f"{i}.png")
+    ws = win.workspace("translate")
+    ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "reds",
+                                                               minutes=0.04, crop_size=32, ngf=4, n_blocks=1)),
+            "train")
+    assert ws.run_blocker() is None
+    previews = []
+    win.runner.progress.connect(lambda job, p: previews.append(p.preview) if p.preview is not None else None)
+    _run(qtbot, win)
+    assert previews and previews[0].shape[0] == 2 * 32 + 2
+    assert win.current_result() is not None
+    names = [ws._panel.model_combo.itemData(i) for i in range(ws._panel.model_combo.count())]
+    assert "reds" in names
+
+
+def test_screenshot(qtbot, win):
+    folder = os.environ.get("STUDIO_SCREENSHOT_DIR")
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    ws = win.workspace("translate")
+    ws.set_selection(Selection("ellipse", 8, 4, 56, 44), "ellipse")
+    _run(qtbot, win)
+    ws._panel.strength.setValue(80)
+    qtbot.wait(100)
+    if folder:
+        assert win.grab().save(str(Path(folder) / "translate_workspace.png"))
