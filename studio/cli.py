@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "translate": "translate",
     "train-cyclegan": "train_cyclegan",
     "translators": "translators",
+    "harmonize": "harmonize",
 }
 
 

@@ -25,9 +25,15 @@ class HarmonizeParams:
     size: int = 512  # long side the engine works at, in pixels
     loose_radius: int = 16  # dilation of the tight mask, in pixels at `size`, when no loose mask is given
     feather: float = 2.0  # edge softness of the final blend into the painting, in pixels at `size`
-    pass1_iterations: int = 200  # L-BFGS iterations of pass 1 (independent mapping)
-    pass2_iterations: int = 200  # L-BFGS iterations of pass 2 (consistent mapping)
+    pass1_iterations: int = 30  # L-BFGS iterations of pass 1 (independent mapping)
+    pass2_iterations: int = 60  # L-BFGS iterations of pass 2 (consistent mapping)
     denoise: bool = True  # guided chroma denoising in CIELAB after pass 2
+    gatys_iterations: int = 50  # L-BFGS iterations of the masked Gatys quick mode
+    pass2_init: str = "composite"  # pass 2 starts from: composite (as the paper's code) | pass1
+    crop_margin: int = 64  # the optimisation runs on the loose mask's bounding box plus this margin (px at size)
+    # multiplies the paper's pass-2 total-variation weight (1 = the paper's formula, tuned for its VGG-19 and
+    # 1000 iterations; with studio's network and a CPU budget of iterations it blurs the object into a blob)
+    tv_factor: float = 0.1
     seed: int = 0
     preview_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | mps

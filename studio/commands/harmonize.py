@@ -1,0 +1,134 @@
+"""``studio harmonize``: paste an object into a painting and re-render it in the painting's style."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..cli_args import confirm_overwrite, integer, number
+from ..errors import StudioInputError
+from ..progress import ProgressBar, format_seconds
+
+MODE_CHOICES = ("dph", "gatys", "color", "poisson", "poisson-mixed")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("harmonize", help="painterly harmonization of a pasted object (Luan et al. 2018)",
+                       description="Re-render the object pasted into PAINTING (the naive --composite, with its "
+                                   "--mask) so it looks painted with the rest.")
+    p.add_argument("painting", help="the painting (without the object)")
+    p.add_argument("--composite", required=True, metavar="NAIVE", help="the painting with the object pasted in")
+    p.add_argument("--mask", required=True, metavar="TIGHT", help="tight mask of the object (white = object)")
+    p.add_argument("--loose-mask", metavar="LOOSE",
+                   help="loose (dilated) mask; by default the tight mask dilated by --loose-radius")
+    p.add_argument("-o", "--output", required=True, help="output image (.png keeps the recipe)")
+    p.add_argument("--force", action="store_true", help="overwrite the output without asking")
+    p.add_argument("--mode", choices=MODE_CHOICES,
+                   help="dph: the paper's two passes (default); gatys: masked Gatys; color: LAB statistics; "
+                        "poisson / poisson-mixed: OpenCV seamless cloning")
+    p.add_argument("--tau", type=number("tau"),
+                   help="style strength: about 1 realistic, 5 impressionist (default), 10 expressionist/cubist")
+    p.add_argument("--size", type=integer("size", 32), help="long side the engine works at (512)")
+    p.add_argument("--iterations", type=integer("iterations"), metavar="N",
+                   help="L-BFGS iterations of each pass (dph) or of the gatys mode")
+    p.add_argument("--pass1-iterations", type=integer("pass1-iterations"), help="iterations of pass 1")
+    p.add_argument("--pass2-iterations", type=integer("pass2-iterations"), help="iterations of pass 2")
+    p.add_argument("--loose-radius", type=integer("loose-radius"), help="dilation of the tight mask (16 px)")
+    p.add_argument("--feather", type=number("feather"), help="edge softness of the final blend in px (2)")
+    p.add_argument("--tv-factor", type=number("tv-factor"),
+                   help="scale of the paper's pass-2 total-variation weight (0.1; 1 = the paper's formula)")
+    p.add_argument("--no-denoise", dest="denoise", action="store_const", const=False, default=None,
+                   help="skip the chroma denoising after pass 2")
+    p.add_argument("--seed", type=integer("seed"))
+    p.add_argument("--device", help="auto | cpu | cuda | mps")
+    p.add_argument("--weights", help="auto | vgg16-hed | vgg19-torchvision | vgg16-torchvision | vgg19-caffe | "
+                                     "path to a Caffe VGG-19 .pth")
+    p.set_defaults(func=cmd_harmonize)
+
+
+_PARAM_FLAGS = ("mode", "tau", "size", "pass1_iterations", "pass2_iterations", "loose_radius", "feather",
+                "tv_factor", "denoise", "seed", "device", "weights")
+
+
+def load_mask(path: str, what: str, max_side: int) -> tuple[np.ndarray, str]:
+    """A mask file as float32 HxW in [0, 1] (its alpha when the colour is flat), and its sha256."""
+    from ..imageio import load_image
+
+    img = load_image(path, max_side=max_side)
+    if img.alpha is not None and float(img.rgb.std()) < 1e-3:
+        return img.alpha.astype(np.float32), img.sha256
+    rgb = img.rgb
+    if float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max()) > 0.25:
+        raise StudioInputError(f"The {what} {path} is a colour image; a mask must be black and white.")
+    return rgb.mean(axis=2).astype(np.float32), img.sha256
+
+
+def cmd_harmonize(args: argparse.Namespace) -> int:
+    from ..engines.events import Finished, Info, Progress
+    from ..engines.harmonize import run_harmonize, validate_inputs, validate_params
+    from ..engines.harmonize_params import HarmonizeParams
+    from ..imageio import check_output_path, load_image, save_image
+    from ..recipe import InputRef, Recipe
+
+    out = check_output_path(args.output, overwrite=True)
+    given: dict[str, Any] = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
+    if args.iterations is not None:
+        given.setdefault("pass1_iterations", args.iterations)
+        given.setdefault("pass2_iterations", args.iterations)
+        given["gatys_iterations"] = args.iterations
+    params = HarmonizeParams.from_dict(given)
+    validate_params(params)
+    confirm_overwrite(out, args.force)
+
+    max_side = 8192
+    painting = load_image(args.painting, max_side=max_side)
+    composite = load_image(args.composite, max_side=max_side)
+    for img in (painting, composite):
+        for w in img.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    tight, tight_sha = load_mask(args.mask, "mask", max_side)
+    loose, loose_sha = (None, "") if args.loose_mask is None else load_mask(args.loose_mask, "loose mask", max_side)
+    validate_inputs(painting.rgb, composite.rgb, tight, loose,
+                    names={"painting": args.painting, "composite": args.composite, "mask": args.mask,
+                           "loose_mask": args.loose_mask or ""})
+
+    bar = ProgressBar("harmonize")
+    finished: Finished | None = None
+    t0 = time.perf_counter()
+    try:
+        for ev in run_harmonize(painting.rgb, composite.rgb, tight, loose, params):
+            if isinstance(ev, Info):
+                bar.close(ev.message) if bar.tty and bar._last_len else print(ev.message, file=sys.stderr)
+            elif isinstance(ev, Progress):
+                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s,
+                           f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}",
+                           force=ev.iteration == ev.total)
+            elif isinstance(ev, Finished):
+                finished = ev
+    except KeyboardInterrupt:
+        bar.close("interrupted; nothing was written")
+        return 130
+    assert finished is not None
+    inputs = [InputRef("painting", str(Path(args.painting).resolve()), painting.sha256),
+              InputRef("composite", str(Path(args.composite).resolve()), composite.sha256),
+              InputRef("mask", str(Path(args.mask).resolve()), tight_sha)]
+    if args.loose_mask is not None:
+        inputs.append(InputRef("loose_mask", str(Path(args.loose_mask).resolve()), loose_sha))
+    recipe = Recipe(
+        engine="harmonize", params=finished.extra.get("params", params.to_dict()), inputs=inputs,
+        weights=str(finished.extra.get("weights", "")), studio_version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        extra={"device": finished.extra.get("device", ""), "iterations": finished.iterations,
+               "seconds": round(finished.elapsed_s, 2), "losses": finished.losses},
+    )
+    save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
+    bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
+              f"{format_seconds(time.perf_counter() - t0)}")
+    return 0

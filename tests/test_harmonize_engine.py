@@ -1,0 +1,172 @@
+"""The harmonization engine: input validation, the quick modes, and a short two-pass run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.engines.events import Finished, Info, JobControl, Progress
+from studio.engines.harmonize import run_harmonize, validate_inputs
+from studio.engines.harmonize_metrics import HarmonizeScorer, seam_measure
+from studio.engines.harmonize_params import HarmonizeParams
+from studio.engines.harmonize_quick import color_transfer
+from studio.errors import StudioInputError
+
+
+def _stripes(h: int, w: int) -> np.ndarray:
+    """A 'painting': diagonal warm/cool brush stripes."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = (np.sin((xx + yy) * 0.9) > 0).astype(np.float32)
+    warm = np.array([0.85, 0.55, 0.2], np.float32)
+    cool = np.array([0.2, 0.35, 0.7], np.float32)
+    return (t[..., None] * warm + (1 - t[..., None]) * cool).astype(np.float32)
+
+
+def _case(h: int = 48, w: int = 64):
+    painting = _stripes(h, w)
+    mask = np.zeros((h, w), np.float32)
+    mask[14:34, 20:44] = 1.0
+    obj = np.zeros((h, w, 3), np.float32)
+    obj[...] = (0.1, 0.8, 0.2)  # a flat green 'photo' object
+    obj[20:28, 26:38] = (0.95, 0.95, 0.95)
+    composite = np.where(mask[..., None] > 0.5, obj, painting).astype(np.float32)
+    return painting, composite, mask
+
+
+def _run(painting, composite, mask, params, net=None, loose=None, control=None):
+    events = list(run_harmonize(painting, composite, mask, loose, params, control=control, network=net))
+    assert isinstance(events[-1], Finished)
+    assert sum(isinstance(e, Finished) for e in events) == 1
+    return events
+
+
+# ------------------------------------------------------------------------------ validation
+
+
+def test_validation_rejects_bad_inputs_with_one_sentence():
+    p, c, m = _case()
+    validate_inputs(p, c, m)
+    cases = [
+        ((p, c[:40], m), "differ in size"),
+        ((p, c, m[:, :60]), "differ in size"),
+        ((p, c, np.zeros_like(m)), "is empty"),
+        ((p, c, np.ones_like(m)), "covers the whole painting"),
+        ((p, c, np.full_like(m, 0.6)), "covers the whole painting"),
+        ((p, c, np.where(m > 0, 0.7, 0.0).astype(np.float32)), "not a black-and-white mask"),
+        ((p, c, m, np.full_like(m, 0.7)), "loose mask is not a black-and-white"),
+        ((p, c, m, np.zeros_like(m)), "loose mask is empty"),
+        ((p[..., :2], c, m), "RGB"),
+    ]
+    for args, words in cases:
+        with pytest.raises(StudioInputError, match=words) as e:
+            validate_inputs(*args)
+        assert str(e.value).count(". ") == 0  # one sentence
+    with pytest.raises(StudioInputError, match="mask.png"):
+        validate_inputs(p, c, np.zeros_like(m), names={"mask": "mask.png"})
+    # a soft (feathered) edge is fine
+    soft = np.clip(np.asarray(m, np.float32), 0, 1)
+    soft[13, 20:44] = 0.5
+    validate_inputs(p, c, soft)
+
+
+def test_bad_params_are_refused():
+    p, c, m = _case()
+    for bad in ({"tau": -1.0}, {"size": 8}, {"mode": "nope"}, {"pass1_iterations": -1}, {"feather": -2.0}):
+        with pytest.raises(StudioInputError):
+            list(run_harmonize(p, c, m, None, HarmonizeParams(**bad)))
+
+
+# ------------------------------------------------------------------------------ quick modes
+
+
+def test_color_mode_moves_the_object_towards_the_painting_palette():
+    p, c, m = _case()
+    out = _run(p, c, m, HarmonizeParams(mode="color", feather=0.0))[-1].image
+    assert out.shape == p.shape and out.dtype == np.float32
+    inside = m > 0.5
+    before = np.abs(c[inside].mean(0) - p[~inside].mean(0)).sum()
+    after = np.abs(out[inside].mean(0) - p[~inside].mean(0)).sum()
+    assert after < 0.3 * before
+    assert np.allclose(out[~inside], p[~inside], atol=1e-6)  # the painting is untouched
+    # the object's structure survives: the white patch is still brighter than the rest of the object
+    assert out[20:28, 26:38].mean() > out[14:20, 20:44].mean() + 0.1
+    direct = color_transfer(p, c, m)
+    assert np.allclose(direct[~inside], c[~inside])
+
+
+@pytest.mark.parametrize("mode", ["poisson", "poisson-mixed"])
+def test_poisson_modes_remove_the_seam(mode):
+    _, _, m = _case()
+    h, w = m.shape
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    p = (np.array([0.2, 0.3, 0.7], np.float32) * (1 - yy) + np.array([0.8, 0.5, 0.3], np.float32) * yy)
+    p = np.broadcast_to(p, (h, w, 3)).astype(np.float32).copy()  # a smooth sky-to-earth gradient
+    c = np.where(m[..., None] > 0.5, np.array([0.1, 0.8, 0.2], np.float32), p).astype(np.float32)
+    c[23:26, 30:35] = 0.95
+    out = _run(p, c, m, HarmonizeParams(mode=mode))[-1].image
+    assert out.shape == p.shape
+    inside = m > 0.5
+    # the object's colour is pulled to the painting's boundary values: far less green than pasted
+    assert out[inside][:, 1].mean() < c[inside][:, 1].mean() - 0.1
+    assert seam_measure(c, m) > 3
+    assert seam_measure(out, m) < 0.5 * seam_measure(c, m)
+    far = np.ones_like(m, bool)
+    far[10:38, 16:48] = False
+    assert np.abs(out[far] - p[far]).max() < 2 / 255
+    # the object's own detail survives: the white patch still stands out
+    assert out[23:26, 30:35].mean() > out[14:18, 20:44].mean() + 0.1
+
+
+def test_gatys_mode_changes_only_the_loose_region(random_net):
+    p, c, m = _case()
+    params = HarmonizeParams(mode="gatys", size=64, gatys_iterations=4, loose_radius=4, feather=1.0)
+    events = _run(p, c, m, params, net=random_net)
+    out = events[-1].image
+    assert out.shape == p.shape
+    assert any(isinstance(e, Progress) and e.stage == "gatys" for e in events)
+    assert np.abs(out[m > 0.5] - c[m > 0.5]).mean() > 1e-3
+    far = np.ones_like(m, bool)
+    far[8:40, 14:50] = False
+    assert np.allclose(out[far], p[far], atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ two passes
+
+
+def test_two_pass_run_lowers_the_style_distance_inside_the_mask(random_net):
+    p, c, m = _case()
+    params = HarmonizeParams(mode="dph", size=64, pass1_iterations=6, pass2_iterations=6, loose_radius=4,
+                             preview_every=2, crop_margin=8)
+    events = _run(p, c, m, params, net=random_net)
+    fin = events[-1]
+    assert not fin.cancelled and fin.iterations == 12
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert {e.stage for e in progress} == {"pass 1", "pass 2"}
+    assert progress[-1].iteration == progress[-1].total == 12
+    assert any(e.preview is not None and e.preview.shape == (48, 64, 3) for e in progress)
+    assert progress[-1].eta_s == pytest.approx(0.0)
+    assert any(isinstance(e, Info) and "Pass 2" in e.message for e in events)
+    assert fin.extra["pass1"].shape == (48, 64, 3) and fin.extra["mapped_positions"] > 0
+    out = fin.image
+    assert out.shape == p.shape and np.isfinite(out).all()
+    scorer = HarmonizeScorer(random_net, c, m, size=64)
+    assert scorer.style_distance(out) < 0.9 * scorer.style_distance(c)
+    assert scorer.style_distance(fin.extra["pass1"]) < scorer.style_distance(c)
+    # the painting outside the feathered object is untouched
+    far = np.ones_like(m, bool)
+    far[10:38, 16:48] = False
+    assert np.allclose(out[far], p[far], atol=1e-6)
+
+
+def test_result_is_at_the_input_resolution_and_cancel_returns_an_image(random_net):
+    p, c, m = _case(96, 128)
+    control = JobControl()
+    params = HarmonizeParams(mode="dph", size=48, pass1_iterations=50, pass2_iterations=50, loose_radius=2)
+    out = None
+    for ev in run_harmonize(p, c, m, None, params, control=control, network=random_net):
+        if isinstance(ev, Progress) and ev.iteration == 2:
+            control.cancel()
+        if isinstance(ev, Finished):
+            out = ev
+    assert out is not None and out.cancelled and out.iterations == 2
+    assert out.image.shape == (96, 128, 3)
