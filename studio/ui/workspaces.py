@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from studio.ui.harmonize_workspace import HarmonizeWorkspace
 from studio.ui.latent_workspace import LatentWorkspace
 from studio.ui.style_workspace import StyleWorkspace
 from studio.ui.translate_workspace import TranslateWorkspace
 
-WORKSPACES = (StyleWorkspace, TranslateWorkspace, LatentWorkspace)
+WORKSPACES = (StyleWorkspace, HarmonizeWorkspace, TranslateWorkspace, LatentWorkspace)

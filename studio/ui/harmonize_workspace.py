@@ -1,0 +1,526 @@
+"""The Harmonize workspace: paste an object into a painting, place it, and harmonize it (``run_harmonize``).
+
+The state holds the painting, the object layer (cut-out + placement + soft edge), how the cut-out was
+made (to edit its mask again), the loose-mask radius and the engine parameters. The naive composite
+and the masks follow from it (``studio.compositing``) and are cached per painting and layer, so the
+canvas shows the composite live as the object moves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from studio.compositing import (
+    ObjectLayer,
+    Stroke,
+    Transform,
+    centred,
+    composite,
+    grabcut_mask,
+    layer_from_rgba,
+    load_mask_file,
+    loose_mask,
+)
+from studio.engines.events import Event, Finished, JobControl
+from studio.engines.harmonize_params import HarmonizeParams
+from studio.errors import StudioInputError
+from studio.ui.harmonize_canvas import HarmonizeCanvasTool
+from studio.ui.harmonize_panel import MODE_LABELS, HarmonizePanel
+from studio.ui.job_runner import JobSpec
+from studio.ui.mask_editor import MaskEdit, MaskEditorDialog
+from studio.ui.workspace import Workspace, WorkspaceHost
+
+if TYPE_CHECKING:
+    from studio.ui.preferences import Preferences
+
+log = logging.getLogger("studio.ui")
+
+HarmonizeEngine = Callable[..., Iterator[Event]]
+PREFERENCE_FIELDS = frozenset({"device", "weights"})
+DEFAULT_LOOSE_RADIUS = 16.0
+CACHE_SIZE = 4  # composites kept (each painting-sized float32), so undo and redo redraw at once
+
+
+@dataclass(frozen=True, eq=False)
+class Cutout:
+    """An object cut out of a photo (``LoadedImage``) with a mask, and how the mask was made."""
+
+    photo: Any
+    mask: np.ndarray
+    edit: MaskEdit = MaskEdit()
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonizeState:
+    """Painting (``LoadedImage``), object layer, its cut-out (None for a PNG with alpha), loose-mask
+    radius in painting pixels, engine parameters. Images and layers compare by identity."""
+
+    params: HarmonizeParams
+    painting: Any | None = None
+    layer: ObjectLayer | None = None
+    cutout: Cutout | None = None
+    loose_radius: float = DEFAULT_LOOSE_RADIUS
+
+
+@dataclass(frozen=True, eq=False)
+class Composition:
+    """What the canvas shows and the engine gets: naive composite (RGB), tight and loose masks (HxW).
+    The loose mask is made when first asked for (a drag only needs the composite)."""
+
+    composite: np.ndarray
+    tight: np.ndarray
+    loose_radius: float
+
+    @cached_property
+    def loose(self) -> np.ndarray:
+        return loose_mask(self.tight, self.loose_radius)
+
+
+def composition_record(state: HarmonizeState) -> dict[str, Any]:
+    """The placement of the object, for the recipe (painting pixels)."""
+    layer = state.layer
+    record: dict[str, Any] = {"loose_radius": float(state.loose_radius)}
+    if layer is not None:
+        record.update(transform=layer.transform.to_dict(), feather=float(layer.feather),
+                      object_size=list(layer.size))
+        if state.cutout is not None:
+            edit = state.cutout.edit
+            record["cutout"] = {
+                "rect": list(edit.rect) if edit.rect else None,
+                "strokes": [{"points": [[round(x, 1), round(y, 1)] for x, y in st.points], "radius": st.radius,
+                             "foreground": st.foreground} for st in edit.strokes],
+                "mask_file": edit.mask_path,
+            }
+    return record
+
+
+def cutout_edit(record: dict[str, Any]) -> MaskEdit:
+    """The GrabCut rectangle and strokes a recipe's composition record holds."""
+    cut = record.get("cutout") or {}
+    try:
+        rect = tuple(int(v) for v in cut["rect"]) if cut.get("rect") else None
+        strokes = tuple(
+            Stroke(tuple((float(x), float(y)) for x, y in st["points"]), float(st["radius"]), bool(st["foreground"]))
+            for st in cut.get("strokes") or ()
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StudioInputError(f"The recipe's cut-out could not be read ({exc}).") from exc
+    return MaskEdit(rect, strokes)  # type: ignore[arg-type]
+
+
+def engine_params(state: HarmonizeState) -> HarmonizeParams:
+    """The parameters as the engine sees them: feather and loose radius converted from painting pixels to
+    pixels at the working size (the engine gets the loose mask itself too)."""
+    p = state.params
+    if state.painting is None:
+        return p
+    h, w = state.painting.rgb.shape[:2]
+    factor = min(p.size, max(h, w)) / max(h, w)  # the engine never works above the painting's size
+    feather = state.layer.feather if state.layer is not None else p.feather / factor
+    return p.with_changes(loose_radius=max(1, round(state.loose_radius * factor)), feather=round(feather * factor, 3))
+
+
+class HarmonizeWorkspace(Workspace):
+    name = "harmonize"
+    title = "Harmonize"
+    engine = "harmonize"  # as the CLI's recipes name it
+
+    def __init__(self, host: WorkspaceHost, parent: QObject | None = None,
+                 engine: HarmonizeEngine | None = None) -> None:
+        super().__init__(host, parent)
+        self.run_engine = engine  # None: studio.engines.harmonize.run_harmonize
+        self.show_masks = False
+        self._state = HarmonizeState(HarmonizeParams())
+        # (id(painting), id(layer), loose radius) -> (painting, layer, Composition); holding the keys' objects
+        self._compositions: OrderedDict[tuple[int, int, float], tuple[Any, Any, Composition]] = OrderedDict()
+        self._tool = HarmonizeCanvasTool(self)
+        self._panel = HarmonizePanel()
+        p = self._panel
+        p.params_edited.connect(self._params_edited)
+        p.transform_edited.connect(lambda changes, text, key: self.set_transform(changes, text, key or None))
+        p.composition_edited.connect(self._composition_edited)
+        p.painting_files_dropped.connect(lambda paths: self.set_painting_path(paths[0]))
+        p.object_files_dropped.connect(lambda paths: self.add_object_path(paths[0]))
+        p.open_painting_clicked.connect(self._ask_painting)
+        p.add_object_clicked.connect(self._ask_object)
+        p.edit_mask_clicked.connect(self.edit_mask)
+        p.remove_object_clicked.connect(self.remove_object)
+        p.centre_clicked.connect(self.centre_object)
+        p.show_masks_toggled.connect(self.set_show_masks)
+        self._show(self._state)
+
+    # Workspace --------------------------------------------------------------------------------
+    @property
+    def before_caption(self) -> str:  # type: ignore[override]
+        if self._state.layer is None:
+            return "The painting: add an object to paste into it"
+        return "Naive composite: drag the object to place it, then press Run"
+
+    def panel(self) -> QWidget:
+        return self._panel
+
+    def state(self) -> HarmonizeState:
+        return self._state
+
+    def params(self) -> HarmonizeParams:
+        return self._state.params
+
+    def set_state(self, state: HarmonizeState) -> None:
+        old = self._state
+        self._state = state
+        self._show(state)
+        self.state_changed.emit(old, state)
+        self._tool.refresh()
+
+    def canvas_tool(self) -> HarmonizeCanvasTool:
+        return self._tool
+
+    def run_blocker(self) -> str | None:
+        s = self._state
+        if s.painting is None:
+            return "Open a painting first: File \u25b8 Open, or drop one on the Painting slot."
+        if s.layer is None:
+            return "Add an object: a PNG with transparency, or a photo to cut out (Object \u25b8 Add\u2026)."
+        comp = self.composition(s)
+        if comp is None or not comp.tight.any():
+            return "The object is outside the painting: move it back (Placement \u25b8 Centre)."
+        if comp.tight.all():
+            return "The object covers the whole painting: scale it down."
+        return None
+
+    def make_job(self, prefs: Preferences) -> JobSpec:
+        reason = self.run_blocker()
+        if reason:
+            raise ValueError(reason)
+        state = self._state
+        comp = self.composition(state)
+        assert comp is not None
+        params = engine_params(state).with_changes(device=prefs.device, weights=prefs.weights)
+        painting = state.painting.rgb
+        record = composition_record(state)
+        engine = self.run_engine
+        if engine is None:
+            from studio.engines.harmonize import run_harmonize as engine
+
+        def run(control: JobControl) -> Iterator[Event]:
+            for ev in engine(painting, comp.composite, comp.tight, comp.loose, params, control):
+                if isinstance(ev, Finished):  # the recipe also says where the object was placed
+                    used = ev.extra.get("params")
+                    merged = dict(used) if isinstance(used, dict) else params.to_dict()
+                    merged["composition"] = record
+                    ev = replace(ev, extra={**ev.extra, "params": merged})
+                yield ev
+
+        inputs = [("painting", str(state.painting.path), str(state.painting.sha256))]
+        layer = state.layer
+        if layer is not None and layer.source:
+            inputs.append(("object", layer.source, layer.source_sha256))
+        if state.cutout is not None and state.cutout.edit.mask_path:
+            from studio.imageio import file_sha256
+
+            mask_path = state.cutout.edit.mask_path
+            try:
+                inputs.append(("mask", mask_path, file_sha256(mask_path)))
+            except OSError:
+                log.warning("hashing the mask file %s", mask_path)
+        title = "Harmonize \u00b7 " + MODE_LABELS.get(params.mode, params.mode).split(" (")[0]
+        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title=title)
+
+    def needs_restart(self, old: HarmonizeState, new: HarmonizeState) -> bool:
+        if (old.painting is not new.painting or old.layer is not new.layer
+                or old.loose_radius != new.loose_radius):
+            return True
+        return any(getattr(old.params, f.name) != getattr(new.params, f.name)
+                   for f in fields(HarmonizeParams) if f.name not in PREFERENCE_FIELDS)
+
+    def before_image(self, state: HarmonizeState | None = None) -> np.ndarray | None:
+        s = state or self._state
+        if s.painting is None:
+            return None
+        comp = self.composition(s)
+        return s.painting.rgb if comp is None else comp.composite
+
+    def describe(self, state: HarmonizeState) -> str:
+        p = state.params
+        lines = [f"{MODE_LABELS.get(p.mode, p.mode)} \u00b7 style strength {p.tau:g} \u00b7 {p.size} px"]
+        if p.mode == "dph":
+            lines.append(f"iterations {p.pass1_iterations} + {p.pass2_iterations} \u00b7 seed {p.seed}")
+        elif p.mode == "gatys":
+            lines.append(f"{p.gatys_iterations} iterations \u00b7 seed {p.seed}")
+        if state.painting is not None:
+            lines.append(f"painting: {Path(str(state.painting.path)).name}")
+        if state.layer is not None:
+            t = state.layer.transform
+            name = Path(state.layer.source).name if state.layer.source else "object"
+            lines.append(f"object: {name} at ({t.x:.0f}, {t.y:.0f}), {t.scale * 100:.0f} %, {t.rotation:g}\u00b0"
+                         + (" flipped" if t.flip_h or t.flip_v else ""))
+        return "\n".join(lines)
+
+    def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
+        try:
+            new_params = HarmonizeParams.from_dict(params)
+        except (TypeError, ValueError) as exc:
+            return f"The recipe's settings could not be read ({exc})."
+        s = self._state
+        record = params.get("composition") if isinstance(params.get("composition"), dict) else {}
+        files = {role: path for role, path in inputs}
+        missing = [Path(p).name for p in files.values() if not Path(p).is_file()]
+        painting, layer, cutout = s.painting, s.layer, s.cutout
+        loose_radius = float(record.get("loose_radius", s.loose_radius))
+        note = "Restored the recipe's settings."
+        if not missing and "painting" in files and "object" in files:
+            loaded = self.host.load_image(files["painting"], "painting", remember=False)
+            obj = self.host.load_image(files["object"], "object", remember=False)
+            try:
+                if loaded is not None and obj is not None:
+                    if "mask" in files:
+                        mask = load_mask_file(files["mask"], obj.size)
+                        new_layer, cutout = self._cutout_layer(obj, mask, MaskEdit(mask_path=files["mask"]))
+                    elif obj.alpha is not None and float(obj.alpha.min()) < 0.99:
+                        new_layer, cutout = layer_from_rgba(obj.rgb, obj.alpha, source=str(obj.path),
+                                                            source_sha256=obj.sha256), None
+                    else:
+                        edit = cutout_edit(record)
+                        if edit.rect is None and not edit.strokes:
+                            raise StudioInputError(f"{Path(files['object']).name} has no transparency and the "
+                                                   "recipe holds no mask for it.")
+                        mask = grabcut_mask(obj.rgb, edit.rect, edit.strokes)
+                        new_layer, cutout = self._cutout_layer(obj, mask, edit)
+                    size = record.get("object_size")
+                    if size and list(new_layer.size) != list(size):
+                        raise StudioInputError("The object's cut-out differs from the recipe's.")
+                    transform = Transform.from_dict(record.get("transform") or {})
+                    painting = loaded
+                    layer = replace(new_layer, transform=transform, feather=float(record.get("feather", 0.0)))
+                    note = "Restored the settings, the painting and the placed object of the recipe."
+            except StudioInputError as exc:
+                note = f"Restored the recipe's settings; the object could not be placed again ({exc})"
+        elif not missing and {"painting", "composite", "mask"} <= set(files):  # made by `studio harmonize`
+            loaded = self.host.load_image(files["painting"], "painting", remember=False)
+            comp = self.host.load_image(files["composite"], "object", remember=False)
+            try:
+                if loaded is not None and comp is not None:
+                    mask = (load_mask_file(files["mask"], comp.size) >= 0.5).astype(np.float32)
+                    layer, cutout = self._cutout_layer(comp, mask, MaskEdit(mask_path=files["mask"]))
+                    painting = loaded  # the cut-out sits where it was in the composite
+                    note = "Restored the settings, the painting and the object of the command line's recipe."
+            except StudioInputError as exc:
+                note = f"Restored the recipe's settings; the object could not be cut out again ({exc})"
+        elif missing:
+            note += " Its input images were not found (" + ", ".join(missing) + "): kept the current ones."
+        self.edit(HarmonizeState(new_params, painting, layer, cutout, loose_radius), "Settings from a recipe")
+        return note
+
+    def open_image(self, image: Any) -> bool:
+        """A cut-out (transparent PNG) becomes the object once there is a painting; else the painting."""
+        if self._state.painting is not None and image.alpha is not None and float(image.alpha.min()) < 0.99:
+            return self.add_object_image(image)
+        self.set_painting(image)
+        return True
+
+    def load_demo(self, content_path: str, style_path: str) -> None:
+        painting = self.host.load_image(style_path, "painting", remember=False)
+        if painting is not None:
+            self.set_state(replace(self._state, painting=painting))
+
+    # composition ------------------------------------------------------------------------------
+    def composition(self, state: HarmonizeState | None = None) -> Composition | None:
+        """The naive composite and masks of ``state`` (cached: the same painting and layer give the same
+        arrays, so the canvas does not redraw on a parameter change)."""
+        s = state or self._state
+        if s.painting is None or s.layer is None:
+            return None
+        key = (id(s.painting), id(s.layer), float(s.loose_radius))
+        hit = self._compositions.get(key)
+        if hit is not None and hit[0] is s.painting and hit[1] is s.layer:
+            self._compositions.move_to_end(key)
+            return hit[2]
+        same_place = next((c for p, lay, c in reversed(self._compositions.values())
+                           if p is s.painting and lay is s.layer), None)
+        if same_place is not None:  # only the loose radius changed: keep the composite (the canvas keeps it)
+            comp = Composition(same_place.composite, same_place.tight, float(s.loose_radius))
+        else:
+            out, tight = composite(s.painting.rgb, s.layer)
+            comp = Composition(out, tight, float(s.loose_radius))
+        self._compositions[key] = (s.painting, s.layer, comp)
+        while len(self._compositions) > CACHE_SIZE:
+            self._compositions.popitem(last=False)
+        return comp
+
+    # editing ----------------------------------------------------------------------------------
+    def _show(self, state: HarmonizeState) -> None:
+        self._panel.show_state(state.params, state.painting, state.layer,
+                               state.cutout.photo if state.cutout is not None else None, state.loose_radius)
+
+    def _params_edited(self, changes: dict, text: str, merge_key: str) -> None:
+        new = self._state.params.with_changes(**changes)
+        if new == self._state.params:
+            return
+        self.edit(replace(self._state, params=new), text, merge_key or None)
+
+    def _composition_edited(self, changes: dict, text: str, merge_key: str) -> None:
+        if "feather" in changes:
+            self.set_feather(changes["feather"], merge_key)
+        if "loose_radius" in changes:
+            self.set_loose_radius(changes["loose_radius"], merge_key)
+
+    def set_transform(self, changes: dict[str, Any], text: str = "Place the object",
+                      merge_key: str | None = None) -> None:
+        layer = self._state.layer
+        if layer is None:
+            return
+        new = layer.transform.with_changes(**changes)
+        if new == layer.transform:
+            return
+        self.edit(replace(self._state, layer=replace(layer, transform=new)), text, merge_key)
+
+    def move_object(self, dx: float, dy: float, merge_key: str | None = None) -> None:
+        layer = self._state.layer
+        if layer is not None:
+            t = layer.transform
+            self.set_transform({"x": t.x + dx, "y": t.y + dy}, "Move the object", merge_key)
+
+    def set_feather(self, feather: float, merge_key: str | None = "feather") -> None:
+        layer = self._state.layer
+        if layer is None or float(feather) == layer.feather:
+            return
+        self.edit(replace(self._state, layer=layer.with_feather(feather)), "Soft edge", merge_key)
+
+    def set_loose_radius(self, radius: float, merge_key: str | None = "loose_radius") -> None:
+        radius = max(0.0, float(radius))
+        if radius != self._state.loose_radius:
+            self.edit(replace(self._state, loose_radius=radius), "Loose mask", merge_key)
+
+    def set_show_masks(self, on: bool) -> None:
+        """A view setting, not an edit."""
+        self.show_masks = bool(on)
+        self._panel.show_masks.blockSignals(True)
+        self._panel.show_masks.setChecked(self.show_masks)
+        self._panel.show_masks.blockSignals(False)
+        self._tool.refresh()
+
+    def centre_object(self) -> None:
+        s = self._state
+        if s.layer is None or s.painting is None:
+            return
+        w, h = s.painting.size
+        self.set_transform({"x": w / 2.0, "y": h / 2.0}, "Centre the object")
+
+    def set_painting(self, image: Any) -> None:
+        s = self._state
+        layer = s.layer
+        if layer is not None and s.painting is not None and s.painting.size != image.size:
+            layer = centred(replace(layer, transform=Transform()), image.size)  # keep it on the new painting
+        self.edit(replace(s, painting=image, layer=layer), "Painting")
+
+    def set_painting_path(self, path: str) -> bool:
+        image = self.host.load_image(path, "painting")
+        if image is None:
+            return False
+        self.set_painting(image)
+        return True
+
+    def set_object(self, layer: ObjectLayer, cutout: Cutout | None = None, text: str = "Add the object") -> None:
+        """Place a new object in the middle of the painting (an undoable edit)."""
+        s = self._state
+        if s.painting is not None:
+            layer = centred(layer, s.painting.size)
+        if s.layer is not None:
+            layer = replace(layer, feather=s.layer.feather)
+        self.edit(replace(s, layer=layer, cutout=cutout), text)
+
+    def _cutout_layer(self, photo: Any, mask: np.ndarray, edit: MaskEdit) -> tuple[ObjectLayer, Cutout]:
+        layer = layer_from_rgba(photo.rgb, mask, source=str(photo.path), source_sha256=str(photo.sha256),
+                                mask_source=edit.mask_path)
+        return layer, Cutout(photo, mask, edit)
+
+    def add_object_image(self, image: Any) -> bool:
+        """A PNG with transparency is placed at once; a photo opens the mask editor."""
+        if image.alpha is not None and float(image.alpha.min()) < 0.99:
+            try:
+                layer = layer_from_rgba(image.rgb, image.alpha, source=str(image.path),
+                                        source_sha256=str(image.sha256))
+            except StudioInputError as exc:
+                self.host.notify(str(exc), "error")
+                return False
+            self.set_object(layer)
+            return True
+        return self.cut_out(image)
+
+    def add_object_path(self, path: str) -> bool:
+        image = self.host.load_image(path, "object")
+        return image is not None and self.add_object_image(image)
+
+    def add_object_with_mask(self, photo_path: str, mask_path: str) -> bool:
+        """A photo and a mask file of the same size (white: the object)."""
+        photo = self.host.load_image(photo_path, "object")
+        if photo is None:
+            return False
+        try:
+            mask = load_mask_file(mask_path, photo.size)
+            layer, cutout = self._cutout_layer(photo, (mask >= 0.5).astype(np.float32), MaskEdit(mask_path=mask_path))
+        except StudioInputError as exc:
+            self.host.notify(str(exc), "error")
+            return False
+        self.set_object(layer, cutout)
+        return True
+
+    def make_mask_dialog(self, photo: Any, cutout: Cutout | None = None) -> MaskEditorDialog:
+        """The mask editor for ``photo`` (tests drive it without exec)."""
+        parent = self._panel.window()
+        folder = str(Path(str(photo.path)).parent) if getattr(photo, "path", None) else ""
+        if cutout is not None:
+            return MaskEditorDialog(photo, cutout.edit, cutout.mask, parent, folder=folder)
+        return MaskEditorDialog(photo, parent=parent, folder=folder)
+
+    def apply_mask_dialog(self, dialog: MaskEditorDialog, photo: Any) -> bool:
+        mask = dialog.mask()
+        if mask is None:
+            return False
+        try:
+            layer, cutout = self._cutout_layer(photo, mask, dialog.edit())
+        except StudioInputError as exc:
+            self.host.notify(str(exc), "error")
+            return False
+        old = self._state.layer
+        if old is not None and self._state.cutout is not None and self._state.cutout.photo is photo:
+            # the same photo with a corrected mask: keep the placement, adjusted to the new crop
+            layer = replace(layer, transform=old.transform, feather=old.feather)
+            self.edit(replace(self._state, layer=layer, cutout=cutout), "Edit the object's mask")
+        else:
+            self.set_object(layer, cutout, "Add the object (cut out)")
+        return True
+
+    def cut_out(self, photo: Any, cutout: Cutout | None = None) -> bool:
+        dialog = self.make_mask_dialog(photo, cutout)
+        if dialog.exec() != MaskEditorDialog.DialogCode.Accepted:
+            return False
+        return self.apply_mask_dialog(dialog, photo)
+
+    def edit_mask(self) -> bool:
+        c = self._state.cutout
+        return False if c is None else self.cut_out(c.photo, c)
+
+    def remove_object(self) -> None:
+        if self._state.layer is not None:
+            self.edit(replace(self._state, layer=None, cutout=None), "Remove the object")
+
+    def _ask_painting(self) -> None:
+        paths = self.host.ask_image_paths("painting")
+        if paths:
+            self.set_painting_path(paths[0])
+
+    def _ask_object(self) -> None:
+        paths = self.host.ask_image_paths("object")
+        if paths:
+            self.add_object_path(paths[0])
