@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         a = self._action
         self.act_open = a("&Open\u2026", self.ask_open, QKeySequence.StandardKey.Open,
-                          "Open a content photo, or a studio PNG to get its settings back")
+                          "Open an image (the current tab's main picture), or a studio PNG to get its settings back")
         self.act_add_style = a("Add &style image\u2026", self.ask_add_styles, "Ctrl+Shift+O",
                                "Add one or more style images")
         self.act_export = a("&Export\u2026", self.ask_export, "Ctrl+E",
@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
             view.addAction(act)
         view.addSeparator()
         view.addAction(self.act_split)
-        hold = view.addAction("Hold B on the picture to see the photo")
+        hold = view.addAction("Hold B on the picture to see it before the run")
         hold.setEnabled(False)
         run = mb.addMenu("&Run")
         run.addAction(self.act_run)
@@ -277,8 +277,8 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.act_split)
         self.hold_button = QToolButton()
-        self.hold_button.setText("Hold to see photo")
-        self.hold_button.setToolTip("Press and hold to see the original photo (or hold B over the picture)")
+        self.hold_button.setText("Hold to see before")
+        self.hold_button.setToolTip("Press and hold to see the picture before the run (or hold B over the picture)")
         self.hold_button.pressed.connect(lambda: self.canvas.set_holding_before(True))
         self.hold_button.released.connect(lambda: self.canvas.set_holding_before(False))
         tb.addWidget(self.hold_button)
@@ -407,7 +407,7 @@ class MainWindow(QMainWindow):
         return image
 
     def ask_image_paths(self, role: str, *, multiple: bool = False) -> list[str]:
-        title = {"content": "Open a content photo", "style": "Add style images"}.get(role, "Open an image")
+        title = {"content": "Open an image", "style": "Add style images"}.get(role, "Open an image")
         folder = last_folder(self.settings, role)
         if multiple:
             paths, _ = QFileDialog.getOpenFileNames(self, title, folder, IMAGE_FILTER)
@@ -621,6 +621,7 @@ class MainWindow(QMainWindow):
             self.run_hint.setText(reason or "")
             self.run_hint.setVisible(bool(reason))
         self.act_stop.setEnabled(running)
+        self.act_add_style.setVisible(hasattr(ws, "add_style_paths"))  # only the Style tab takes style images
         has_result = self._result is not None
         self.act_export.setEnabled(has_result)
         self.act_copy.setEnabled(has_result)

@@ -396,3 +396,17 @@ def test_demo_pair_is_loaded_on_start(qtbot, settings):
     assert ws.undo_stack.count() == 0
     assert win.canvas.before() is not None
     win.close()
+
+
+def test_style_only_actions_are_hidden_in_other_tabs(qtbot, tmp_path):
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import open_settings
+
+    window = MainWindow(open_settings(str(tmp_path / "s.ini")), load_demo=False)
+    qtbot.addWidget(window)
+    names = [ws.name for ws in window.workspaces()]
+    window.tabs.setCurrentIndex(names.index("style"))
+    assert window.act_add_style.isVisible()
+    for other in (n for n in names if n != "style"):
+        window.tabs.setCurrentIndex(names.index(other))
+        assert not window.act_add_style.isVisible(), other
