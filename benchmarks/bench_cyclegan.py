@@ -30,18 +30,10 @@ from studio.engines.cyclegan_models import ResnetGenerator
 from studio.engines.cyclegan_params import TranslateParams
 from studio.imageio import load_image, resize_long_side
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_style import matmul_rate  # noqa: E402  (the same matmul yardstick as the style benchmark)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"
-
-
-def matmul_rate(n: int = 2048, reps: int = 3) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 def forward_time(net: ResnetGenerator, h: int, w: int) -> float:

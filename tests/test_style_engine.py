@@ -256,3 +256,13 @@ def test_stop_latency_on_a_large_image(random_net):
             latency = time.perf_counter() - (t_cancel or 0)
             print(f"stop latency {latency * 1000:.0f} ms")
             assert ev.image.shape == (192, 256, 3)
+
+
+def test_a_time_budget_goes_mostly_to_the_final_scale():
+    """Fine texture needs the final scale's iterations; coarse scales are cheap and need few."""
+    from studio.engines.style import budget_deadlines
+
+    d = budget_deadlines(60.0, 3)
+    assert d[-1] == pytest.approx(60.0) and all(np.diff(d) > 0)
+    assert 60.0 - d[-2] >= 0.8 * 60.0  # the final scale's own share
+    assert d[0] > 0.5  # the coarsest still gets time to lay down the big structures

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -24,20 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.qimage import to_qimage
-from studio.ui.section import Section
+from studio.ui.section import Section, row
 
 SIGMA_STEPS = 10  # slider ticks per standard deviation
 SIGMA_RANGE = 3  # sliders span ±3σ
 AB_STEPS = 100
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(0, 0, 0, 0)
-    for x in widgets:
-        lay.addWidget(x)
-    return w
 
 
 class SampleGrid(QLabel):
@@ -123,7 +113,7 @@ class LatentPanel(QWidget):
         self.default_model = QPushButton("Default")
         self.default_model.setToolTip("studio's own generator, trained on patches of paintings")
         ml.addWidget(self.model_label)
-        ml.addWidget(_row(self.open_model, self.default_model))
+        ml.addWidget(row(self.open_model, self.default_model))
         outer.addWidget(Section("Generator", mw))
 
         # samples
@@ -142,8 +132,8 @@ class LatentPanel(QWidget):
         self.truncation.setSpecialValueText("no truncation")
         self.truncation.setToolTip("Redraw latent values beyond ±T: more typical, less varied samples")
         sl.addWidget(self.grid)
-        sl.addWidget(_row(self.seed, self.reshuffle))
-        sl.addWidget(_row(QLabel("Truncation"), self.truncation))
+        sl.addWidget(row(self.seed, self.reshuffle))
+        sl.addWidget(row(QLabel("Truncation"), self.truncation))
         outer.addWidget(Section("Samples", sw))
 
         # directions
@@ -188,8 +178,8 @@ class LatentPanel(QWidget):
         self.ab_mode = QComboBox()
         self.ab_mode.addItem("Spherical (slerp)", "slerp")
         self.ab_mode.addItem("Linear", "lerp")
-        al.addWidget(_row(self.set_a, self.set_b, self.ab_mode))
-        al.addWidget(_row(QLabel("A"), self.ab_slider, QLabel("B")))
+        al.addWidget(row(self.set_a, self.set_b, self.ab_mode))
+        al.addWidget(row(QLabel("A"), self.ab_slider, QLabel("B")))
         outer.addWidget(Section("Interpolate A \u2194 B", aw))
 
         # display and export
@@ -205,8 +195,8 @@ class LatentPanel(QWidget):
         self.export_gif.setToolTip("The A \u2192 B interpolation as an animated GIF")
         self.save_latent = QPushButton("Save latent\u2026")
         self.load_latent = QPushButton("Load latent\u2026")
-        el.addRow(_row(self.export_png, self.export_gif))
-        el.addRow(_row(self.save_latent, self.load_latent))
+        el.addRow(row(self.export_png, self.export_gif))
+        el.addRow(row(self.save_latent, self.load_latent))
         outer.addWidget(Section("Display and export", ew))
 
         # what Run does

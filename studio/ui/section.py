@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 
 class Section(QWidget):
@@ -40,3 +40,13 @@ class Section(QWidget):
 
     def is_expanded(self) -> bool:
         return self.button.isChecked()
+
+
+def row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side, without margins (one line of a panel)."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for x in widgets:
+        lay.addWidget(x)
+    return w

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -24,19 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.cyclegan_catalogue import ModelEntry
-from studio.ui.section import Section
+from studio.ui.section import Section, row
 
 SELECTIONS = [("", "Whole image"), ("rect", "Rectangle (drag on the picture)"),
               ("ellipse", "Ellipse (drag on the picture)"), ("mask", "Mask file\u2026")]
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(0, 0, 0, 0)
-    for x in widgets:
-        lay.addWidget(x)
-    return w
 
 
 class TranslatePanel(QWidget):
@@ -67,7 +57,7 @@ class TranslatePanel(QWidget):
         group.addButton(self.mode_apply)
         group.addButton(self.mode_train)
         self.mode_apply.toggled.connect(lambda on: self._emit(self.mode_changed, "translate" if on else "train"))
-        outer.addWidget(_row(self.mode_apply, self.mode_train))
+        outer.addWidget(row(self.mode_apply, self.mode_train))
 
         # image + model ----------------------------------------------------------------------------
         box = QWidget()
@@ -76,7 +66,7 @@ class TranslatePanel(QWidget):
         self.image_label.setWordWrap(True)
         self.open_button = QPushButton("Open image\u2026")
         self.open_button.clicked.connect(self.open_image_clicked)
-        form.addRow("Image", _row(self.image_label, self.open_button))
+        form.addRow("Image", row(self.image_label, self.open_button))
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("The translator: studio's own model, an official CycleGAN model (downloaded "
                                     "or imported), or one you trained.")
@@ -91,7 +81,7 @@ class TranslatePanel(QWidget):
         self.import_button.clicked.connect(self.import_clicked)
         self.download_button = QPushButton("Download")
         self.download_button.clicked.connect(lambda: self.download_clicked.emit(self.current_model()))
-        form.addRow("", _row(self.import_button, self.download_button))
+        form.addRow("", row(self.import_button, self.download_button))
         self.apply_section = Section("Translator", box)
         outer.addWidget(self.apply_section)
 
@@ -104,7 +94,7 @@ class TranslatePanel(QWidget):
                                  "after a run re-blends instantly, without running the network again.")
         self.strength_value = QLabel("100 %")
         self.strength.valueChanged.connect(self._strength_moved)
-        bform.addRow("Strength", _row(self.strength, self.strength_value))
+        bform.addRow("Strength", row(self.strength, self.strength_value))
         self.preserve = QCheckBox("Keep the original colours")
         self.preserve.setToolTip("Take only the light and dark (luminance) of the translation")
         self.preserve.toggled.connect(lambda on: self._emit(self.preserve_changed, bool(on)))
@@ -159,8 +149,8 @@ class TranslatePanel(QWidget):
         ba, bb = QPushButton("Choose\u2026"), QPushButton("Choose\u2026")
         ba.clicked.connect(lambda: self.choose_folder_clicked.emit("a"))
         bb.clicked.connect(lambda: self.choose_folder_clicked.emit("b"))
-        trf.addRow("Folder A (from)", _row(self.dir_a, ba))
-        trf.addRow("Folder B (to)", _row(self.dir_b, bb))
+        trf.addRow("Folder A (from)", row(self.dir_a, ba))
+        trf.addRow("Folder B (to)", row(self.dir_b, bb))
         self.train_name = QLineEdit()
         self.train_name.setToolTip("The trained model appears under this name in the Model list")
         self.train_name.editingFinished.connect(
