@@ -51,6 +51,15 @@ class Recipe:
         if not self.created:
             self.created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
+    @classmethod
+    def of_run(cls, engine: str, finished: Any, params: Any, inputs: list[InputRef]) -> Recipe:
+        """The recipe of an engine's ``Finished`` event: the parameters it really used (live changes
+        included; ``params`` when it does not say), its weights, device, iterations, time and losses."""
+        return cls(engine=engine, params=finished.extra.get("params", params.to_dict()), inputs=inputs,
+                   weights=str(finished.extra.get("weights", "")),
+                   extra={"device": finished.extra.get("device", ""), "iterations": finished.iterations,
+                          "seconds": round(finished.elapsed_s, 2), "losses": finished.losses})
+
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         return {"format": RECIPE_FORMAT, "format_version": RECIPE_VERSION, **body}

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..cli_args import confirm_overwrite, integer, number
 from ..errors import StudioInputError
 from ..progress import ProgressBar, format_seconds
@@ -121,13 +119,7 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
               InputRef("mask", str(Path(args.mask).resolve()), tight_sha)]
     if args.loose_mask is not None:
         inputs.append(InputRef("loose_mask", str(Path(args.loose_mask).resolve()), loose_sha))
-    recipe = Recipe(
-        engine="harmonize", params=finished.extra.get("params", params.to_dict()), inputs=inputs,
-        weights=str(finished.extra.get("weights", "")), studio_version=__version__,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        extra={"device": finished.extra.get("device", ""), "iterations": finished.iterations,
-               "seconds": round(finished.elapsed_s, 2), "losses": finished.losses},
-    )
+    recipe = Recipe.of_run("harmonize", finished, params, inputs)
     save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
     bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
               f"{format_seconds(time.perf_counter() - t0)}")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..cli_args import confirm_overwrite, integer, names, number, numbers
 from ..errors import StudioInputError
 from ..progress import ProgressBar, format_seconds
@@ -133,15 +131,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         bar.close("interrupted; nothing was written")
         return 130
     assert finished is not None
-    recipe = Recipe(
-        engine="stylize", params=finished.extra.get("params", params.to_dict()),
-        inputs=[InputRef("content", str(Path(content_path).resolve()), content.sha256)]
-        + [InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)],
-        weights=str(finished.extra.get("weights", "")), studio_version=__version__,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        extra={"device": finished.extra.get("device", ""), "iterations": finished.iterations,
-               "seconds": round(finished.elapsed_s, 2), "losses": finished.losses},
-    )
+    inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
+        InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
+    recipe = Recipe.of_run("stylize", finished, params, inputs)
     save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
     bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
               f"{format_seconds(time.perf_counter() - t0)}")
