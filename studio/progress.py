@@ -46,6 +46,15 @@ class ProgressBar:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def message(self, text: str) -> None:
+        """A line for the user between updates: on a terminal it ends the bar's current line first."""
+        if self.tty and self._last_len:
+            self.close(text)
+            self._last_len = 0
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
     def close(self, message: str = "") -> None:
         if self.tty:
             self.stream.write("\n")

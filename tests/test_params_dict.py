@@ -38,3 +38,35 @@ def test_wrong_types_are_named(key, value, words):
 def test_not_a_table():
     with pytest.raises(StudioInputError, match="not a table"):
         StyleParams.from_dict(["size", 3])  # type: ignore[arg-type]
+
+
+def test_every_engine_checks_its_recipe_values():
+    from studio.engines.cyclegan_params import TrainParams, TranslateParams
+    from studio.engines.gan_params import TrainGanParams
+
+    assert TranslateParams.from_dict(TranslateParams(strength=0.5).to_dict()).strength == 0.5
+    for cls, key, value in ((TranslateParams, "strength", "half"), (TrainParams, "n_blocks", 9.5),
+                            (TrainGanParams, "loss", "hinge")):
+        with pytest.raises(StudioInputError) as info:
+            cls.from_dict({key: value})
+        assert key in str(info.value) and repr(value) in str(info.value)
+
+
+def test_progress_bar_message_ends_the_bar_line_first():
+    import io
+
+    from studio.progress import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    bar = ProgressBar("job", stream=out)
+    bar.update(1, 4, None, 0.0, force=True)
+    bar.message("using the CPU")
+    bar.message("second line")
+    assert out.getvalue().endswith("\nusing the CPU\nsecond line\n")
+    plain = io.StringIO()
+    ProgressBar("job", stream=plain).message("hello")
+    assert plain.getvalue() == "hello\n"

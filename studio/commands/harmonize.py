@@ -103,7 +103,7 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
     try:
         for ev in run_harmonize(painting.rgb, composite.rgb, tight, loose, params):
             if isinstance(ev, Info):
-                bar.close(ev.message) if bar.tty and bar._last_len else print(ev.message, file=sys.stderr)
+                bar.message(ev.message)
             elif isinstance(ev, Progress):
                 bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s,
                            f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +72,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     try:
         for ev in run_train_gan(args.folder, params, out_dir=out, resume=args.resume):
             if isinstance(ev, Info):
-                if bar.tty and bar._last_len:
-                    bar.close(ev.message)
-                else:
-                    print(ev.message, file=sys.stderr)
+                bar.message(ev.message)
             elif isinstance(ev, Progress):
                 losses = " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items())
                 bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, losses, force=ev.iteration == ev.total)

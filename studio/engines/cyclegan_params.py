@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, TypeVar
+
+from .params_dict import params_from_dict
 
 NormStats = Literal["global", "tile"]
 Preprocess = Literal["resize_and_crop", "scale_and_crop"]
@@ -18,9 +20,9 @@ class _Params:
 
     @classmethod
     def from_dict(cls: type[T], d: dict[str, Any]) -> T:
-        """Build from a dict (a recipe); unknown keys are ignored, lists become tuples."""
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+        """Build from a dict (a recipe): unknown keys are ignored, lists become tuples, and a wrongly
+        typed value is a StudioInputError naming it."""
+        return params_from_dict(cls, d)
 
     def with_changes(self: T, **changes: Any) -> T:
         return replace(self, **changes)  # type: ignore[type-var]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from ..errors import StudioInputError
+from .params_dict import params_from_dict
 
 GanLoss = Literal["wgan", "wgan-gp", "dcgan"]
 LOSSES: tuple[str, ...] = ("wgan", "wgan-gp", "dcgan")
@@ -58,8 +59,9 @@ class TrainGanParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainGanParams:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """Build from a dict (a checkpoint's or recipe's): unknown keys are ignored; a wrongly typed
+        value is a StudioInputError naming it."""
+        return params_from_dict(cls, d, what="checkpoint")
 
     def with_changes(self, **changes: Any) -> TrainGanParams:
         return replace(self, **changes)
