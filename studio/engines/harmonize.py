@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import StudioInputError
+from .cpu_memory import keep_large_blocks
 from .device import describe, resolve_device
 from .events import Cancelled, Event, Finished, Info, JobControl, Progress
 from .harmonize_losses import (
@@ -452,6 +453,8 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
     net = network
     device = next(net.parameters()).device
     extra.update(weights=net.source or net.arch, device=str(device))
+    if device.type == "cpu":
+        keep_large_blocks()
     yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
 
     work = _prepare(painting, composite, tight_mask, loose_mask, params)

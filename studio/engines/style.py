@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..errors import StudioInputError
 from .color import original_colors
+from .cpu_memory import give_back_memory, keep_large_blocks
 from .device import describe, resolve_device
 from .events import Cancelled, Event, Finished, Info, JobControl, Progress
 from .losses import content_loss, energy, gram, style_loss, tv_loss, tv_raw
@@ -262,6 +263,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     net = network
     device = next(net.parameters()).device
     validate_params(params, len(styles), net)
+    if device.type == "cpu":
+        keep_large_blocks()
     yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
 
     torch.manual_seed(params.seed)
@@ -278,6 +281,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     done = 0  # position in the plan (a scale cut short by the time budget counts as complete)
     performed = 0  # iterations actually run
     x: torch.Tensor | None = None
+    objective: Objective | None = None
+    stepper: _Stepper | None = None
     prev_content: torch.Tensor | None = None
     terms: dict[str, float] = {}
     last_preview = -1.0
@@ -388,6 +393,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             final = _resize(final, final_hw)
     if params_now.original_colors:
         final = original_colors(final, content_final)
+    x = objective = stepper = None  # the L-BFGS history alone is 100 image copies
+    give_back_memory()
     yield Finished(image=final, cancelled=cancelled, iterations=performed, elapsed_s=time.perf_counter() - t0,
                    losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
                                               "params": params_now.to_dict()})

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import StudioInputError
+from .feature_pass import FeaturePass
 
 CFG: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
@@ -160,6 +161,11 @@ class FeatureNetwork(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         last = self.deepest(wanted)
+        if torch.is_grad_enabled() and x.requires_grad and all(self.specs[self._order[n]].kind != "conv"
+                                                               for n in wanted):
+            names = [s.name for s in self.specs[: last + 1] if s.name in wanted]
+            feats = FeaturePass.apply(x, self.specs[: last + 1], self.convs, names, pooling, check)
+            return dict(zip(names, feats, strict=True))
         for k, s in enumerate(self.specs[: last + 1]):
             if s.kind == "conv":
                 x = self.convs[s.name](x)
