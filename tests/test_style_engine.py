@@ -266,3 +266,75 @@ def test_a_time_budget_goes_mostly_to_the_final_scale():
     assert d[-1] == pytest.approx(60.0) and all(np.diff(d) > 0)
     assert 60.0 - d[-2] >= 0.8 * 60.0  # the final scale's own share
     assert d[0] > 0.5  # the coarsest still gets time to lay down the big structures
+
+
+class _Quadratic:
+    """0.5 * mean(a * (x - b)^2): curvature a / N per pixel, like the engine's mean-normalised losses."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.a = 1 + torch.rand(shape, generator=g)
+        self.b = torch.rand(shape, generator=g)
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = 0.5 * (self.a * (x - self.b).pow(2)).mean()
+        return loss, {"total": float(loss.detach())}
+
+
+def test_first_lbfgs_step_sized_from_a_known_curvature_scale():
+    """torch's first L-BFGS step moves each pixel by about 1/N; told the scale, it lands near the
+    minimum at once instead of spending evaluations extrapolating."""
+    from studio.engines.style import _Stepper
+
+    shape = (1, 3, 64, 64)
+    n = float(np.prod(shape))
+    results = {}
+    for first in (None, n / 1.5):  # n / mean(a): the inverse curvature per pixel
+        x = torch.zeros(shape, requires_grad=True)
+        stepper = _Stepper(x, _Quadratic(shape), StyleParams(), JobControl(), first_step=first)  # type: ignore[arg-type]
+        terms = stepper.step()
+        results[first is not None] = (stepper.evals, terms["total"])
+    (evals_plain, loss_plain), (evals_warm, loss_warm) = results[False], results[True]
+    assert evals_warm <= 3 < evals_plain
+    assert loss_warm < 0.5 * loss_plain
+
+
+def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, monkeypatch):
+    from studio.engines import style
+
+    made: list[tuple[tuple[int, int], float | None]] = []
+    real = style._Stepper
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, x, objective, params, control, first_step=None):
+            made.append((tuple(x.shape[-2:]), first_step))
+            super().__init__(x, objective, params, control, first_step=first_step)
+
+    monkeypatch.setattr(style, "_Stepper", Spy)
+    _run(SMALL.with_changes(size=256, scales=3, iterations=4), random_net)
+    assert [max(hw) for hw, _ in made] == [64, 128, 256]
+    assert made[0][1] is None  # nothing to learn it from at the first scale
+    assert all(first is not None and first > 0 for _, first in made[1:])
+    assert made[2][1] > made[1][1]  # more pixels, larger inverse curvature
+
+
+def test_coarse_scales_hold_the_content_more_and_the_final_scale_uses_the_users_weights(random_net, monkeypatch):
+    from studio.engines import style
+
+    p = StyleParams(content_weight=2.0, style_weight=30.0)
+    assert style.weights_at_scale(p, 2, 3) == p
+    coarse = style.weights_at_scale(p, 0, 3)
+    assert coarse.content_weight > p.content_weight and coarse.style_weight == p.style_weight
+
+    seen: list[float] = []
+    real = style.Objective.set_params
+
+    def spy(self, params):
+        seen.append(params.content_weight)
+        real(self, params)
+
+    monkeypatch.setattr(style.Objective, "set_params", spy)
+    events = _run(SMALL.with_changes(size=128, scales=2, iterations=2, content_weight=2.0), random_net)
+    assert seen == [coarse.content_weight, 2.0]
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.extra["params"]["content_weight"] == 2.0  # the recipe keeps the user's
