@@ -1,0 +1,70 @@
+"""Compare coarse-to-fine schedules at equal cost with a clock the machine's load cannot disturb.
+
+    python benchmarks/style_schedule.py 60 base growth=9,content=3 growth=6,content=1
+
+The engine's time budget is read from a virtual clock that advances by a cost model for each
+loss evaluation (seconds per evaluation at 512x384, scaled by pixel count; set with --eval-s),
+so runs are repeatable and two schedules can be told apart by a few percent, which wall-clock
+runs on a shared 2-core machine cannot. ``base`` is the plain single-scale run from the content.
+Scores as bench_style.py does (lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+from pathlib import Path
+
+from studio.engines import style
+from studio.engines.events import Finished
+from studio.engines.style_metrics import StyleScorer
+from studio.engines.style_params import StyleParams
+from studio.imageio import load_image, resize_long_side
+from studio.weights import load_feature_network
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("budget", type=float, help="seconds of the virtual clock")
+    ap.add_argument("configs", nargs="+", help="base, or growth=G,content=C (time-share growth, coarse content factor)")
+    ap.add_argument("--eval-s", type=float, default=1.45, help="seconds per evaluation at 512x384")
+    args = ap.parse_args()
+    if not (SHARED / "content" / "tubingen.jpg").is_file():
+        print("needs ../shared/images (tubingen + starry night)")
+        return 2
+    net = load_feature_network("auto", "cpu")
+    content = resize_long_side(load_image(SHARED / "content" / "tubingen.jpg").rgb, 512)
+    paint = load_image(SHARED / "style" / "starry_night.jpg").rgb
+    scorer = StyleScorer(net, content, paint)
+
+    clock = {"t": 0.0}
+    style.time = types.SimpleNamespace(perf_counter=lambda: clock["t"])  # type: ignore[assignment]
+    evaluate = style.Objective.__call__
+
+    def counted(self: style.Objective, x):  # type: ignore[no-untyped-def]
+        clock["t"] += 0.01 + args.eval_s * x.shape[-1] * x.shape[-2] / (512 * 384)
+        return evaluate(self, x)
+
+    style.Objective.__call__ = counted  # type: ignore[method-assign]
+    defaults = (style._TIME_SHARE_GROWTH, style._COARSE_CONTENT_WEIGHT)
+    for cfg in args.configs:
+        clock["t"] = 0.0
+        if cfg == "base":
+            params = StyleParams(size=512, scales=1, iterations=100_000, max_seconds=args.budget)
+        else:
+            kv = dict(item.split("=") for item in cfg.split(","))
+            style._TIME_SHARE_GROWTH = float(kv.get("growth", defaults[0]))
+            style._COARSE_CONTENT_WEIGHT = float(kv.get("content", defaults[1]))
+            params = StyleParams(size=512, max_seconds=args.budget)
+        fin = [ev for ev in style.run_style(content, [paint], params, network=net) if isinstance(ev, Finished)][0]
+        s = scorer.score(fin.image)
+        print(f"{args.budget:.0f}s {cfg:24s} {fin.iterations:4d} it  style@1 {s['style@1']:.4f}  "
+              f"@1/2 {s['style@1/2']:.4f}  @1/4 {s['style@1/4']:.4f}  content {s['content']:.4f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
