@@ -246,18 +246,17 @@ class _Stepper:
         return loss.detach()
 
     def step(self) -> dict[str, float]:
-        if self.kind == "lbfgs" and self.first_step is not None:
-            # torch's first L-BFGS step is t = min(1, 1/|g|_1) * lr along -g; make it first_step * -g.
+        sized = self.kind == "lbfgs" and self.first_step is not None
+        if sized:
+            # torch's first L-BFGS step is t = min(1, 1/|g|_1) * lr along -g, which moves a pixel by
+            # about 1/N and costs several evaluations of extrapolation; make it first_step * -g.
             self._closure()
-            assert self.x.grad is not None
-            g1 = float(self.x.grad.abs().sum())
-            self.opt.param_groups[0]["lr"] = self.first_step * max(1.0, g1)
-            self.opt.step(self._closure)
-            self.opt.param_groups[0]["lr"] = 1.0
+            assert self.x.grad is not None and self.first_step is not None
+            self.opt.param_groups[0]["lr"] = self.first_step * max(1.0, float(self.x.grad.abs().sum()))
             self.first_step = None
-            self._closure()
-            return self.terms
         self.opt.step(self._closure)
+        if sized:
+            self.opt.param_groups[0]["lr"] = 1.0
         if self.kind == "lbfgs":
             # The losses of the accepted point (memoised: the next step starts from it anyway).
             self._closure()
