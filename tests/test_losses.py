@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.engines.losses import content_loss, energy, gram, style_loss, tv_loss, tv_raw
+from studio.engines.losses import content_loss, energy, gram, range_loss, style_loss, tv_loss, tv_raw
 
 
 def test_gram_by_hand():
@@ -37,3 +37,13 @@ def test_tv_by_hand():
     # dx: [1, 1] -> mean 1; dy: [0, 0] -> mean 0
     assert float(tv_raw(img)) == pytest.approx(1.0)
     assert float(tv_loss(img, torch.tensor(0.5))) == pytest.approx(2.0)
+
+
+def test_range_by_hand():
+    img = torch.tensor([[[[-0.5, 0.5], [1.0, 1.25]]]], requires_grad=True)
+    loss = range_loss(img)
+    assert float(loss.detach()) == pytest.approx((0.25 + 0.0625) / 4)
+    loss.backward()
+    # the gradient pushes the out-of-range pixels back in and leaves the others alone
+    torch.testing.assert_close(img.grad, torch.tensor([[[[-0.25, 0.0], [0.0, 0.125]]]]))
+    assert float(range_loss(torch.rand(1, 3, 8, 8))) == 0.0

@@ -44,7 +44,7 @@ def test_events_and_loss_decreases(random_net):
     assert progress[0].preview.shape == (40, 56, 3)
     assert all(p.total == 12 for p in progress)
     assert progress[-1].losses["total"] < 0.5 * progress[0].losses["total"]
-    assert set(progress[0].losses) == {"content", "style", "tv", "total"}
+    assert set(progress[0].losses) == {"content", "style", "tv", "range", "total"}
     assert fin.image.shape == (40, 56, 3) and fin.image.dtype == np.float32
     assert fin.image.min() >= 0.0 and fin.image.max() <= 1.0
     assert progress[-1].eta_s == pytest.approx(0.0, abs=1e-6)
@@ -338,3 +338,22 @@ def test_coarse_scales_hold_the_content_more_and_the_final_scale_uses_the_users_
     assert seen == [coarse.content_weight, 2.0]
     fin = events[-1]
     assert isinstance(fin, Finished) and fin.extra["params"]["content_weight"] == 2.0  # the recipe keeps the user's
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_the_optimised_pixels_stay_in_range(random_net, monkeypatch, scale):
+    """The exported image is clamped to [0, 1]; if the optimiser left pixels far outside, the export
+    would be a different picture from the one optimised (without the range term this run leaves
+    pixels 0.7 outside). The term scales with the weights, so it holds at any weight scale."""
+    from studio.engines import style
+
+    seen: list[torch.Tensor] = []
+    real = style._to_numpy
+    monkeypatch.setattr(style, "_to_numpy", lambda x: (seen.append(x.detach().clone()), real(x))[1])
+    p = StyleParams(size=56, scales=1, iterations=30, content_weight=scale, style_weight=10.0 * scale, tv_weight=0.0)
+    events = _run(p, random_net)
+    raw = seen[-1]
+    excess = float(torch.maximum(raw - 1, -raw).max())
+    assert excess < 0.1
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert 0 < last.losses["range"] < 0.01 * last.losses["total"]

@@ -2,7 +2,8 @@
 
 - content: squared feature error divided by the content features' energy;
 - style: squared Gram error divided by the target Gram's energy, per layer;
-- total variation: squared neighbour differences relative to those of the content image.
+- total variation: squared neighbour differences relative to those of the content image;
+- range: squared distance of the pixels outside [0, 1] to the range, averaged over all pixels.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, target_energy: to
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor, target_energy: torch.Tensor) -> torch.Tensor:
     return (gram(features) - target_gram).pow(2).mean() / target_energy
+
+
+def range_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared excursion of the pixel values outside [0, 1] (0 when every pixel is in range)."""
+    return ((image - 1).clamp_min(0).pow(2) + (-image).clamp_min(0).pow(2)).mean()
 
 
 def tv_raw(image: torch.Tensor) -> torch.Tensor:
