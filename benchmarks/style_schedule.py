@@ -58,7 +58,7 @@ def main() -> int:
             kv = dict(item.split("=") for item in cfg.split(","))
             style._TIME_SHARE_GROWTH = float(kv.get("growth", defaults[0]))
             style._COARSE_CONTENT_WEIGHT = float(kv.get("content", defaults[1]))
-            params = StyleParams(size=512, max_seconds=args.budget)
+            params = StyleParams(size=512, iterations=100_000, max_seconds=args.budget)
         fin = [ev for ev in style.run_style(content, [paint], params, network=net) if isinstance(ev, Finished)][0]
         s = scorer.score(fin.image)
         print(f"{args.budget:.0f}s {cfg:24s} {fin.iterations:4d} it  style@1 {s['style@1']:.4f}  "
