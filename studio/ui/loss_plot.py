@@ -13,6 +13,7 @@ COLOURS = {
     "content": QColor(90, 170, 255),
     "style": QColor(255, 150, 60),
     "tv": QColor(120, 210, 120),
+    "range": QColor(190, 150, 255),
 }
 EXTRA = [QColor(220, 110, 220), QColor(240, 220, 90), QColor(100, 220, 220)]
 MAX_POINTS = 2000
@@ -25,7 +26,8 @@ class LossPlot(QWidget):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(200, 90)
-        self.setToolTip("Loss terms over the iterations (log scale): lower is closer to the goal")
+        self.setToolTip("Loss terms over the iterations (log scale): lower is closer to the goal. "
+                        "range: how far pixels stray beyond black or white while the image is optimised")
         self._series: dict[str, list[tuple[float, float]]] = {}
         self._x_max = 1.0
 
