@@ -55,7 +55,7 @@ def style_loss(features: torch.Tensor, target_gram: torch.Tensor, target_energy:
 
 def range_loss(image: torch.Tensor) -> torch.Tensor:
     """Mean squared excursion of the pixel values outside [0, 1] (0 when every pixel is in range)."""
-    return ((image - 1).clamp_min(0).pow(2) + (-image).clamp_min(0).pow(2)).mean()
+    return (image - image.clamp(0, 1)).pow(2).mean()
 
 
 def tv_raw(image: torch.Tensor) -> torch.Tensor:
