@@ -48,7 +48,7 @@ _COARSE_CONTENT_WEIGHT = 3.0
 # The range term keeps the pixels in [0, 1] while they are optimised; its weight is this times the
 # content + style weights, so it holds the same whatever their scale. Without it ~4 % of the pixels
 # ended outside the range and the clamped export was a different picture from the one optimised: at
-# 180 s its full-size style distance was 2.2x the unclamped image's (benchmarks/style_schedule.py).
+# 180 s its full-size style distance was 2.3x the unclamped image's (0.0064 vs 0.0028, style_schedule.py).
 _RANGE_WEIGHT = 20.0
 
 
