@@ -65,18 +65,27 @@ def speed(net: FeatureNetwork, content: np.ndarray, style: np.ndarray, rounds: i
                           [_to_tensor(resize_long_side(style, max(h, w)), torch.device("cpu"))], params)
     x = _to_tensor(content, torch.device("cpu")).requires_grad_(True)
     flop = 2 * net.flops(h, w, objective.layers)  # forward + input gradient (parameters are frozen)
-    evals, rates = [], []
-    for _ in range(rounds):  # alternate, so both see the same machine load
+    evals, direct, rates = [], [], []
+    bank = net.conv_bank
+    for _ in range(rounds):  # alternate, so all three see the same machine load
         rates.append(matmul_rate())
         evals.append(eval_time(objective, x))
-    best_eval, best_rate = min(evals), max(rates)
+        bank.winograd = False
+        try:
+            direct.append(eval_time(objective, x))
+        finally:
+            bank.winograd = True
+    best_eval, best_direct, best_rate = min(evals), min(direct), max(rates)
     print(f"network: {net.source} to {net.truncated_specs(objective.layers)[-1].name} at {w}x{h}: "
-          f"{flop / 1e9:.0f} GFLOP per forward + input-gradient pass")
+          f"{flop / 1e9:.0f} GFLOP per forward + input-gradient pass (direct convolution)")
     print(f"seconds per loss evaluation (network, Gram and content losses, input gradient): "
           f"best {best_eval:.3f} s, median {np.median(evals):.3f} s of {rounds}")
+    print(f"  the same with every convolution direct (no Winograd): best {best_direct:.3f} s, "
+          f"median {np.median(direct):.3f} s ({best_direct / best_eval:.2f}x the time)")
     print(f"matmul rate (2048^2 float32, best of {3 * rounds}): {best_rate / 1e9:.1f} GFLOP/s")
     print(f"network rate: {flop / best_eval / 1e9:.1f} GFLOP/s = {flop / best_eval / best_rate:.2f} of the matmul rate"
-          " (the loss terms' own products are not counted)")
+          f" (all direct: {flop / best_direct / best_rate:.2f}); the FLOPs are a direct convolution's, Winograd"
+          " does fewer multiplies, and the loss terms' own products are not counted")
 
 
 def first_preview(net: FeatureNetwork, content: np.ndarray, style: np.ndarray, size: int) -> float:

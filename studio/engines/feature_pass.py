@@ -4,8 +4,9 @@ Autograd's own backward through conv → relu → … allocates a fresh tensor f
 and every gradient sum where a layer feeds both a loss and the next conv (at 512 px the first
 block's tensors are 50 MB each). Here the backward walks the stack once in reverse and reuses
 its running gradient: loss gradients are added in place, the relu mask is applied in place,
-and only the convolutions (oneDNN) and pools make new tensors. The convolutions are the same
-calls autograd makes, so the gradient is the same up to float rounding order.
+and only the convolutions and pools make new tensors. The convolutions come from a ``ConvBank``
+(Winograd where it is faster, the library's direct convolution elsewhere), so the gradient is
+the direct convolution's up to float rounding (about 1e-5 of its range where Winograd is used).
 
 Only the input gradient is computed (the weights are frozen). Used for relu/pool outputs; a
 request for a conv's pre-activation output goes through ordinary autograd instead.
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:
+    from .conv_bank import ConvBank
     from .vgg import LayerSpec
 
 # Plan entries: (kind, index of the first saved tensor, output slot or -1)
@@ -28,7 +30,7 @@ _Step = tuple[str, int, int]
 
 class FeaturePass(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, specs: Sequence[LayerSpec], convs: Any,  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, specs: Sequence[LayerSpec], convs: ConvBank,  # type: ignore[override]
                 wanted: Sequence[str], pooling: str, check: Callable[[], None] | None) -> tuple[torch.Tensor, ...]:
         saved: list[torch.Tensor] = []
         plan: list[_Step] = []
@@ -36,10 +38,9 @@ class FeaturePass(torch.autograd.Function):
         slot_of = {name: i for i, name in enumerate(wanted)}
         for s in specs:
             if s.kind == "conv":
-                conv = convs[s.name]
                 plan.append(("conv", len(saved), -1))
-                saved += [x, conv.weight]
-                x = F.conv2d(x, conv.weight, conv.bias, padding=1)
+                saved.append(x)
+                x = convs.forward(s.name, x)
             elif s.kind == "relu":
                 x = x.relu_()
                 plan.append(("relu", len(saved), -1))
@@ -61,6 +62,8 @@ class FeaturePass(torch.autograd.Function):
                 outs.append(x)
         ctx.save_for_backward(*saved)
         ctx.plan = plan
+        ctx.names = [s.name for s in specs]
+        ctx.convs = convs
         ctx.check = check
         return tuple(outs)
 
@@ -70,7 +73,7 @@ class FeaturePass(torch.autograd.Function):
         check: Callable[[], None] | None = ctx.check
         g: torch.Tensor | None = None
         owned = False  # whether g is a tensor this backward made (and may write into)
-        for kind, at, slot in reversed(ctx.plan):
+        for name, (kind, at, slot) in zip(reversed(ctx.names), reversed(ctx.plan), strict=True):
             if slot >= 0 and grads[slot] is not None:
                 if g is None:
                     g, owned = grads[slot], False
@@ -89,9 +92,7 @@ class FeaturePass(torch.autograd.Function):
                 if check is not None:
                     check()
             elif kind == "conv":
-                x_in, w = saved[at], saved[at + 1]
-                g = torch.ops.aten.convolution_backward(
-                    g, x_in, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, False, False])[0]
+                g = ctx.convs.input_grad(name, g, saved[at])
                 owned = True
             elif kind == "max":
                 x_in, idx = saved[at], saved[at + 1]

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import StudioInputError
+from .conv_bank import ConvBank
 from .feature_pass import FeaturePass
 
 CFG: dict[str, list[int | str]] = {
@@ -117,6 +118,7 @@ class FeatureNetwork(nn.Module):
                     conv.bias.copy_(b.float())
                 convs[s.name] = conv
         self.convs = convs
+        self.conv_bank = ConvBank(convs)
         self.requires_grad_(False)
         self.eval()
         if normalization == "caffe":
@@ -164,11 +166,11 @@ class FeatureNetwork(nn.Module):
         if torch.is_grad_enabled() and x.requires_grad and all(self.specs[self._order[n]].kind != "conv"
                                                                for n in wanted):
             names = [s.name for s in self.specs[: last + 1] if s.name in wanted]
-            feats = FeaturePass.apply(x, self.specs[: last + 1], self.convs, names, pooling, check)
+            feats = FeaturePass.apply(x, self.specs[: last + 1], self.conv_bank, names, pooling, check)
             return dict(zip(names, feats, strict=True))
         for k, s in enumerate(self.specs[: last + 1]):
             if s.kind == "conv":
-                x = self.convs[s.name](x)
+                x = self.conv_bank.forward(s.name, x) if not x.requires_grad else self.convs[s.name](x)
             elif s.kind == "relu":
                 # In place unless the conv output itself was asked for: saves a full-size
                 # allocation and a memory pass per layer (the conv's input-gradient does not
