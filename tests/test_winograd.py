@@ -88,3 +88,24 @@ def test_feature_network_uses_winograd_and_matches_the_direct_route(random_net: 
         torch.testing.assert_close(fast_feats[name], ref_feats[name], rtol=1e-4, atol=1e-4 * float(
             ref_feats[name].abs().max()))
     torch.testing.assert_close(fast_grad, ref_grad, rtol=1e-3, atol=1e-4 * float(ref_grad.abs().max()))
+
+
+def test_bank_convolution_is_differentiable_like_the_direct_one(random_net: FeatureNetwork):
+    # A conv's pre-activation output goes through ordinary autograd (and harmonization's own
+    # pass does the same): the bank's node must give the direct convolution's input gradient.
+    rgb = torch.rand(1, 3, 24, 28)
+
+    def grad() -> torch.Tensor:
+        x = rgb.clone().requires_grad_(True)
+        random_net(x, ["conv4_1"])["conv4_1"].pow(2).mean().backward()
+        assert x.grad is not None
+        return x.grad
+
+    fast = grad()
+    random_net.conv_bank.winograd = False
+    try:
+        ref = grad()
+    finally:
+        random_net.conv_bank.winograd = True
+    assert float(ref.abs().max()) > 0
+    torch.testing.assert_close(fast, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()))

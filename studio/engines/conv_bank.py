@@ -9,11 +9,28 @@ the size of the weights they come from, for each direction (about 330 MB for VGG
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import winograd
+
+
+class _BankConv(torch.autograd.Function):
+    """A bank convolution as an autograd node (the input gradient only: the weights are frozen)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, bank: ConvBank, name: str) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.bank, ctx.name = bank, name
+        return bank.forward(name, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return ctx.bank.input_grad(ctx.name, grad_out, x), None, None
 
 
 class ConvBank:
@@ -41,6 +58,12 @@ class ConvBank:
         if self._fast(name, x):
             return winograd.conv3x3(x, self._kernel(name, False), conv.bias)
         return F.conv2d(x, conv.weight, conv.bias, padding=1)
+
+    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """``forward`` that autograd can differentiate with respect to ``x``."""
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _BankConv.apply(x, self, name)
+        return self.forward(name, x)
 
     def input_grad(self, name: str, grad_out: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
         """The gradient with respect to the convolution's input (the weights are frozen)."""

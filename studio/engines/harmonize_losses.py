@@ -150,7 +150,7 @@ def evaluate(obj: Objective, v: torch.Tensor) -> tuple[float, torch.Tensor, dict
             if deepest is None:
                 break
             if s.kind == "conv":
-                x = net.convs[s.name](x)
+                x = net.conv_bank(s.name, x)
             elif s.kind == "relu":
                 x = F.relu(x)
                 if obj.check is not None:

@@ -170,7 +170,7 @@ class FeatureNetwork(nn.Module):
             return dict(zip(names, feats, strict=True))
         for k, s in enumerate(self.specs[: last + 1]):
             if s.kind == "conv":
-                x = self.conv_bank.forward(s.name, x) if not x.requires_grad else self.convs[s.name](x)
+                x = self.conv_bank(s.name, x)
             elif s.kind == "relu":
                 # In place unless the conv output itself was asked for: saves a full-size
                 # allocation and a memory pass per layer (the conv's input-gradient does not
