@@ -52,11 +52,13 @@ def worthwhile(x: torch.Tensor, in_channels: int, out_channels: int) -> bool:
 
 def transform_kernel(weight: torch.Tensor) -> torch.Tensor:
     """(C_out, C_in, 3, 3) kernel → (36, C_in, C_out), the right-hand sides of the 36 products."""
-    w64 = weight.detach().double()
-    g = _matrix(_G, w64)
-    u = g @ w64 @ g.t()  # (C_out, C_in, 6, 6)
     c_out, c_in = weight.shape[:2]
-    return u.permute(2, 3, 1, 0).reshape(36, c_in, c_out).to(weight.dtype).contiguous()
+    k = c_in * c_out
+    w = weight.detach().permute(2, 3, 1, 0).reshape(3, 3 * k)  # (kernel row, kernel column, C_in, C_out)
+    g = _matrix(_G, w)
+    u = (g @ w).view(6, 3, k)  # G over the kernel rows …
+    u = torch.bmm(g.expand(6, 6, 3), u)  # … and over the kernel columns: (6, 6, C_in * C_out)
+    return u.view(36, c_in, c_out)
 
 
 def transform_kernel_for_input_grad(weight: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,18 @@ EXTRA = [QColor(220, 110, 220), QColor(240, 220, 90), QColor(100, 220, 220)]
 MAX_POINTS = 2000
 
 
+def legend_layout(widths: list[float], space: float, gap: float = 14.0) -> list[tuple[float, int]]:
+    """(x, row) of each legend entry of these widths, wrapped to rows of ``space`` pixels."""
+    out: list[tuple[float, int]] = []
+    x, row = 0.0, 0
+    for w in widths:
+        if x > 0 and x + w > space:
+            x, row = 0.0, row + 1
+        out.append((x, row))
+        x += w + gap
+    return out
+
+
 class LossPlot(QWidget):
     """Each loss term as a line over the iteration number, on a log scale."""
 
@@ -64,7 +76,12 @@ class LossPlot(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor(30, 30, 32))
         fm = p.fontMetrics()
-        plot = QRectF(8, 6 + fm.height() + 4, self.width() - 16, self.height() - fm.height() - 18)
+        names = sorted(self._series, key=lambda n: (n != "total", n))
+        texts = [f"{n} {self._series[n][-1][1] if self._series[n] else float('nan'):.3g}" for n in names]
+        places = legend_layout([fm.horizontalAdvance(t) for t in texts], self.width() - 16)
+        rows = 1 + max((r for _, r in places), default=0)
+        top = 6 + rows * fm.height() + 4
+        plot = QRectF(8, top, self.width() - 16, self.height() - top - 8)
         p.setPen(QPen(QColor(70, 70, 74), 1))
         p.drawRect(plot)
         values = [v for pts in self._series.values() for _, v in pts if v > 0]
@@ -90,8 +107,7 @@ class LossPlot(QWidget):
             y = to_xy(0, 10.0**d).y()
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
 
-        legend_x = 8.0
-        for name in sorted(self._series, key=lambda n: (n != "total", n)):
+        for name, text, (lx, row) in zip(names, texts, places, strict=True):
             pts = [(x, v) for x, v in self._series[name] if v > 0]
             colour = self.colour(name)
             if pts:
@@ -101,9 +117,6 @@ class LossPlot(QWidget):
                 p.setPen(QPen(colour, 2 if name == "total" else 1.4))
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawPath(path)
-            last = self._series[name][-1][1] if self._series[name] else float("nan")
-            text = f"{name} {last:.3g}"
             p.setPen(colour)
-            p.drawText(QPointF(legend_x, 4 + fm.ascent()), text)
-            legend_x += fm.horizontalAdvance(text) + 14
+            p.drawText(QPointF(8 + lx, 4 + fm.ascent() + row * fm.height()), text)
         p.end()
