@@ -222,5 +222,8 @@ def load_feature_network(name: str = "auto", device: torch.device | str = "cpu",
             net = net.to(dev)
             if dev.type == "cpu":
                 net = net.to(memory_format=torch.channels_last)
+                # The Winograd kernels of the layers the default losses reach, made with the network
+                # rather than in a run's first evaluation (deeper layers are made when first used).
+                net.conv_bank.prepare(s.name for s in net.truncated_specs(["relu5_1"]) if s.kind == "conv")
             _cache[key] = net
     return net

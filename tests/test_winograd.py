@@ -109,3 +109,13 @@ def test_bank_convolution_is_differentiable_like_the_direct_one(random_net: Feat
         random_net.conv_bank.winograd = True
     assert float(ref.abs().max()) > 0
     torch.testing.assert_close(fast, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()))
+
+
+def test_prepare_makes_the_kernels_of_eligible_convolutions_only(random_net: FeatureNetwork):
+    bank = random_net.conv_bank
+    bank._kernels.clear()
+    bank.prepare(["conv1_2", "conv2_1", "conv3_1", "conv4_2"])
+    assert set(bank._kernels) == {("conv3_1", False), ("conv3_1", True), ("conv4_2", False), ("conv4_2", True)}
+    u = bank._kernels[("conv4_2", False)][1]
+    random_net(torch.rand(1, 3, 20, 20), ["relu4_2"])
+    assert bank._kernels[("conv4_2", False)][1] is u  # reused, not made again

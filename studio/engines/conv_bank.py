@@ -9,6 +9,7 @@ the size of the weights they come from, for each direction (about 330 MB for VGG
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -48,6 +49,15 @@ class ConvBank:
             hit = (stamp, u)
             self._kernels[(name, for_grad)] = hit
         return hit[1]
+
+    def prepare(self, names: Iterable[str]) -> None:
+        """Make the transformed kernels of these convolutions now (where the Winograd route will be
+        taken), so the first evaluation of a run does not pay for them (~0.3 s for VGG16 to relu5_1)."""
+        for name in names:
+            w = self.convs[name].weight
+            if self._fast(name, w):
+                self._kernel(name, False)
+                self._kernel(name, True)
 
     def _fast(self, name: str, x: torch.Tensor) -> bool:
         conv = self.convs[name]
