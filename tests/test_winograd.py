@@ -64,7 +64,7 @@ def test_feature_network_uses_winograd_and_matches_the_direct_route(random_net: 
         return real(x, u, bias)
 
     monkeypatch.setattr(winograd, "conv3x3", counting)
-    rgb = torch.rand(1, 3, 40, 36)
+    rgb = torch.rand(1, 3, 40, 36, generator=torch.Generator().manual_seed(0))
     layers = ["relu1_1", "relu3_1", "relu4_2"]
 
     def run() -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -87,13 +87,20 @@ def test_feature_network_uses_winograd_and_matches_the_direct_route(random_net: 
     for name in layers:
         torch.testing.assert_close(fast_feats[name], ref_feats[name], rtol=1e-4, atol=1e-4 * float(
             ref_feats[name].abs().max()))
-    torch.testing.assert_close(fast_grad, ref_grad, rtol=1e-3, atol=1e-4 * float(ref_grad.abs().max()))
+    # The gradient cannot be compared element by element between any two float32 routes: where a
+    # max-pool window holds a near tie or a ReLU input is near 0, a rounding difference sends a
+    # pixel's gradient elsewhere (over 150 random inputs, even the direct route in float32 against
+    # float64 once differed by 2.9 % of the maximum). What must hold is the direction and size:
+    # over 300 inputs the worst 1 - cosine between the two routes was 3.5e-5.
+    cos = torch.nn.functional.cosine_similarity(fast_grad.flatten(), ref_grad.flatten(), dim=0)
+    assert float(cos) > 1 - 1e-4
+    assert abs(float(fast_grad.norm() / ref_grad.norm()) - 1) < 1e-3
 
 
 def test_bank_convolution_is_differentiable_like_the_direct_one(random_net: FeatureNetwork):
     # A conv's pre-activation output goes through ordinary autograd (and harmonization's own
     # pass does the same): the bank's node must give the direct convolution's input gradient.
-    rgb = torch.rand(1, 3, 24, 28)
+    rgb = torch.rand(1, 3, 24, 28, generator=torch.Generator().manual_seed(0))
 
     def grad() -> torch.Tensor:
         x = rgb.clone().requires_grad_(True)
@@ -108,7 +115,9 @@ def test_bank_convolution_is_differentiable_like_the_direct_one(random_net: Feat
     finally:
         random_net.conv_bank.winograd = True
     assert float(ref.abs().max()) > 0
-    torch.testing.assert_close(fast, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()))
+    # Compared by direction and size, as above (ReLU and max-pool ties make element-wise checks flaky).
+    assert float(torch.nn.functional.cosine_similarity(fast.flatten(), ref.flatten(), dim=0)) > 1 - 1e-4
+    assert abs(float(fast.norm() / ref.norm()) - 1) < 1e-3
 
 
 def test_prepare_makes_the_kernels_of_eligible_convolutions_only(random_net: FeatureNetwork):
