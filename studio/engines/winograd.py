@@ -78,7 +78,11 @@ def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None) 
     c_out = u.shape[2]
     th, tw = (h + 3) // 4, (w + 3) // 4
     hp, wp = 4 * th + 2, 4 * tw + 2
-    padded = x.new_zeros(n, hp, wp, c_in)
+    padded = x.new_empty(n, hp, wp, c_in)  # zero border (padding, and where tiles overhang), then the image
+    padded[:, :1].zero_()
+    padded[:, h + 1:].zero_()
+    padded[:, 1:h + 1, :1].zero_()
+    padded[:, 1:h + 1, w + 1:].zero_()
     padded[:, 1:h + 1, 1:w + 1].copy_(x.permute(0, 2, 3, 1))
     out = torch.empty((n, c_out, h, w), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
     out_nhwc = out.permute(0, 2, 3, 1)
