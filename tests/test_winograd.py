@@ -128,3 +128,16 @@ def test_prepare_makes_the_kernels_of_eligible_convolutions_only(random_net: Fea
     u = bank._kernels[("conv4_2", False)][1]
     random_net(torch.rand(1, 3, 20, 20), ["relu4_2"])
     assert bank._kernels[("conv4_2", False)][1] is u  # reused, not made again
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 37, 22), (2, 3, 16, 12)])
+def test_conv3x3_in_bands_is_the_direct_convolution(shape: tuple[int, int, int, int], monkeypatch: pytest.MonkeyPatch):
+    # Large images go through in bands of tile rows; force several bands (and a short last one).
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(*shape, generator=g, dtype=torch.float64)
+    w = torch.randn(5, shape[1], 3, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(5, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(winograd.conv3x3(x, winograd.transform_kernel(w), b), F.conv2d(x, w, b, padding=1),
+                               rtol=1e-10, atol=1e-10)

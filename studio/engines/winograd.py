@@ -14,6 +14,8 @@ The result matches a direct convolution to about 1e-5 of the output's range in f
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 _BT = ((4, 0, -5, 0, 1, 0),
@@ -41,7 +43,12 @@ MIN_TILES = 128
 
 
 def _matrix(rows: tuple[tuple[float, ...], ...], like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64).to(device=like.device, dtype=like.dtype)
+    return _cached_matrix(rows, like.device, like.dtype)
+
+
+@functools.cache
+def _cached_matrix(rows: tuple[tuple[float, ...], ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64).to(device=device, dtype=dtype)
 
 
 def worthwhile(x: torch.Tensor, in_channels: int, out_channels: int) -> bool:
