@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from .conv_bank import ConvBank
     from .vgg import LayerSpec
 
-# Plan entries: (kind, index of the first saved tensor, output slot or -1)
-_Step = tuple[str, int, int]
+# Plan entries: (layer name, kind, index of the first saved tensor, output slot or -1)
+_Step = tuple[str, str, int, int]
 
 
 class FeaturePass(torch.autograd.Function):
@@ -38,31 +38,30 @@ class FeaturePass(torch.autograd.Function):
         slot_of = {name: i for i, name in enumerate(wanted)}
         for s in specs:
             if s.kind == "conv":
-                plan.append(("conv", len(saved), -1))
+                plan.append((s.name, "conv", len(saved), -1))
                 saved.append(x)
                 x = convs.forward(s.name, x)
             elif s.kind == "relu":
                 x = x.relu_()
-                plan.append(("relu", len(saved), -1))
+                plan.append((s.name, "relu", len(saved), -1))
                 saved.append(x)
                 if check is not None:
                     check()
             elif pooling == "avg":
-                plan.append(("avg", len(saved), -1))
+                plan.append((s.name, "avg", len(saved), -1))
                 saved.append(x)
                 x = F.avg_pool2d(x, 2, 2, ceil_mode=True)
             else:
-                plan.append(("max", len(saved), -1))
+                plan.append((s.name, "max", len(saved), -1))
                 x_in = x
                 x, idx = F.max_pool2d(x, 2, 2, ceil_mode=True, return_indices=True)
                 saved += [x_in, idx]
             if s.name in slot_of:
-                kind, at, _ = plan[-1]
-                plan[-1] = (kind, at, slot_of[s.name])
+                name, kind, at, _ = plan[-1]
+                plan[-1] = (name, kind, at, slot_of[s.name])
                 outs.append(x)
         ctx.save_for_backward(*saved)
         ctx.plan = plan
-        ctx.names = [s.name for s in specs]
         ctx.convs = convs
         ctx.check = check
         return tuple(outs)
@@ -73,7 +72,7 @@ class FeaturePass(torch.autograd.Function):
         check: Callable[[], None] | None = ctx.check
         g: torch.Tensor | None = None
         owned = False  # whether g is a tensor this backward made (and may write into)
-        for name, (kind, at, slot) in zip(reversed(ctx.names), reversed(ctx.plan), strict=True):
+        for name, kind, at, slot in reversed(ctx.plan):
             if slot >= 0 and grads[slot] is not None:
                 if g is None:
                     g, owned = grads[slot], False
