@@ -20,7 +20,7 @@ import torch
 
 from studio.engines.cpu_memory import keep_large_blocks
 from studio.engines.events import Finished, Progress
-from studio.engines.style import Objective, _to_tensor, run_style
+from studio.engines.style import Objective, image_tensor, run_style
 from studio.engines.style_metrics import StyleScorer
 from studio.engines.style_params import StyleParams
 from studio.engines.vgg import FeatureNetwork
@@ -61,9 +61,9 @@ def speed(net: FeatureNetwork, content: np.ndarray, style: np.ndarray, rounds: i
     keep_large_blocks()  # as run_style does on the CPU
     h, w = content.shape[:2]
     params = StyleParams(size=max(h, w))
-    objective = Objective(net, _to_tensor(content, torch.device("cpu")),
-                          [_to_tensor(resize_long_side(style, max(h, w)), torch.device("cpu"))], params)
-    x = _to_tensor(content, torch.device("cpu")).requires_grad_(True)
+    objective = Objective(net, image_tensor(content, torch.device("cpu")),
+                          [image_tensor(resize_long_side(style, max(h, w)), torch.device("cpu"))], params)
+    x = image_tensor(content, torch.device("cpu")).requires_grad_(True)
     flop = 2 * net.flops(h, w, objective.layers)  # forward + input gradient (parameters are frozen)
     evals, direct, rates = [], [], []
     bank = net.conv_bank

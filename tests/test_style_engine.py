@@ -318,26 +318,38 @@ def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, m
     assert made[2][1] > made[1][1]  # more pixels, larger inverse curvature
 
 
-def test_coarse_scales_hold_the_content_more_and_the_final_scale_uses_the_users_weights(random_net, monkeypatch):
+def test_coarse_scales_hold_the_content_more_and_report_the_users_weights(random_net, monkeypatch):
     from studio.engines import style
 
-    p = StyleParams(content_weight=2.0, style_weight=30.0)
-    assert style.weights_at_scale(p, 2, 3) == p
-    coarse = style.weights_at_scale(p, 0, 3)
-    assert coarse.content_weight > p.content_weight and coarse.style_weight == p.style_weight
+    assert style.content_factor(2, 3) == 1.0 and style.content_factor(0, 3) > 1.0
+    factors: list[float] = []
+    real_init = style.Objective.__init__
 
-    seen: list[float] = []
-    real = style.Objective.set_params
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        factors.append(self.content_factor)
 
-    def spy(self, params):
-        seen.append(params.content_weight)
-        real(self, params)
-
-    monkeypatch.setattr(style.Objective, "set_params", spy)
+    monkeypatch.setattr(style.Objective, "__init__", spy)
     events = _run(SMALL.with_changes(size=128, scales=2, iterations=2, content_weight=2.0), random_net)
-    assert seen == [coarse.content_weight, 2.0]
+    assert factors == [style.content_factor(0, 2), 1.0]
     fin = events[-1]
     assert isinstance(fin, Finished) and fin.extra["params"]["content_weight"] == 2.0  # the recipe keeps the user's
+
+
+def test_the_boosted_content_weight_is_optimised_but_not_reported(random_net):
+    from studio.engines import style
+
+    content = torch.rand(1, 3, 32, 32)
+    x = (0.5 * content + 0.4 * torch.rand_like(content)).requires_grad_(True)  # inside [0, 1]
+    p = SMALL.with_changes(content_weight=2.0, style_weight=30.0, tv_weight=0.0)
+    plain = style.Objective(random_net, content, [torch.rand(1, 3, 32, 32)], p)
+    boosted = style.Objective(random_net, content, plain.styles, p, content_factor=3.0)
+    (loss1, terms1), (loss3, terms3) = plain(x), boosted(x)
+    # the optimised loss holds three times the content term (the range term is 0 for pixels in range) ...
+    assert float((loss3 - loss1).detach()) == pytest.approx(2 * terms1["content"], rel=1e-4)
+    # ... and the reported terms are the user's, summing to the reported total
+    assert terms3["content"] == pytest.approx(terms1["content"], rel=1e-6)
+    assert terms3["total"] == pytest.approx(sum(v for k, v in terms3.items() if k != "total"))
 
 
 @pytest.mark.parametrize("scale", [1.0, 10.0])

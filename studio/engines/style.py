@@ -58,11 +58,9 @@ def budget_deadlines(budget: float, n_scales: int) -> np.ndarray:
     return np.cumsum(share / share.sum()) * budget
 
 
-def weights_at_scale(params: StyleParams, index: int, count: int) -> StyleParams:
-    """The parameters scale ``index`` of ``count`` optimises: coarse scales hold the content more."""
-    if index == count - 1:
-        return params
-    return params.with_changes(content_weight=params.content_weight * _COARSE_CONTENT_WEIGHT)
+def content_factor(index: int, count: int) -> float:
+    """How many times the user's content weight scale ``index`` of ``count`` optimises with."""
+    return 1.0 if index == count - 1 else _COARSE_CONTENT_WEIGHT
 
 
 def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None) -> None:
@@ -126,7 +124,8 @@ def iterations_per_scale(params: StyleParams, n_scales: int) -> list[int]:
     return [params.iterations] * n_scales
 
 
-def _to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+def image_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """An RGB float HxWx3 array in [0, 1] as the engine's 1x3xHxW float32 tensor on ``device``."""
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).unsqueeze(0).to(device).float()
 
 
@@ -157,11 +156,16 @@ def _initial_image(kind: str, content: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 class Objective:
-    """The weighted loss at one scale; rebuilt in place when live parameters change."""
+    """The weighted loss at one scale; rebuilt in place when live parameters change.
+
+    The optimised loss weighs the content ``content_factor`` times the user's weight (coarse scales
+    hold it more); the reported terms use the user's own weights, so they read the same at every scale.
+    """
 
     def __init__(self, net: FeatureNetwork, content: torch.Tensor, styles: list[torch.Tensor],
-                 params: StyleParams) -> None:
+                 params: StyleParams, content_factor: float = 1.0) -> None:
         self.net = net
+        self.content_factor = content_factor
         self.content = content
         self.styles = styles
         self._style_grams: dict[str, list[torch.Tensor]] = {}
@@ -204,12 +208,12 @@ class Objective:
         c = c / max(1, len(self.content_targets))
         s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()), zero)
         tv = tv_loss(x, self.tv_ref)
-        wc = p.content_weight
+        wc = p.content_weight * self.content_factor
         rng = _RANGE_WEIGHT * (wc + p.style_weight) * range_loss(x)
         total = wc * c + p.style_weight * s + p.tv_weight * tv + rng
-        terms = {"content": float(wc * c.detach()), "style": float(p.style_weight * s.detach()),
-                 "tv": float(p.tv_weight * tv.detach()), "range": float(rng.detach()),
-                 "total": float(total.detach())}
+        terms = {"content": float(p.content_weight * c.detach()), "style": float(p.style_weight * s.detach()),
+                 "tv": float(p.tv_weight * tv.detach()), "range": float(rng.detach())}
+        terms["total"] = sum(terms.values())
         return total, terms
 
 
@@ -348,14 +352,14 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
 
     try:
         for si, hw in enumerate(shapes):
-            c_t = _to_tensor(_resize(content, hw), device)
+            c_t = image_tensor(_resize(content, hw), device)
             long_side = max(hw)
             s_ts = []
             for s in styles:
                 k = params_now.style_scale * long_side / max(s.shape[:2])
                 shw = (max(1, round(s.shape[0] * k)), max(1, round(s.shape[1] * k)))
-                s_ts.append(_to_tensor(_resize(s, shw), device))
-            objective = Objective(net, c_t, s_ts, weights_at_scale(params_now, si, len(shapes)))
+                s_ts.append(image_tensor(_resize(s, shw), device))
+            objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)))
             objective.check = control.check
             if x is None:
                 x0 = _initial_image(params_now.init, c_t, params_now.seed)
@@ -389,7 +393,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                                                 for k in live if k != "original_colors")
                         params_now = new_params
                         if objective_changed:
-                            objective.set_params(weights_at_scale(params_now, si, len(shapes)))
+                            objective.set_params(params_now)
                             stepper = _Stepper(x, objective, params_now, control, first_step=stepper.scale())
                 ts = time.perf_counter()
                 try:
