@@ -1,11 +1,12 @@
 """Compare coarse-to-fine schedules at equal cost with a clock the machine's load cannot disturb.
 
-    python benchmarks/style_schedule.py 60 base growth=9,content=3 growth=6,content=1
+    python benchmarks/style_schedule.py 60 base growth=9,content=3 growth=6,gain=3,period=32 scales=1
 
 The engine's time budget is read from a virtual clock that advances by a cost model for each
 loss evaluation (seconds per evaluation at 512x384, scaled by pixel count; set with --eval-s),
 so runs are repeatable and two schedules can be told apart by a few percent, which wall-clock
-runs on a shared 2-core machine cannot. ``base`` is the plain single-scale run from the content.
+runs on a shared 2-core machine cannot. ``base`` is the plain single-scale L-BFGS run from the content;
+``gain=0`` turns the preconditioner off.
 Scores as bench_style.py does (lower is better).
 """
 
@@ -29,7 +30,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("budget", type=float, help="seconds of the virtual clock")
-    ap.add_argument("configs", nargs="+", help="base, or growth=G,content=C (time-share growth, coarse content factor)")
+    ap.add_argument("configs", nargs="+",
+                    help="base, or key=value pairs: growth (time-share growth), content (coarse content factor), "
+                         "gain and period (preconditioner), scales")
     ap.add_argument("--eval-s", type=float, default=1.3,
                     help="seconds per evaluation at 512x384 (measured in runs with Winograd: 1.2-1.35)")
     args = ap.parse_args()
@@ -50,16 +53,20 @@ def main() -> int:
         return evaluate(self, x)
 
     style.Objective.__call__ = counted  # type: ignore[method-assign]
-    defaults = (style._TIME_SHARE_GROWTH, style._COARSE_CONTENT_WEIGHT)
+    knobs = {"growth": "_TIME_SHARE_GROWTH", "content": "_COARSE_CONTENT_WEIGHT", "gain": "_BOOST_GAIN",
+             "period": "_BOOST_PERIOD"}
+    defaults = {k: getattr(style, name) for k, name in knobs.items()}
     for cfg in args.configs:
         clock["t"] = 0.0
         if cfg == "base":
-            params = StyleParams(size=512, scales=1, iterations=100_000, max_seconds=args.budget)
+            params = StyleParams(size=512, scales=1, iterations=100_000, precondition=False,
+                                 max_seconds=args.budget)
         else:
             kv = dict(item.split("=") for item in cfg.split(","))
-            style._TIME_SHARE_GROWTH = float(kv.get("growth", defaults[0]))
-            style._COARSE_CONTENT_WEIGHT = float(kv.get("content", defaults[1]))
-            params = StyleParams(size=512, iterations=100_000, max_seconds=args.budget)
+            for k, name in knobs.items():
+                setattr(style, name, float(kv.get(k, defaults[k])))
+            params = StyleParams(size=512, iterations=100_000, max_seconds=args.budget,
+                                 scales=int(kv.get("scales", 3)), precondition=kv.get("gain") != "0")
         fin = [ev for ev in style.run_style(content, [paint], params, network=net) if isinstance(ev, Finished)][0]
         s = scorer.score(fin.image)
         print(f"{args.budget:.0f}s {cfg:24s} {fin.iterations:4d} it  style@1 {s['style@1']:.4f}  "

@@ -207,3 +207,30 @@ def test_interrupt_outside_the_engine_loop_is_a_clean_exit(pair, tmp_path, monke
     out = tmp_path / "o.png"
     assert main(["stylize", str(c), str(s), "-o", str(out), *FAST]) == 130
     assert "interrupted" in capsys.readouterr().err and not out.exists()
+
+
+def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, hed_net):
+    """The default run preconditions L-BFGS and says so in its recipe; --no-precondition runs plain
+    L-BFGS; a recipe written before the option existed was made with plain L-BFGS and re-runs so."""
+    from studio.imageio import save_image
+    from studio.recipe import Recipe
+
+    c, s = pair
+    default, plain = tmp_path / "default.png", tmp_path / "plain.png"
+    assert main(["stylize", str(c), str(s), "-o", str(default), *FAST]) == 0
+    assert main(["stylize", str(c), str(s), "-o", str(plain), "--no-precondition", *FAST]) == 0
+    r_default, r_plain = read_recipe(default), read_recipe(plain)
+    assert r_default is not None and r_default.params["precondition"] is True
+    assert r_plain is not None and r_plain.params["precondition"] is False
+    assert not np.array_equal(np.asarray(Image.open(default)), np.asarray(Image.open(plain)))
+
+    params = {k: v for k, v in r_plain.params.items() if k != "precondition"}
+    old = Recipe(engine="stylize", params=params, inputs=r_plain.inputs, weights=r_plain.weights,
+                 studio_version="0.1.0", created="")
+    old_png = tmp_path / "old.png"
+    save_image(old_png, np.zeros((8, 8, 3), np.float32), metadata=old.to_png_text())
+    again = tmp_path / "again.png"
+    assert main(["stylize", "--recipe", str(old_png), "-o", str(again), "--force"]) == 0
+    r_again = read_recipe(again)
+    assert r_again is not None and r_again.params["precondition"] is False
+    np.testing.assert_array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(plain)))

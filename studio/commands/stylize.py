@@ -42,6 +42,9 @@ def add_parser(sub: Any) -> None:
     o.add_argument("--max-seconds", type=number("max-seconds", allow_zero=False),
                    help="fit the whole run into this many seconds")
     o.add_argument("--optimizer", choices=["lbfgs", "adam"])
+    o.add_argument("--no-precondition", dest="precondition", action="store_const", const=False, default=None,
+                   help="plain L-BFGS on the pixels, as the classic implementations (default: low spatial "
+                        "frequencies take larger steps)")
     o.add_argument("--learning-rate", type=number("learning-rate", allow_zero=False), help="Adam step size")
     o.add_argument("--init", choices=["content", "noise", "median-noise"])
     o.add_argument("--seed", type=integer("seed"))
@@ -56,7 +59,8 @@ def add_parser(sub: Any) -> None:
 
 _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
                 "style_layer_weights", "style_blend", "style_scale", "original_colors", "iterations", "scales",
-                "max_seconds", "optimizer", "learning_rate", "init", "seed", "pooling", "device", "weights")
+                "max_seconds", "optimizer", "precondition", "learning_rate", "init", "seed", "pooling", "device",
+                "weights")
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
@@ -97,7 +101,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     given = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
     try:
-        params = StyleParams.from_dict({**base, **given})
+        params = StyleParams.from_recipe({**base, **given}) if args.recipe else StyleParams.from_dict(given)
     except TypeError as e:
         raise StudioInputError(f"the recipe's parameters do not fit this studio version: {e}.") from None
     if args.save_every:

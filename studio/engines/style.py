@@ -30,6 +30,7 @@ from .cpu_memory import give_back_memory, keep_large_blocks
 from .device import describe, resolve_device
 from .events import Cancelled, Event, Finished, Info, JobControl, Progress
 from .losses import content_loss, energy, gram, range_loss, style_loss, tv_loss, tv_raw
+from .precondition import SpectralBoost
 from .style_params import LIVE_FIELDS, StyleParams
 from .vgg import FeatureNetwork
 
@@ -50,6 +51,11 @@ _COARSE_CONTENT_WEIGHT = 3.0
 # ended outside the range and the clamped export was a different picture from the one optimised: at
 # 180 s its full-size style distance was 2.3x the unclamped image's (0.0064 vs 0.0028, style_schedule.py).
 _RANGE_WEIGHT = 20.0
+# L-BFGS's preconditioner (precondition.SpectralBoost): frequencies below 1 / period cycles per pixel
+# take steps up to (1 + gain)^2 times larger. Chosen with benchmarks/style_schedule.py (see the README).
+_BOOST_GAIN = 10.0
+_BOOST_PERIOD = 64.0
+_BOOST_RELATIVE = False
 
 
 def budget_deadlines(budget: float, n_scales: int) -> np.ndarray:
@@ -218,13 +224,20 @@ class Objective:
 
 
 class _Stepper:
-    """One optimiser iteration per ``step()``. L-BFGS keeps its history across steps; the
+    """One optimiser iteration of ``image`` per ``step()``. L-BFGS keeps its history across steps; the
     closure is memoised, so the evaluation torch's LBFGS makes at the start of each step
-    reuses the one its line search already made at the same point."""
+    reuses the one its line search already made at the same point.
 
-    def __init__(self, x: torch.Tensor, objective: Objective, params: StyleParams, control: JobControl,
+    With ``params.precondition`` L-BFGS optimises ``z`` where ``image = K z`` (``SpectralBoost``);
+    ``image`` always holds the point last evaluated, and the accepted point after ``step()``."""
+
+    def __init__(self, image: torch.Tensor, objective: Objective, params: StyleParams, control: JobControl,
                  first_step: float | None = None) -> None:
-        self.x = x
+        self.image = image
+        period = _BOOST_PERIOD * (max(image.shape[-2:]) / 512 if _BOOST_RELATIVE else 1.0)
+        self.boost = (SpectralBoost(_BOOST_GAIN, period)
+                      if params.optimizer == "lbfgs" and params.precondition else None)
+        self.x = image if self.boost is None else self.boost.inverse(image.detach()).requires_grad_(True)
         self.first_step = first_step
         self.objective = objective
         self.control = control
@@ -234,10 +247,10 @@ class _Stepper:
         self._memo: tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]] | None = None
         if self.kind == "lbfgs":
             self.opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [x], lr=1.0, max_iter=1, max_eval=40, history_size=50, tolerance_grad=1e-9,
+                [self.x], lr=1.0, max_iter=1, max_eval=40, history_size=50, tolerance_grad=1e-9,
                 tolerance_change=1e-12, line_search_fn="strong_wolfe")
         else:
-            self.opt = torch.optim.Adam([x], lr=params.learning_rate)
+            self.opt = torch.optim.Adam([self.x], lr=params.learning_rate)
 
     def _closure(self) -> torch.Tensor:
         self.control.check()
@@ -248,9 +261,17 @@ class _Stepper:
             self.terms = terms
             return loss
         self.opt.zero_grad(set_to_none=True)
-        loss, terms = self.objective(x)
+        image = self.image
+        if self.boost is not None:
+            with torch.no_grad():
+                image.copy_(self.boost.apply(x.detach()))
+            image.grad = None
+        loss, terms = self.objective(image)
         loss.backward()
         self.evals += 1
+        if self.boost is not None:
+            assert image.grad is not None
+            x.grad = self.boost.apply(image.grad)  # K is symmetric: dL/dz = K dL/dimage
         assert x.grad is not None
         self._memo = (x.detach().clone(), loss.detach(), x.grad.detach().clone(), terms)
         self.terms = terms

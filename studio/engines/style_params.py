@@ -48,6 +48,9 @@ class StyleParams:
     style_scale: float = 1.0  # style image size relative to the output size
     iterations: int = 100  # at each scale
     optimizer: Optimizer = "lbfgs"
+    # L-BFGS steps boosted at low spatial frequencies (engines/precondition.py); False: plain L-BFGS
+    # on the pixels, as the classic implementations run it
+    precondition: bool = True
     learning_rate: float = 0.02  # Adam only, in [0, 1] pixel units
     init: Init = "content"
     seed: int = 0
@@ -71,6 +74,12 @@ class StyleParams:
         """Build from a dict (a recipe): unknown keys are ignored, lists become tuples, and a value of
         the wrong type is a StudioInputError naming it."""
         return params_from_dict(cls, d)
+
+    @classmethod
+    def from_recipe(cls, d: dict[str, Any]) -> StyleParams:
+        """``from_dict`` for a saved recipe: one written before studio preconditioned L-BFGS holds no
+        ``precondition`` key and was made with plain L-BFGS, so it re-runs that way."""
+        return cls.from_dict({"precondition": False, **d})
 
     def with_changes(self, **changes: Any) -> StyleParams:
         return replace(self, **changes)

@@ -174,7 +174,7 @@ class StyleWorkspace(Workspace):
 
     def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
         try:
-            new_params = StyleParams.from_dict(params)
+            new_params = StyleParams.from_recipe(params)
         except (TypeError, ValueError) as exc:
             return f"The recipe's settings could not be read ({exc})."
         content, styles = self._state.content, self._state.styles
