@@ -263,13 +263,14 @@ def test_stop_latency_on_a_large_image(random_net):
 
 
 def test_a_time_budget_goes_mostly_to_the_final_scale():
-    """Fine texture needs the final scale's iterations; coarse scales are cheap and need few."""
+    """Fine texture needs the final scale's iterations; coarse scales are cheap and need few (with the
+    preconditioner, growth 14 beat growth 9 on content at 60 and 180 s; see style.py)."""
     from studio.engines.style import budget_deadlines
 
     d = budget_deadlines(60.0, 3)
-    assert d[-1] == pytest.approx(60.0) and all(np.diff(d) > 0)
-    assert 60.0 - d[-2] >= 0.8 * 60.0  # the final scale's own share
-    assert d[0] > 0.5  # the coarsest still gets time to lay down the big structures
+    assert d[-1] == pytest.approx(60.0) and d[0] > 0 and all(np.diff(d) > 0)
+    assert 60.0 - d[-2] >= 0.9 * 60.0  # the final scale's own share
+    assert d[1] - d[0] >= 0.04 * 60.0  # the middle scale lays down the big structures
 
 
 class _Quadratic:
