@@ -221,6 +221,17 @@ def test_export_png_with_recipe_and_reopen_restores_params(qtbot, window, tmp_pa
     assert ws.undo_stack.undoText() == "Settings from a recipe"
 
 
+def test_a_recipe_from_before_the_preconditioner_reopens_with_plain_lbfgs(qtbot, window):
+    """Its run used plain L-BFGS; a recipe that says nothing of it must not re-run differently."""
+    ws = window.workspace("style")
+    assert ws.params().precondition is True
+    old = {k: v for k, v in ws.params().to_dict().items() if k != "precondition"}
+    assert ws.restore_recipe({**old, "seed": 9}, []) is not None
+    assert ws.params().seed == 9 and ws.params().precondition is False
+    assert ws.restore_recipe({**old, "precondition": True}, []) is not None
+    assert ws.params().precondition is True
+
+
 def test_copy_to_clipboard(qtbot, window):
     run_to_end(qtbot, window)
     window.act_copy.trigger()
