@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from studio.cli_args import EXIT_BAD_INPUT
+
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="studio", description="Open the studio window.")
@@ -22,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, qt_args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from studio.ui.binding_check import binding_problem
+
+    problem = binding_problem()
+    if problem:
+        print(f"studio: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     from PySide6.QtWidgets import QApplication
 
