@@ -24,11 +24,12 @@ import numpy as np
 import torch
 
 from studio.cyclegan_catalogue import default_model_path
-from studio.engines.cyclegan_infer import forward_any_size, tile_starts, translate
-from studio.engines.cyclegan_io import load_generator
-from studio.engines.cyclegan_models import ResnetGenerator
-from studio.engines.cyclegan_params import TranslateParams
-from studio.imageio import load_image, resize_long_side
+from studio.engines.cyclegan.infer import forward_any_size, tile_starts, translate
+from studio.engines.cyclegan.io import load_generator
+from studio.engines.cyclegan.models import ResnetGenerator
+from studio.engines.cyclegan.params import TranslateParams
+from studio.engines.pixels import resize_long_side
+from studio.imageio import load_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_style import matmul_rate  # noqa: E402  (the same matmul yardstick as the style benchmark)

@@ -27,9 +27,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from studio.app import ui_friendly_threads  # noqa: E402
-from studio.engines.gan_checkpoints import load_default_generator, load_generator  # noqa: E402
-from studio.engines.gan_latent import render, sample_latents  # noqa: E402
-from studio.engines.gan_models import DCGAN_G, FusedGenerator, GanArch  # noqa: E402
+from studio.engines.gan.checkpoints import load_generator  # noqa: E402
+from studio.engines.gan.latent import render, sample_latents  # noqa: E402
+from studio.engines.gan.models import DCGAN_G, FusedGenerator, GanArch  # noqa: E402
+from studio.generators import load_default_generator  # noqa: E402
 
 TARGET_MS = 30.0
 

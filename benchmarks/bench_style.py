@@ -20,11 +20,12 @@ import torch
 
 from studio.engines.cpu_memory import keep_large_blocks
 from studio.engines.events import Finished, Progress
-from studio.engines.style import Objective, image_tensor, run_style
-from studio.engines.style_metrics import StyleScorer
-from studio.engines.style_params import StyleParams
-from studio.engines.vgg import FeatureNetwork
-from studio.imageio import load_image, resize_long_side, save_image
+from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.pixels import resize_long_side
+from studio.engines.style.metrics import StyleScorer
+from studio.engines.style.params import StyleParams
+from studio.engines.style.run import Objective, image_tensor, run_style
+from studio.imageio import load_image, save_image
 from studio.weights import load_feature_network
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"

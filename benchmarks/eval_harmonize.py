@@ -5,7 +5,7 @@ runs studio, writes a side-by-side sheet ``N_sheet.jpg`` (naive | studio | paper
 ``N_studio.png`` to --out, and prints, for the naive composite, studio's result and the paper's:
 the style distance between the pasted region and the rest of the painting, the content distance
 to the naive composite inside the mask, the seam measure along the mask border (see
-studio.engines.harmonize_metrics; lower is better for each), and studio's time.
+studio.engines.harmonize.metrics; lower is better for each), and studio's time.
 
     .venv/bin/python benchmarks/eval_harmonize.py --out /tmp/harmonize-eval [--size 512] [--mode dph]
 """
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.engines.events import Finished, Info, Progress  # noqa: E402
-from studio.engines.harmonize import run_harmonize  # noqa: E402
-from studio.engines.harmonize_metrics import HarmonizeScorer  # noqa: E402
-from studio.engines.harmonize_params import MODES, HarmonizeParams  # noqa: E402
+from studio.engines.harmonize.metrics import HarmonizeScorer  # noqa: E402
+from studio.engines.harmonize.params import MODES, HarmonizeParams  # noqa: E402
+from studio.engines.harmonize.run import run_harmonize  # noqa: E402
 from studio.imageio import load_image, save_image  # noqa: E402
 from studio.weights import load_feature_network  # noqa: E402
 

@@ -17,11 +17,12 @@ import sys
 import types
 from pathlib import Path
 
-from studio.engines import style
 from studio.engines.events import Finished
-from studio.engines.style_metrics import StyleScorer
-from studio.engines.style_params import StyleParams
-from studio.imageio import load_image, resize_long_side
+from studio.engines.pixels import resize_long_side
+from studio.engines.style import run as style
+from studio.engines.style.metrics import StyleScorer
+from studio.engines.style.params import StyleParams
+from studio.imageio import load_image
 from studio.weights import load_feature_network
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"

@@ -10,9 +10,9 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .cli_args import EXIT_BAD_INPUT, Parser
-from .errors import StudioInputError
+from studio import __version__
+from studio.cli_args import EXIT_BAD_INPUT, Parser
+from studio.engines.errors import StudioInputError
 
 #: command name -> module under studio.commands (imported only when the command line needs it)
 COMMANDS: dict[str, str] = {
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-psn") or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        from .app import main as app_main
+        from studio.app import main as app_main
 
         return app_main(argv)
     try:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import StudioInputError
+from studio.engines.errors import StudioInputError
 
 EXIT_BAD_INPUT = 2
 

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
 
 MIN_SCALE = 0.01
 MAX_SCALE = 20.0

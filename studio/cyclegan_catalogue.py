@@ -13,12 +13,8 @@ Folders: translators live in ``models_dir()/cyclegan`` (``$STUDIO_MODELS_DIR`` m
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import secrets
-import shutil
 import socket
 import urllib.error
 import urllib.request
@@ -27,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import StudioInputError
-from .weights import models_dir
+from studio.engines.errors import StudioInputError
+from studio.engines.files import atomic_copy, atomic_write_text, file_sha256
+from studio.paths import models_dir, shipped_model
 
 PRETRAINED: tuple[str, ...] = (
     "apple2orange", "orange2apple", "summer2winter_yosemite", "winter2summer_yosemite", "horse2zebra",
@@ -82,7 +79,7 @@ def default_model_path() -> Path:
     env = os.environ.get("STUDIO_DEFAULT_TRANSLATOR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "assets" / "models" / f"{DEFAULT_NAME}.pth"
+    return shipped_model(f"{DEFAULT_NAME}.pth")
 
 
 def default_model_card() -> dict[str, Any] | None:
@@ -164,22 +161,8 @@ def recorded_checksums() -> dict[str, str]:
 def _record_checksum(name: str, digest: str) -> None:
     sums = recorded_checksums()
     sums[name] = digest
-    _atomic_write_text(_checksums_path(), json.dumps(sums, indent=1, sort_keys=True))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    _checksums_path().parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(_checksums_path(), json.dumps(sums, indent=1, sort_keys=True))
 
 
 def verify(name: str) -> bool:
@@ -189,9 +172,9 @@ def verify(name: str) -> bool:
         raise StudioInputError(f"the model {name!r} is not downloaded.")
     want = recorded_checksums().get(name)
     if want is None:
-        _record_checksum(name, sha256_of(f))
+        _record_checksum(name, file_sha256(f))
         return True
-    return sha256_of(f) == want
+    return file_sha256(f) == want
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,7 +200,7 @@ def download(name: str, progress: ProgressFn | None = None, opener: Opener | Non
              url: str | None = None, timeout: float = 30.0) -> Path:
     """Download an official generator into the translators folder (resuming a ``.part`` file), check it is a
     generator and that its SHA-256 matches any recorded one; returns its path."""
-    from .engines.cyclegan_io import load_generator
+    from studio.engines.cyclegan.io import load_generator
 
     if name not in PRETRAINED and url is None:
         raise StudioInputError(f"{name!r} is not an official CycleGAN model; choose one of: {', '.join(PRETRAINED)}.")
@@ -265,7 +248,7 @@ def download(name: str, progress: ProgressFn | None = None, opener: Opener | Non
         if total is not None and done < total:
             raise StudioInputError(f"the download of {name!r} stopped at {done} of {total} bytes; run it again to "
                                    "resume.")
-    digest = sha256_of(part)
+    digest = file_sha256(part)
     want = recorded_checksums().get(name)
     if want is not None and want != digest:
         bad = part.with_name(f"{name}.pth.bad")
@@ -287,7 +270,7 @@ def download(name: str, progress: ProgressFn | None = None, opener: Opener | Non
 
 def import_model(path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False) -> Path:
     """Copy a generator ``.pth`` into the translators folder after checking it (keys and shapes)."""
-    from .engines.cyclegan_io import load_generator
+    from studio.engines.cyclegan.io import load_generator
 
     src = Path(path)
     load_generator(src)  # one clear sentence if it is not a generator
@@ -301,12 +284,6 @@ def import_model(path: str | os.PathLike[str], name: str | None = None, overwrit
     dest = folder / f"{stem}.pth"
     if dest.exists() and not overwrite:
         raise StudioInputError(f"a model named {stem!r} exists already ({dest}); choose another name or overwrite it.")
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    _record_checksum(stem, sha256_of(dest))
+    atomic_copy(src, dest)
+    _record_checksum(stem, file_sha256(dest))
     return dest

@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from studio import __version__
-from studio.imageio import PathLike, save_image, to_uint8
+from studio.engines.pixels import to_uint8
+from studio.imageio import PathLike, save_image
 
 STYLE_SEED = 1889
 STYLE_SIZE = 512

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .engines.vgg import layer_specs
-from .errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.features.vgg import layer_specs
 
 _BLOCK_CONVS = (2, 2, 3, 3, 3)  # VGG16
 

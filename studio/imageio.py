@@ -9,11 +9,9 @@ Saving is atomic: a temporary file in the target folder, then ``os.replace``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import math
 import os
-import secrets
 import struct
 import threading
 import zlib
@@ -21,12 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.files import atomic_write, file_sha256
+from studio.engines.image_files import ImageFiles
+from studio.engines.pixels import to_uint8
 
 PathLike = str | os.PathLike[str]
 
@@ -120,18 +120,6 @@ def _reason(exc: BaseException) -> str:
 def _megapixels(pixels: int) -> str:
     mp = pixels / 1e6
     return f"{mp:.0f}" if mp >= 10 else f"{mp:.1f}"
-
-
-def file_sha256(path: PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise StudioInputError(f"{_q(path)} cannot be read: {exc.strerror or _reason(exc)}.") from exc
-    return digest.hexdigest()
 
 
 def _check_input_file(path: Path) -> None:
@@ -397,40 +385,6 @@ def composite_on(
 # pixel helpers
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float in [0, 1] (clipped, NaN -> 0), uint16 or bool to uint8; uint8 passes through."""
-    a = np.asarray(image)
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == np.bool_:
-        return a.astype(np.uint8) * 255
-    if a.dtype == np.uint16:
-        return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.floating):
-        f = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        return (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.integer):
-        return np.clip(a, 0, 255).astype(np.uint8)
-    raise StudioInputError(f"An image of dtype {a.dtype} cannot be converted to 8 bits.")
-
-
-def resize_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
-    """Resize so the long side is ``long_side``: area averaging to shrink, bicubic to enlarge."""
-    if long_side < 1:
-        raise StudioInputError(f"The long side must be at least 1 pixel, not {long_side}.")
-    a = np.asarray(rgb, dtype=np.float32)
-    h, w = a.shape[:2]
-    scale = long_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if size == (w, h):
-        return np.clip(a, 0.0, 1.0)
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    out = cv2.resize(np.ascontiguousarray(a), size, interpolation=interpolation)
-    if a.ndim == 3 and out.ndim == 2:
-        out = out[:, :, None]
-    return np.clip(out, 0.0, 1.0)
-
-
 # --------------------------------------------------------------------------------------------
 # saving
 
@@ -486,17 +440,6 @@ def _save_options(fmt: str, metadata: dict[str, str] | None, quality: int) -> di
     return {"compression": "tiff_lzw"}
 
 
-def _create_temp(target: Path) -> tuple[int, Path]:
-    """A new file next to ``target`` (same folder, so os.replace is atomic), with normal permissions."""
-    for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name next to {target}")
-
-
 def save_image(
     path: PathLike,
     image: np.ndarray,
@@ -516,24 +459,7 @@ def save_image(
     fmt = WRITE_FORMATS[p.suffix.lower()]
     pil = _as_pil(image, fmt)
     options = _save_options(fmt, metadata, quality)
-    tmp: Path | None = None
-    try:
-        fd, tmp = _create_temp(p)
-        with os.fdopen(fd, "wb") as f:
-            pil.save(f, format=fmt, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        if p.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, p.stat().st_mode & 0o7777)
-        os.replace(tmp, p)
-    except BaseException as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise StudioInputError(f"{_q(p)} could not be written: {exc.strerror or _reason(exc)}.") from exc
-        raise
+    atomic_write(p, lambda f: pil.save(f, format=fmt, **options))
     return p
 
 
@@ -609,3 +535,12 @@ def read_png_text(path: PathLike) -> dict[str, str]:
     except OSError as exc:
         raise StudioInputError(f"{_q(p)} cannot be read: {exc.strerror or _reason(exc)}.") from exc
     return texts
+
+
+def _read_rgb(path: PathLike, *, max_side: int | None = None, max_pixels: int | None = None) -> np.ndarray:
+    kwargs: dict[str, int] = {} if max_pixels is None else {"max_pixels": max_pixels}
+    return load_image(path, max_side=max_side, **kwargs).rgb
+
+
+#: what the engines that read folders or write samples are given (``studio.engines.image_files``)
+IMAGE_FILES = ImageFiles(read=_read_rgb, write=lambda path, image: save_image(path, image))

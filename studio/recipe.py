@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
-from studio.errors import StudioInputError
-from studio.imageio import PathLike, file_sha256, read_png_text
+from studio.engines.errors import StudioInputError
+from studio.engines.files import file_sha256
+from studio.imageio import PathLike, read_png_text
 
 RECIPE_KEY = "studio:recipe"
 RECIPE_FORMAT = "studio-recipe"

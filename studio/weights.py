@@ -11,7 +11,6 @@ Sources, best first (``auto`` takes the first available):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import logging
@@ -22,8 +21,10 @@ from pathlib import Path
 
 import torch
 
-from .engines.vgg import FeatureNetwork
-from .errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.files import atomic_write
+from studio.paths import models_dir, weights_cache_dir
 
 log = logging.getLogger("studio.weights")
 
@@ -41,22 +42,6 @@ class WeightSource:
     description: str
     fix: str  # what makes it available
     location: str | None = None
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("STUDIO_CACHE_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "studio"
-
-
-def models_dir() -> Path:
-    base = os.environ.get("STUDIO_MODELS_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "studio" / "models"
 
 
 def hed_h5_path() -> Path | None:
@@ -153,26 +138,22 @@ def _load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _hed_state_dict(h5: Path) -> dict[str, torch.Tensor]:
-    from .hed_convert import hed_to_state_dict
+    from studio.hed_convert import hed_to_state_dict
 
     st = h5.stat()
     key = hashlib.sha256(f"{h5.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:12]
-    cached = cache_dir() / "weights" / f"vgg16-hed-{key}.pth"
+    cached = weights_cache_dir() / f"vgg16-hed-{key}.pth"
     if cached.is_file():
         try:
             return torch.load(cached, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - a broken cache is rebuilt
             pass
     sd = hed_to_state_dict(h5)
-    tmp = cached.with_suffix(f".tmp{os.getpid()}")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(sd, tmp)
-        os.replace(tmp, cached)
-    except OSError as e:  # a read-only or full cache only costs the conversion next time
+        atomic_write(cached, lambda f: torch.save(sd, f))
+    except (OSError, StudioInputError) as e:  # a read-only or full cache only costs the conversion next time
         log.warning("could not cache the converted weights in %s: %s", cached.parent, e)
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
     return sd
 
 
@@ -202,6 +183,14 @@ def load_state_dict(source: WeightSource, allow_download: bool = True) -> dict[s
     if source.location is None:
         raise StudioInputError(f"the {source.name} weights were not found; {source.fix}")
     return _load_checkpoint(Path(source.location))
+
+
+def network_for(params) -> FeatureNetwork:
+    """The feature network an engine's parameters ask for (``weights`` and ``device``), loaded once per
+    process; the CLI and the app's job closures call it and hand the network to the engine."""
+    from studio.engines.device import resolve_device
+
+    return load_feature_network(params.weights, resolve_device(params.device))
 
 
 _cache: dict[tuple[str, str], FeatureNetwork] = {}

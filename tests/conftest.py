@@ -24,7 +24,7 @@ def random_net():
     """A VGG16 feature network with random (He-initialised) weights: fast and offline."""
     import torch
 
-    from studio.engines.vgg import FeatureNetwork, layer_specs
+    from studio.engines.features.vgg import FeatureNetwork, layer_specs
 
     g = torch.Generator().manual_seed(0)
     sd = {}

@@ -21,7 +21,7 @@ from studio.compositing import (
     load_mask_file,
     loose_mask,
 )
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
 
 PH, PW = 40, 60
 

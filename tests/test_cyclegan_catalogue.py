@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from studio import cyclegan_catalogue as cat
-from studio.engines.cyclegan_models import NLayerDiscriminator, ResnetGenerator
-from studio.errors import StudioInputError
+from studio.engines.cyclegan.models import NLayerDiscriminator, ResnetGenerator
+from studio.engines.errors import StudioInputError
+from studio.engines.files import file_sha256
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +87,7 @@ def test_download_resumes_records_and_verifies_the_checksum(folder):
     assert server.requests[0].full_url == cat.url_for("horse2zebra")
     assert dest.read_bytes() == data and not part.exists()
     assert seen[-1] == (len(data), len(data))
-    assert cat.recorded_checksums()["horse2zebra"] == cat.sha256_of(dest)
+    assert cat.recorded_checksums()["horse2zebra"] == file_sha256(dest)
     assert cat.verify("horse2zebra")
     assert cat.resolve_model("horse2zebra") == dest
     # a later download with different bytes is refused and set aside

@@ -9,7 +9,7 @@ from PIL import Image
 
 from studio import cyclegan_catalogue as cat
 from studio.cli import main
-from studio.engines.cyclegan_models import NLayerDiscriminator, ResnetGenerator
+from studio.engines.cyclegan.models import NLayerDiscriminator, ResnetGenerator
 from studio.recipe import read_recipe
 
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from studio.cyclegan_catalogue import default_model_path, list_models, resolve_model
-from studio.engines.cyclegan_infer import translate
-from studio.engines.cyclegan_io import load_generator
-from studio.engines.cyclegan_params import TranslateParams
-from studio.imageio import file_sha256
+from studio.engines.cyclegan.infer import translate
+from studio.engines.cyclegan.io import load_generator
+from studio.engines.cyclegan.params import TranslateParams
+from studio.engines.files import file_sha256
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from studio.engines.color import rgb_to_yiq
-from studio.engines.cyclegan_infer import (
+from studio.engines.cyclegan.infer import (
     blend,
     feather_weights,
     forward_any_size,
@@ -19,10 +19,10 @@ from studio.engines.cyclegan_infer import (
     to_tensor,
     translate,
 )
-from studio.engines.cyclegan_models import ResnetGenerator
-from studio.engines.cyclegan_params import TranslateParams
+from studio.engines.cyclegan.models import ResnetGenerator
+from studio.engines.cyclegan.params import TranslateParams
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, JobControl, Progress
-from studio.errors import StudioInputError
 
 
 @pytest.fixture(scope="module")

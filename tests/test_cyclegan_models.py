@@ -8,15 +8,15 @@ import re
 import pytest
 import torch
 
-from studio.engines.cyclegan_io import load_generator, save_state_dict
-from studio.engines.cyclegan_models import (
+from studio.engines.cyclegan.io import load_generator, save_state_dict
+from studio.engines.cyclegan.models import (
     NLayerDiscriminator,
     ResnetGenerator,
     clean_state_dict,
     count_parameters,
     generator_from_state_dict,
 )
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
 
 
 def official_layout(n_blocks: int, ngf: int = 64) -> dict[str, tuple[int, ...]]:

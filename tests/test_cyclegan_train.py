@@ -12,12 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.engines.cyclegan_data import ImagePool, list_images, random_crop
-from studio.engines.cyclegan_io import load_generator
-from studio.engines.cyclegan_params import TrainParams
-from studio.engines.cyclegan_train import NET_NAMES, lr_factor, run_train
+from studio.engines.cyclegan.data import ImagePool, list_images, random_crop
+from studio.engines.cyclegan.io import load_generator
+from studio.engines.cyclegan.params import TrainParams
+from studio.engines.cyclegan.train import NET_NAMES, lr_factor, run_train
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, JobControl, Progress
-from studio.errors import StudioInputError
+from studio.imageio import IMAGE_FILES
 
 TINY = TrainParams(ngf=8, ndf=4, lr=2e-3, n_blocks=1, load_size=40, crop_size=32, epochs=2, epochs_decay=1,
                    epoch_size=10,
@@ -48,7 +49,7 @@ def domains(tmp_path):
 
 
 def _run(a, b, out, params, **kw):
-    events = list(run_train(a, b, out, params, **kw))
+    events = list(run_train(a, b, out, params, files=IMAGE_FILES, **kw))
     return [e for e in events if isinstance(e, Progress)], events[-1]
 
 
@@ -84,7 +85,7 @@ def test_resume_continues_from_the_saved_epoch(domains, tmp_path):
     after = torch.load(out / "latest_net_G_A.pth", weights_only=True)
     assert not torch.equal(before["model.1.weight"], after["model.1.weight"])
     with pytest.raises(StudioInputError, match="nothing to resume"):
-        list(run_train(*domains, tmp_path / "empty_run", TINY, resume=True))
+        list(run_train(*domains, tmp_path / "empty_run", TINY, resume=True, files=IMAGE_FILES))
 
 
 def test_cancel_saves_and_stops(domains, tmp_path):
@@ -92,7 +93,7 @@ def test_cancel_saves_and_stops(domains, tmp_path):
     out = tmp_path / "run"
     seen = 0
     fin = None
-    for ev in run_train(*domains, out, TINY, control):
+    for ev in run_train(*domains, out, TINY, control, files=IMAGE_FILES):
         if isinstance(ev, Progress):
             seen += 1
             if seen == 2:
@@ -107,16 +108,16 @@ def test_bad_folders_fail_with_one_sentence(domains, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(StudioInputError, match="holds no images"):
-        list(run_train(a, empty, tmp_path / "r", TINY))
+        list(run_train(a, empty, tmp_path / "r", TINY, files=IMAGE_FILES))
     with pytest.raises(StudioInputError, match="does not exist"):
-        list(run_train(tmp_path / "missing", b, tmp_path / "r", TINY))
+        list(run_train(tmp_path / "missing", b, tmp_path / "r", TINY, files=IMAGE_FILES))
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "a.png").write_bytes(b"not a png")
     with pytest.raises(StudioInputError, match="could be read"):
-        list(run_train(a, junk, tmp_path / "r", TINY))
+        list(run_train(a, junk, tmp_path / "r", TINY, files=IMAGE_FILES))
     with pytest.raises(StudioInputError, match="crop-size"):
-        list(run_train(a, b, tmp_path / "r", TINY.with_changes(crop_size=30)))
+        list(run_train(a, b, tmp_path / "r", TINY.with_changes(crop_size=30), files=IMAGE_FILES))
     assert list_images(a)[0].name == "sq0.png"
 
 

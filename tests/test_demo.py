@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from studio import demo
-from studio.imageio import file_sha256, load_image, read_png_text
+from studio.engines.files import file_sha256
+from studio.imageio import load_image, read_png_text
 
 
 @pytest.fixture

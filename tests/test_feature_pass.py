@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from studio.engines import cpu_memory
-from studio.engines.losses import gram
-from studio.engines.vgg import FeatureNetwork
+from studio.engines.features.losses import gram
+from studio.engines.features.vgg import FeatureNetwork
 
 
 def _autograd_features(net: FeatureNetwork, rgb: torch.Tensor, layers: list[str], pooling: str

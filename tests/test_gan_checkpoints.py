@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from studio.engines.gan_checkpoints import detect_format, load_generator, save_generator
-from studio.engines.gan_models import DCGAN_G, GanArch
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.gan.checkpoints import detect_format, load_generator, save_generator
+from studio.engines.gan.models import DCGAN_G, GanArch
 
 
 @pytest.fixture(autouse=True)

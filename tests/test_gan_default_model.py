@@ -7,8 +7,8 @@ import json
 import numpy as np
 import torch
 
-from studio.engines.gan_checkpoints import default_generator_path, load_default_generator
-from studio.engines.gan_latent import render, sample_latents
+from studio.engines.gan.latent import render, sample_latents
+from studio.generators import default_generator_path, load_default_generator
 
 
 def test_shipped_generator_loads_and_renders_64px(monkeypatch) -> None:

@@ -9,14 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
+from studio.animation import save_gif, save_png_sequence
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Progress
-from studio.engines.gan_directions import (
+from studio.engines.gan.directions import (
     compute_directions,
     load_or_compute_directions,
     orthonormalise,
     raw_direction,
 )
-from studio.engines.gan_latent import (
+from studio.engines.gan.latent import (
     grid_cell,
     image_grid,
     interpolate,
@@ -24,15 +26,12 @@ from studio.engines.gan_latent import (
     load_latents,
     render,
     sample_latents,
-    save_gif,
     save_latents,
-    save_png_sequence,
     slerp,
     upscale,
 )
-from studio.engines.gan_models import DCGAN_G, GanArch
-from studio.engines.gan_project import ProjectParams, run_project
-from studio.errors import StudioInputError
+from studio.engines.gan.models import DCGAN_G, GanArch
+from studio.engines.gan.project import ProjectParams, run_project
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +146,7 @@ def test_principal_directions_are_orthonormal_and_cached(tmp_path: Path, small_g
     def boom(*a, **k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr("studio.engines.gan_directions.compute_directions", boom)
+    monkeypatch.setattr("studio.engines.gan.directions.compute_directions", boom)
     again = load_or_compute_directions(small_g, "abc123", 6, 400, cache=tmp_path)
     assert again.from_cache and np.array_equal(again.vectors, first.vectors)
     with pytest.raises(AssertionError, match="recomputed"):  # other weights: another cache entry

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.engines.gan_models import DCGAN_D, DCGAN_G, GanArch, count_parameters, generator_base_width
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.gan.models import DCGAN_D, DCGAN_G, GanArch, count_parameters, generator_base_width
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def test_bad_architecture_is_one_sentence(bad: dict) -> None:
 
 
 def test_fused_generator_makes_the_same_pictures() -> None:
-    from studio.engines.gan_models import FusedGenerator
+    from studio.engines.gan.models import FusedGenerator
 
     torch.manual_seed(0)
     g = DCGAN_G(GanArch(image_size=32, nz=10, ngf=8, n_extra_layers=1))

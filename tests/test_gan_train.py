@@ -9,13 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Info, JobControl, Progress
-from studio.engines.gan_checkpoints import load_generator
-from studio.engines.gan_data import ImageSet, list_images, load_folder, random_batch
-from studio.engines.gan_models import to_uint8_images
-from studio.engines.gan_params import TrainGanParams
-from studio.engines.gan_train import GanTrainer, clamp_weights, critic_steps, gradient_penalty, run_train_gan
-from studio.errors import StudioInputError
+from studio.engines.gan.checkpoints import load_generator
+from studio.engines.gan.data import ImageSet, list_images, load_folder, random_batch
+from studio.engines.gan.models import to_uint8_images
+from studio.engines.gan.params import TrainGanParams
+from studio.engines.gan.train import GanTrainer, clamp_weights, critic_steps, gradient_penalty, run_train_gan
+from studio.imageio import IMAGE_FILES
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +164,7 @@ def test_run_writes_checkpoint_generator_and_grids_then_resumes(tmp_path: Path) 
     folder = _folder(tmp_path)
     out = tmp_path / "run"
     p = TrainGanParams(loss="dcgan", iterations=4, sample_every=2, checkpoint_every=2, device="cpu", **TINY)
-    events, fin = _run(run_train_gan(folder, p, out))
+    events, fin = _run(run_train_gan(folder, p, out, files=IMAGE_FILES))
     progress = [e for e in events if isinstance(e, Progress)]
     assert [e.iteration for e in progress] == [1, 2, 3, 4] and progress[-1].total == 4
     assert progress[1].preview is not None and progress[1].preview.dtype == np.uint8
@@ -176,7 +177,8 @@ def test_run_writes_checkpoint_generator_and_grids_then_resumes(tmp_path: Path) 
     assert gen.card["loss"] == "dcgan" and gen.card["training_files"] == 3
     before = {k: v.clone() for k, v in gen.model.state_dict().items()}
     # resume: continues counting from 4 up to 6
-    _, fin2 = _run(run_train_gan(folder, p.with_changes(iterations=6), out, resume=out / "checkpoint.pt"))
+    _, fin2 = _run(run_train_gan(folder, p.with_changes(iterations=6), out, resume=out / "checkpoint.pt",
+                                  files=IMAGE_FILES))
     assert fin2.extra["generator_iterations"] == 6 and fin2.iterations == 2
     after = load_generator(out / "generator.pt").model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
@@ -187,7 +189,7 @@ def test_cancel_saves_the_state(tmp_path: Path) -> None:
     p = TrainGanParams(loss="wgan-gp", iterations=50, device="cpu", **TINY)
     seen = 0
     fin = None
-    for ev in run_train_gan(_folder(tmp_path), p, tmp_path / "run", control=control):
+    for ev in run_train_gan(_folder(tmp_path), p, tmp_path / "run", control=control, files=IMAGE_FILES):
         if isinstance(ev, Progress):
             seen += 1
             if seen == 2:
@@ -204,7 +206,7 @@ def test_bad_folders(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("not an image")
     with pytest.raises(StudioInputError, match="holds no image files"):
-        load_folder(tmp_path / "empty", 16)
+        load_folder(tmp_path / "empty", 16, IMAGE_FILES)
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(StudioInputError, match="is a file, not a folder"):
         list_images(tmp_path / "file.png")
@@ -213,16 +215,16 @@ def test_bad_folders(tmp_path: Path) -> None:
     (broken / "a.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (broken / "b.png").write_bytes(b"")
     with pytest.raises(StudioInputError, match="none of the 2 image files"):
-        load_folder(broken, 16)
+        load_folder(broken, 16, IMAGE_FILES)
 
 
 def test_unreadable_files_are_skipped_and_listed(tmp_path: Path) -> None:
     folder = _folder(tmp_path, 2)
     (folder / "bad.jpg").write_bytes(b"garbage")
-    data = load_folder(folder, 16)
+    data = load_folder(folder, 16, IMAGE_FILES)
     assert len(data) == 2 and [p.name for p, _ in data.skipped] == ["bad.jpg"]
     p = TrainGanParams(loss="dcgan", iterations=1, device="cpu", **TINY)
-    events, _ = _run(run_train_gan(folder, p, None))
+    events, _ = _run(run_train_gan(folder, p, None, files=IMAGE_FILES))
     skipped = [e.message for e in events if isinstance(e, Info) and "Skipped" in e.message]
     assert skipped and "bad.jpg" in skipped[0]
 

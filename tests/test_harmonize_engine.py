@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Info, JobControl, Progress
-from studio.engines.harmonize import run_harmonize, validate_inputs
-from studio.engines.harmonize_metrics import HarmonizeScorer, seam_measure
-from studio.engines.harmonize_params import HarmonizeParams
-from studio.engines.harmonize_quick import color_transfer
-from studio.errors import StudioInputError
+from studio.engines.harmonize.metrics import HarmonizeScorer, seam_measure
+from studio.engines.harmonize.params import HarmonizeParams
+from studio.engines.harmonize.quick import color_transfer
+from studio.engines.harmonize.run import run_harmonize, validate_inputs
 
 
 def _stripes(h: int, w: int) -> np.ndarray:

@@ -8,11 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from studio.engines.harmonize_losses import noise_level, pass2_weights
-from studio.engines.harmonize_masks import bounding_box, dilate, feather, layer_masks
-from studio.engines.harmonize_post import blend, denoise_chroma, guided_filter
-from studio.engines.histogram_loss import histogram_loss, histogram_remap, histogram_target
-from studio.engines.patch_match import (
+from studio.engines.harmonize.histogram import histogram_loss, histogram_remap, histogram_target
+from studio.engines.harmonize.losses import noise_level, pass2_weights
+from studio.engines.harmonize.masks import bounding_box, dilate, feather, layer_masks
+from studio.engines.harmonize.patch_match import (
     gather_positions,
     mapped_region,
     nearest_patches,
@@ -22,6 +21,7 @@ from studio.engines.patch_match import (
     upsample_coords,
     upsample_region,
 )
+from studio.engines.harmonize.post import blend, denoise_chroma, guided_filter
 
 # ------------------------------------------------------------------------------------ masks
 

@@ -13,18 +13,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, JpegImagePlugin
 
-from studio import imageio
-from studio.errors import StudioInputError
+from studio.engines import files
+from studio.engines.errors import StudioInputError
+from studio.engines.files import file_sha256
+from studio.engines.pixels import resize_long_side, to_uint8
 from studio.imageio import (
     LoadedImage,
     check_output_path,
     composite_on,
-    file_sha256,
     load_image,
     read_png_text,
-    resize_long_side,
     save_image,
-    to_uint8,
 )
 
 
@@ -584,7 +583,7 @@ def test_atomic_save_replace_fails(tmp_path: Path, monkeypatch) -> None:
     def failing_replace(src, dst):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(imageio.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(StudioInputError, match="Permission denied"):
         save_image(path, np.zeros((8, 8, 3)))
     assert path.read_bytes() == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.engines.losses import content_loss, energy, gram, range_loss, style_loss, tv_loss, tv_raw
+from studio.engines.features.losses import content_loss, energy, gram, range_loss, style_loss, tv_loss, tv_raw
 
 
 def test_gram_by_hand():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio.engines.harmonize_params import HarmonizeParams
-from studio.engines.style_params import StyleParams
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.harmonize.params import HarmonizeParams
+from studio.engines.style.params import StyleParams
 
 
 def test_round_trip_and_conversions():
@@ -41,8 +41,8 @@ def test_not_a_table():
 
 
 def test_every_engine_checks_its_recipe_values():
-    from studio.engines.cyclegan_params import TrainParams, TranslateParams
-    from studio.engines.gan_params import TrainGanParams
+    from studio.engines.cyclegan.params import TrainParams, TranslateParams
+    from studio.engines.gan.params import TrainGanParams
 
     assert TranslateParams.from_dict(TranslateParams(strength=0.5).to_dict()).strength == 0.5
     for cls, key, value in ((TranslateParams, "strength", "half"), (TrainParams, "n_blocks", 9.5),

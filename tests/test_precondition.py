@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from studio.engines.events import JobControl
-from studio.engines.precondition import SpectralBoost
-from studio.engines.style import Objective, _Stepper
-from studio.engines.style_params import StyleParams
+from studio.engines.style.params import StyleParams
+from studio.engines.style.precondition import SpectralBoost
+from studio.engines.style.run import Objective, _Stepper
 
 
 def test_inverse_undoes_the_filter_on_odd_sizes():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from studio import __version__
-from studio.engines.style_params import StyleParams
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
+from studio.engines.style.params import StyleParams
 from studio.imageio import read_png_text, save_image
 from studio.recipe import RECIPE_KEY, InputRef, Recipe, check_inputs, read_recipe
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Info, JobControl, Progress
-from studio.engines.style import Objective, image_tensor, run_style, scale_shapes, validate_params
-from studio.engines.style_params import StyleParams
-from studio.errors import StudioInputError
+from studio.engines.style.params import StyleParams
+from studio.engines.style.run import Objective, image_tensor, run_style, scale_shapes, validate_params
 
 
 def _images(h: int = 40, w: int = 56) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +265,7 @@ def test_stop_latency_on_a_large_image(random_net):
 def test_a_time_budget_goes_mostly_to_the_final_scale():
     """Fine texture needs the final scale's iterations; coarse scales are cheap and need few (with the
     preconditioner, growth 14 beat growth 9 on content at 60 and 180 s; see style.py)."""
-    from studio.engines.style import budget_deadlines
+    from studio.engines.style.run import budget_deadlines
 
     d = budget_deadlines(60.0, 3)
     assert d[-1] == pytest.approx(60.0) and d[0] > 0 and all(np.diff(d) > 0)
@@ -289,7 +289,7 @@ class _Quadratic:
 def test_first_lbfgs_step_sized_from_a_known_curvature_scale():
     """torch's first L-BFGS step moves each pixel by about 1/N; told the scale, it lands near the
     minimum at once instead of spending evaluations extrapolating."""
-    from studio.engines.style import _Stepper
+    from studio.engines.style.run import _Stepper
 
     shape = (1, 3, 64, 64)
     n = float(np.prod(shape))
@@ -307,7 +307,7 @@ def test_first_lbfgs_step_sized_from_a_known_curvature_scale():
 
 
 def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, monkeypatch):
-    from studio.engines import style
+    from studio.engines.style import run as style
 
     made: list[tuple[tuple[int, int], float | None]] = []
     real = style._Stepper
@@ -326,7 +326,7 @@ def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, m
 
 
 def test_coarse_scales_hold_the_content_more_and_report_the_users_weights(random_net, monkeypatch):
-    from studio.engines import style
+    from studio.engines.style import run as style
 
     assert style.content_factor(2, 3) == 1.0 and style.content_factor(0, 3) > 1.0
     factors: list[float] = []
@@ -344,7 +344,7 @@ def test_coarse_scales_hold_the_content_more_and_report_the_users_weights(random
 
 
 def test_the_boosted_content_weight_is_optimised_but_not_reported(random_net):
-    from studio.engines import style
+    from studio.engines.style import run as style
 
     content = torch.rand(1, 3, 32, 32)
     x = (0.5 * content + 0.4 * torch.rand_like(content)).requires_grad_(True)  # inside [0, 1]
@@ -364,7 +364,7 @@ def test_the_optimised_pixels_stay_in_range(random_net, monkeypatch, scale):
     """The exported image is clamped to [0, 1]; if the optimiser left pixels far outside, the export
     would be a different picture from the one optimised (without the range term this run leaves
     pixels 0.7 outside). The term scales with the weights, so it holds at any weight scale."""
-    from studio.engines import style
+    from studio.engines.style import run as style
 
     seen: list[torch.Tensor] = []
     real = style._to_numpy

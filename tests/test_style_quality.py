@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from studio.engines.events import Finished
-from studio.engines.style import run_style
-from studio.engines.style_metrics import StyleScorer
-from studio.engines.style_params import StyleParams
-from studio.imageio import load_image, resize_long_side
+from studio.engines.pixels import resize_long_side
+from studio.engines.style.metrics import StyleScorer
+from studio.engines.style.params import StyleParams
+from studio.engines.style.run import run_style
+from studio.imageio import load_image
 
 
 def test_starry_night_small_run_close_to_classic_reference(shared_dir, hed_net):

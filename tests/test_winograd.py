@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from studio.engines import winograd
-from studio.engines.vgg import FeatureNetwork
+from studio.engines.features import winograd
+from studio.engines.features.vgg import FeatureNetwork
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 16, 20), (2, 5, 13, 7), (1, 3, 1, 1), (1, 4, 6, 9)])

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..cli_args import confirm_overwrite, integer, number
-from ..errors import StudioInputError
+from studio import __version__
+from studio.cli_args import confirm_overwrite, integer, number
+from studio.engines.errors import StudioInputError
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -63,13 +63,14 @@ def add_parser(sub: Any) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from ..engines.gan_checkpoints import load_default_generator, load_generator
+    from studio.engines.gan.checkpoints import load_generator
+    from studio.generators import load_default_generator
 
     return load_generator(args.model) if args.model else load_default_generator()
 
 
 def _recipe(engine: str, gen: Any, params: dict[str, Any], extra_inputs: list[Any] | None = None) -> dict[str, str]:
-    from ..recipe import InputRef, Recipe
+    from studio.recipe import InputRef, Recipe
 
     inputs = [InputRef("generator", str(gen.path.resolve()), _file_hash(gen.path))] if gen.path else []
     return Recipe(engine=engine, params=params, inputs=inputs + (extra_inputs or []), weights=gen.name,
@@ -78,20 +79,20 @@ def _recipe(engine: str, gen: Any, params: dict[str, Any], extra_inputs: list[An
 
 
 def _file_hash(path: Path) -> str:
-    from ..imageio import file_sha256
+    from studio.engines.files import file_sha256
 
     return file_sha256(path)
 
 
 def _finish(img: np.ndarray, args: argparse.Namespace) -> np.ndarray:
-    from ..engines.gan_latent import upscale
+    from studio.engines.gan.latent import upscale
 
     return upscale(img, args.upscale, smooth=args.smooth)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ..engines.gan_latent import image_grid, load_latents, render, sample_latents, save_latents
-    from ..imageio import check_output_path, save_image
+    from studio.engines.gan.latent import image_grid, load_latents, render, sample_latents, save_latents
+    from studio.imageio import check_output_path, save_image
 
     out = check_output_path(args.output)
     if out.suffix.lower() != ".png":
@@ -116,7 +117,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from ..engines.gan_latent import interpolate, load_latents, render, sample_latents, save_gif, save_png_sequence
+    from studio.animation import save_gif, save_png_sequence
+    from studio.engines.gan.latent import interpolate, load_latents, render, sample_latents
 
     gen = _load(args)
     nz = gen.arch.nz
@@ -148,12 +150,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    from ..engines.events import Finished, Progress
-    from ..engines.gan_latent import save_latents
-    from ..engines.gan_project import ProjectParams, run_project
-    from ..imageio import check_output_path, load_image, save_image
-    from ..progress import ProgressBar
-    from ..recipe import InputRef
+    from studio.engines.events import Finished, Progress
+    from studio.engines.gan.latent import save_latents
+    from studio.engines.gan.project import ProjectParams, run_project
+    from studio.imageio import check_output_path, load_image, save_image
+    from studio.progress import ProgressBar
+    from studio.recipe import InputRef
 
     out = check_output_path(args.output)
     confirm_overwrite(out, args.force)

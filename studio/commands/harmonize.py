@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..cli_args import confirm_overwrite, integer, number
-from ..errors import StudioInputError
-from ..progress import ProgressBar, format_seconds
+from studio.cli_args import confirm_overwrite, integer, number
+from studio.engines.errors import StudioInputError
+from studio.progress import ProgressBar, format_seconds
 
 MODE_CHOICES = ("dph", "gatys", "color", "poisson", "poisson-mixed")
 
@@ -57,7 +57,7 @@ _PARAM_FLAGS = ("mode", "tau", "size", "pass1_iterations", "pass2_iterations", "
 
 def load_mask(path: str, what: str, max_side: int) -> tuple[np.ndarray, str]:
     """A mask file as float32 HxW in [0, 1] (its alpha when the colour is flat), and its sha256."""
-    from ..imageio import load_image
+    from studio.imageio import load_image
 
     img = load_image(path, max_side=max_side)
     if img.alpha is not None and float(img.rgb.std()) < 1e-3:
@@ -69,11 +69,12 @@ def load_mask(path: str, what: str, max_side: int) -> tuple[np.ndarray, str]:
 
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
-    from ..engines.events import Finished, Info, Progress
-    from ..engines.harmonize import run_harmonize, validate_inputs, validate_params
-    from ..engines.harmonize_params import HarmonizeParams
-    from ..imageio import check_output_path, load_image, save_image
-    from ..recipe import InputRef, Recipe
+    from studio.engines.events import Finished, Info, Progress
+    from studio.engines.harmonize.params import HarmonizeParams
+    from studio.engines.harmonize.run import run_harmonize, validate_inputs, validate_params
+    from studio.imageio import check_output_path, load_image, save_image
+    from studio.recipe import InputRef, Recipe
+    from studio.weights import network_for
 
     out = check_output_path(args.output, overwrite=True)
     given: dict[str, Any] = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
@@ -101,7 +102,8 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
     finished: Finished | None = None
     t0 = time.perf_counter()
     try:
-        for ev in run_harmonize(painting.rgb, composite.rgb, tight, loose, params):
+        network = network_for(params) if params.needs_network else None
+        for ev in run_harmonize(painting.rgb, composite.rgb, tight, loose, params, network=network):
             if isinstance(ev, Info):
                 bar.message(ev.message)
             elif isinstance(ev, Progress):

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli_args import confirm_overwrite, integer, names, number, numbers
-from ..errors import StudioInputError
-from ..progress import ProgressBar, format_seconds
+from studio.cli_args import confirm_overwrite, integer, names, number, numbers
+from studio.engines.errors import StudioInputError
+from studio.progress import ProgressBar, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -64,11 +64,12 @@ _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from ..engines.events import Finished, Info, Progress
-    from ..engines.style import run_style
-    from ..engines.style_params import StyleParams
-    from ..imageio import check_output_path, load_image, save_image
-    from ..recipe import InputRef, Recipe, check_inputs, read_recipe
+    from studio.engines.events import Finished, Info, Progress
+    from studio.engines.style.params import StyleParams
+    from studio.engines.style.run import run_style
+    from studio.imageio import check_output_path, load_image, save_image
+    from studio.recipe import InputRef, Recipe, check_inputs, read_recipe
+    from studio.weights import network_for
 
     base: dict[str, Any] = {}
     content_path: str | None = args.content
@@ -85,10 +86,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         content_path = content_path or next((i.path for i in recipe.inputs if i.role == "content"), None)
         style_paths = style_paths or [i.path for i in recipe.inputs if i.role == "style"]
     if args.demo:
-        from ..demo import write_demo_images
-        from ..weights import cache_dir
+        from studio.demo import write_demo_images
+        from studio.paths import demo_dir
 
-        c, s = write_demo_images(cache_dir() / "demo")
+        c, s = write_demo_images(demo_dir())
         content_path, style_paths = str(c), [str(s)]
         args.output = args.output or "studio-demo.png"
     if not content_path or not style_paths:
@@ -120,7 +121,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     finished: Finished | None = None
     t0 = time.perf_counter()
     try:
-        for ev in run_style(content.rgb, [s.rgb for s in styles], params):
+        for ev in run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params)):
             if isinstance(ev, Info):
                 bar.message(ev.message)
             elif isinstance(ev, Progress):

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli_args import integer, number
-from ..errors import StudioInputError
-from ..progress import ProgressBar, format_seconds
+from studio.cli_args import integer, number
+from studio.engines.errors import StudioInputError
+from studio.progress import ProgressBar, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -55,10 +55,11 @@ _FLAGS = ("ngf", "ndf", "n_blocks", "crop_size", "load_size", "preprocess", "fli
 def cmd_train(args: argparse.Namespace) -> int:
     import json
 
-    from ..cyclegan_catalogue import trained_dir
-    from ..engines.cyclegan_params import TrainParams
-    from ..engines.cyclegan_train import OPT_FILE, has_checkpoint, run_train
-    from ..engines.events import Finished, Info, Progress
+    from studio.cyclegan_catalogue import trained_dir
+    from studio.engines.cyclegan.params import TrainParams
+    from studio.engines.cyclegan.train import OPT_FILE, has_checkpoint, run_train
+    from studio.engines.events import Finished, Info, Progress
+    from studio.imageio import IMAGE_FILES
 
     name = args.name or f"{Path(args.dir_a).resolve().name}2{Path(args.dir_b).resolve().name}"
     out = Path(args.output) if args.output else trained_dir() / name
@@ -75,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = ProgressBar("train")
     finished: Finished | None = None
     try:
-        for ev in run_train(args.dir_a, args.dir_b, out, params, resume=args.resume):
+        for ev in run_train(args.dir_a, args.dir_b, out, params, resume=args.resume, files=IMAGE_FILES):
             if isinstance(ev, Info):
                 print(ev.message, file=sys.stderr)
             elif isinstance(ev, Progress):

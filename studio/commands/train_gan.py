@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli_args import confirm_overwrite, integer, number
-from ..errors import StudioInputError
-from ..progress import ProgressBar, format_seconds
+from studio.cli_args import confirm_overwrite, integer, number
+from studio.engines.errors import StudioInputError
+from studio.progress import ProgressBar, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -49,9 +49,11 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
-    from ..engines.events import Finished, Info, Progress
-    from ..engines.gan_params import TrainGanParams
-    from ..engines.gan_train import run_train_gan
+    from studio import __version__
+    from studio.engines.events import Finished, Info, Progress
+    from studio.engines.gan.params import TrainGanParams
+    from studio.engines.gan.train import run_train_gan
+    from studio.imageio import IMAGE_FILES
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -70,7 +72,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     bar = ProgressBar("train-gan")
     finished: Finished | None = None
     try:
-        for ev in run_train_gan(args.folder, params, out_dir=out, resume=args.resume):
+        for ev in run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
+                                 made_by=__version__):
             if isinstance(ev, Info):
                 bar.message(ev.message)
             elif isinstance(ev, Progress):

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..cli_args import confirm_overwrite, integer, number
-from ..errors import StudioInputError
-from ..progress import ProgressBar, format_seconds
+from studio import __version__
+from studio.cli_args import confirm_overwrite, integer, number
+from studio.engines.errors import StudioInputError
+from studio.progress import ProgressBar, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -44,14 +44,16 @@ def add_parser(sub: Any) -> None:
 def cmd_translate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..cyclegan_catalogue import resolve_model
-    from ..engines.cyclegan_infer import run_translate
-    from ..engines.cyclegan_infer import validate as validate_params
-    from ..engines.cyclegan_io import load_generator
-    from ..engines.cyclegan_params import TranslateParams
-    from ..engines.events import Finished, Info, Progress
-    from ..imageio import file_sha256, load_image, resize_long_side, save_image
-    from ..recipe import InputRef, Recipe
+    from studio.cyclegan_catalogue import resolve_model
+    from studio.engines.cyclegan.infer import run_translate
+    from studio.engines.cyclegan.infer import validate as validate_params
+    from studio.engines.cyclegan.io import load_generator
+    from studio.engines.cyclegan.params import TranslateParams
+    from studio.engines.events import Finished, Info, Progress
+    from studio.engines.files import file_sha256
+    from studio.engines.pixels import resize_long_side
+    from studio.imageio import load_image, save_image
+    from studio.recipe import InputRef, Recipe
 
     if args.strength > 1:
         raise StudioInputError(f"strength must be between 0 and 1, got {args.strength:g}")

@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from ..errors import StudioInputError
-from ..progress import ProgressBar
+from studio.engines.errors import StudioInputError
+from studio.progress import ProgressBar
 
 
 def add_parser(sub: Any) -> None:
@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_translators(args: argparse.Namespace) -> int:
-    from .. import cyclegan_catalogue as cat
+    from studio import cyclegan_catalogue as cat
 
     if args.action == "folder":
         print(cat.translators_dir())

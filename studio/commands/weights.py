@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import StudioInputError
+from studio.engines.errors import StudioInputError
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from ..weights import choose_source, download_torchvision, list_sources
+    from studio.weights import choose_source, download_torchvision, list_sources
 
     if args.action == "list":
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import StudioInputError
+from studio.engines.errors import StudioInputError
 
 
 def _mps_available() -> bool:

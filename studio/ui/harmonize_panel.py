@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.compositing import MAX_SCALE, MIN_SCALE, ObjectLayer
-from studio.engines.harmonize_params import TAU_PRESETS, HarmonizeParams
+from studio.engines.harmonize.params import TAU_PRESETS, HarmonizeParams
 from studio.ui.image_slots import THUMB, DropFrame, image_caption, thumbnail
 from studio.ui.log_slider import LogSlider
 from studio.ui.section import Section

@@ -31,9 +31,9 @@ from studio.compositing import (
     load_mask_file,
     loose_mask,
 )
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
-from studio.engines.harmonize_params import HarmonizeParams
-from studio.errors import StudioInputError
+from studio.engines.harmonize.params import HarmonizeParams
 from studio.ui.harmonize_canvas import HarmonizeCanvasTool
 from studio.ui.harmonize_panel import MODE_LABELS, HarmonizePanel
 from studio.ui.job_runner import JobSpec
@@ -138,7 +138,7 @@ class HarmonizeWorkspace(Workspace):
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None,
                  engine: HarmonizeEngine | None = None) -> None:
         super().__init__(host, parent)
-        self.run_engine = engine  # None: studio.engines.harmonize.run_harmonize
+        self.run_engine = engine  # None: studio.engines.harmonize.run.run_harmonize
         self.show_masks = False
         self._state = HarmonizeState(HarmonizeParams())
         # (id(painting), id(layer), loose radius) -> (painting, layer, Composition); holding the keys' objects
@@ -209,11 +209,18 @@ class HarmonizeWorkspace(Workspace):
         painting = state.painting.rgb
         record = composition_record(state)
         engine = self.run_engine
-        if engine is None:
-            from studio.engines.harmonize import run_harmonize as engine
+
+        def events(control: JobControl) -> Iterator[Event]:  # on the worker thread
+            if engine is not None:
+                return engine(painting, comp.composite, comp.tight, comp.loose, params, control)
+            from studio.engines.harmonize.run import run_harmonize
+            from studio.weights import network_for
+
+            network = network_for(params) if params.needs_network else None
+            return run_harmonize(painting, comp.composite, comp.tight, comp.loose, params, control, network=network)
 
         def run(control: JobControl) -> Iterator[Event]:
-            for ev in engine(painting, comp.composite, comp.tight, comp.loose, params, control):
+            for ev in events(control):
                 if isinstance(ev, Finished):  # the recipe also says where the object was placed
                     used = ev.extra.get("params")
                     merged = dict(used) if isinstance(used, dict) else params.to_dict()
@@ -226,7 +233,7 @@ class HarmonizeWorkspace(Workspace):
         if layer is not None and layer.source:
             inputs.append(("object", layer.source, layer.source_sha256))
         if state.cutout is not None and state.cutout.edit.mask_path:
-            from studio.imageio import file_sha256
+            from studio.engines.files import file_sha256
 
             mask_path = state.cutout.edit.mask_path
             try:

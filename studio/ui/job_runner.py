@@ -62,7 +62,7 @@ class Job:
 def describe_error(exc: BaseException) -> str:
     """One readable sentence for the window."""
     try:
-        from studio.errors import StudioInputError
+        from studio.engines.errors import StudioInputError
     except ImportError:  # pragma: no cover - the module ships with studio
         StudioInputError = ()  # type: ignore[assignment]  # noqa: N806
     if StudioInputError and isinstance(exc, StudioInputError):

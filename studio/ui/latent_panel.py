@@ -54,7 +54,7 @@ class SampleGrid(QLabel):
 
     def index_at(self, x: float, y: float) -> int | None:
         """The sample under widget position (x, y)."""
-        from studio.engines.gan_latent import grid_cell
+        from studio.engines.gan.latent import grid_cell
 
         pm = self.pixmap()
         if self._layout is None or pm is None or pm.isNull():

@@ -25,16 +25,16 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio import __version__
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, JobControl
-from studio.engines.gan_params import TrainGanParams
-from studio.errors import StudioInputError
+from studio.engines.gan.params import TrainGanParams
 from studio.ui.job_runner import JobSpec
 from studio.ui.latent_panel import LatentPanel
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:
-    from studio.engines.gan_checkpoints import LoadedGenerator
-    from studio.engines.gan_directions import Directions
+    from studio.engines.gan.checkpoints import LoadedGenerator
+    from studio.engines.gan.directions import Directions
     from studio.ui.preferences import Preferences
 
 log = logging.getLogger("studio.ui")
@@ -168,7 +168,7 @@ class LatentWorkspace(Workspace):
         self.edit(replace(self._state, run_kind=kind), "Run does")
 
     def _project_job(self, prefs: Preferences) -> JobSpec:
-        from studio.engines.gan_project import ProjectParams, run_project
+        from studio.engines.gan.project import ProjectParams, run_project
 
         state = self._state
         target = state.project_target
@@ -187,8 +187,10 @@ class LatentWorkspace(Workspace):
             raise ValueError(reason)
         if self._state.run_kind == "project":
             return self._project_job(prefs)
-        from studio.engines.gan_train import run_train_gan
-        from studio.weights import models_dir
+        from studio import __version__
+        from studio.engines.gan.train import run_train_gan
+        from studio.imageio import IMAGE_FILES
+        from studio.paths import models_dir
 
         state = self._state
         folder = state.train_folder
@@ -198,7 +200,7 @@ class LatentWorkspace(Workspace):
 
         def run(control: JobControl) -> Iterator[Event]:
             out.parent.mkdir(parents=True, exist_ok=True)
-            return run_train_gan(folder, params, out, control)
+            return run_train_gan(folder, params, out, control, files=IMAGE_FILES, made_by=__version__)
 
         return JobSpec(self.name, "train-gan", run, params, state, (("images", folder, ""),),
                        title="Train a generator")
@@ -233,8 +235,9 @@ class LatentWorkspace(Workspace):
 
     # the model --------------------------------------------------------------------------------
     def _set_generator(self, path: str) -> None:
-        from studio.engines.gan_checkpoints import load_default_generator, load_generator
-        from studio.engines.gan_models import FusedGenerator
+        from studio.engines.gan.checkpoints import load_generator
+        from studio.engines.gan.models import FusedGenerator
+        from studio.generators import load_default_generator
 
         self.gen = load_generator(path) if path else load_default_generator()
         self._fast = FusedGenerator(self.gen.model)  # batch norms folded: the same pictures, faster
@@ -265,17 +268,18 @@ class LatentWorkspace(Workspace):
     def directions(self) -> Directions:
         """The principal directions of the current generator (computed once per weights, then cached)."""
         if self._dirs is None:
-            from studio.engines.gan_directions import load_or_compute_directions
+            from studio.engines.gan.directions import load_or_compute_directions
+            from studio.paths import gan_directions_dir
 
             assert self.gen is not None
             t0 = time.perf_counter()
             self._dirs = load_or_compute_directions(self.gen.model, self.gen.weights_hash, N_DIRECTIONS,
-                                                    DIRECTION_SAMPLES)
+                                                    DIRECTION_SAMPLES, cache=gan_directions_dir())
             log.info("directions in %.2f s (cached: %s)", time.perf_counter() - t0, self._dirs.from_cache)
         return self._dirs
 
     def grid_latents(self, seed: int, truncation: float | None) -> np.ndarray:
-        from studio.engines.gan_latent import image_grid, render, sample_latents
+        from studio.engines.gan.latent import image_grid, render, sample_latents
 
         assert self.gen is not None
         key = (id(self.gen), seed, truncation)
@@ -288,7 +292,7 @@ class LatentWorkspace(Workspace):
     # rendering --------------------------------------------------------------------------------
     def current_latent(self, state: LatentState | None = None) -> np.ndarray | None:
         """The latent shown: the chosen one (or the A↔B point), with the slider edits applied."""
-        from studio.engines.gan_latent import lerp, slerp
+        from studio.engines.gan.latent import lerp, slerp
 
         s = state or self._state
         if s.z is None or self.gen is None:
@@ -305,7 +309,7 @@ class LatentWorkspace(Workspace):
 
     def render_frame(self, state: LatentState) -> np.ndarray | None:
         """The shown picture, enlarged for the canvas (nearest or bicubic)."""
-        from studio.engines.gan_latent import render, upscale
+        from studio.engines.gan.latent import render, upscale
 
         z = self.current_latent(state)
         if z is None or self.gen is None:
@@ -412,7 +416,7 @@ class LatentWorkspace(Workspace):
         z = self.current_latent()
         inputs = []
         if gen.path is not None and gen.path.is_file():
-            from studio.imageio import file_sha256
+            from studio.engines.files import file_sha256
 
             inputs.append(InputRef("generator", str(gen.path.resolve()), file_sha256(gen.path)))
         params = {"seed": s.seed, "choice": s.choice, "truncation": s.truncation, "directions": list(s.directions),
@@ -430,7 +434,8 @@ class LatentWorkspace(Workspace):
         return save_image(path, frame, metadata=self.recipe_text("gan-latent"))
 
     def export_gif(self, path: str, frames: int = GIF_FRAMES) -> Path | None:
-        from studio.engines.gan_latent import interpolate, render, save_gif, upscale
+        from studio.animation import save_gif
+        from studio.engines.gan.latent import interpolate, render, upscale
 
         s = self._state
         if self.gen is None or s.z_a is None or s.z_b is None:
@@ -441,13 +446,13 @@ class LatentWorkspace(Workspace):
         return save_gif([upscale(f, factor, s.smooth) for f in imgs], path, fps=12, boomerang=True)
 
     def save_latent(self, path: str) -> Path | None:
-        from studio.engines.gan_latent import save_latents
+        from studio.engines.gan.latent import save_latents
 
         z = self.current_latent()
         return None if z is None else save_latents(path, z[None])
 
     def load_latent(self, path: str) -> None:
-        from studio.engines.gan_latent import load_latents
+        from studio.engines.gan.latent import load_latents
 
         if self.gen is None:
             return

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engines.events import Finished, Progress
+from studio.paths import demo_dir
 from studio.ui.canvas import ImageCanvas
 from studio.ui.export import ExportDialog, copy_to_clipboard, export_image, format_of
 from studio.ui.history import HistoryEntry, HistoryStrip
@@ -39,7 +40,7 @@ from studio.ui.notice import NoticeBar
 from studio.ui.preferences import Preferences, PreferencesDialog, resolved_device
 from studio.ui.qimage import to_qimage
 from studio.ui.recent import RecentFiles
-from studio.ui.settings import data_dir, get_int, last_folder, open_settings, remember_folder
+from studio.ui.settings import get_int, last_folder, open_settings, remember_folder
 from studio.ui.workspace import Workspace
 
 log = logging.getLogger("studio.ui")
@@ -383,7 +384,7 @@ class MainWindow(QMainWindow):
         self.notice.show_message(text, level)
 
     def load_image(self, path: str, role: str, *, remember: bool = True) -> Any | None:
-        from studio.errors import StudioInputError
+        from studio.engines.errors import StudioInputError
         from studio.imageio import load_image
 
         name = Path(path).name or str(path)
@@ -428,7 +429,7 @@ class MainWindow(QMainWindow):
         try:
             from studio.demo import write_demo_images
 
-            content, style = write_demo_images(data_dir() / "demo")
+            content, style = write_demo_images(demo_dir())
         except Exception:  # noqa: BLE001 - the app works without its demo pair
             log.exception("writing the demo images")
             return

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.compositing import GrabCut, Stroke, load_mask_file
-from studio.errors import StudioInputError
+from studio.engines.errors import StudioInputError
 from studio.ui.qimage import to_qimage
 
 TOOLS = ("rect", "fg", "bg")

@@ -1,7 +1,7 @@
-"""Where the desktop app keeps its settings (QSettings) and its small data files.
+"""Where the desktop app keeps its settings (QSettings), and typed reads of them.
 
-Tests and scripts point both somewhere else with the ``STUDIO_SETTINGS`` (an INI file) and
-``STUDIO_DATA_DIR`` environment variables, so they never touch the user's real settings.
+Tests and scripts point the settings somewhere else with ``STUDIO_SETTINGS`` (an INI file), so they never
+touch the user's real settings; the app's folders are in ``studio.paths``.
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings
 
 ORGANIZATION = "studio"
 APPLICATION = "studio"
 SETTINGS_ENV = "STUDIO_SETTINGS"
-DATA_ENV = "STUDIO_DATA_DIR"
 
 
 def open_settings(path: str | os.PathLike[str] | None = None) -> QSettings:
@@ -24,17 +23,6 @@ def open_settings(path: str | os.PathLike[str] | None = None) -> QSettings:
         return QSettings(str(path), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
-
-def data_dir() -> Path:
-    """A writable folder for the app's own files (the demo images)."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        folder = Path(env)
-    else:
-        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-        folder = Path(base) if base else Path.home() / ".studio"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def get_str(settings: QSettings, key: str, default: str = "") -> str:

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engines.style_params import StyleParams
-from studio.engines.vgg import CONTENT_LAYER_CHOICES, STYLE_LAYER_CHOICES
+from studio.engines.features.vgg import CONTENT_LAYER_CHOICES, STYLE_LAYER_CHOICES
+from studio.engines.style.params import StyleParams
 from studio.ui.image_slots import ContentSlot, StyleList
 from studio.ui.log_slider import LogSlider
 from studio.ui.section import Section

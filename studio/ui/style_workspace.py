@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 from studio.engines.events import Event, JobControl
-from studio.engines.style_params import LIVE_FIELDS, StyleParams
+from studio.engines.style.params import LIVE_FIELDS, StyleParams
 from studio.ui.job_runner import JobSpec
 from studio.ui.style_panel import StylePanel
 from studio.ui.workspace import Workspace, WorkspaceHost
@@ -58,7 +58,7 @@ class StyleWorkspace(Workspace):
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None,
                  engine: StyleEngine | None = None) -> None:
         super().__init__(host, parent)
-        self.run_engine = engine  # the engine generator; None: studio.engines.style.run_style
+        self.run_engine = engine  # the engine generator; None: studio.engines.style.run.run_style
         self._state = StyleState(StyleParams())
         self._panel = StylePanel()
         p = self._panel
@@ -107,11 +107,14 @@ class StyleWorkspace(Workspace):
         content = state.content.rgb
         styles = [s.rgb for s in state.styles]
         engine = self.run_engine
-        if engine is None:
-            from studio.engines.style import run_style as engine
 
-        def run(control: JobControl) -> Iterator[Event]:
-            return engine(content, styles, params, control)
+        def run(control: JobControl) -> Iterator[Event]:  # on the worker thread
+            if engine is not None:
+                return engine(content, styles, params, control)
+            from studio.engines.style.run import run_style
+            from studio.weights import network_for
+
+            return run_style(content, styles, params, control, network=network_for(params))
 
         inputs = [("content", str(state.content.path), str(state.content.sha256))]
         inputs += [("style", str(s.path), str(s.sha256)) for s in state.styles]

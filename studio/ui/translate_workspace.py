@@ -20,10 +20,10 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio import cyclegan_catalogue as catalogue
-from studio.engines.cyclegan_infer import blend, run_translate
-from studio.engines.cyclegan_params import TrainParams, TranslateParams
+from studio.engines.cyclegan.infer import blend, run_translate
+from studio.engines.cyclegan.params import TrainParams, TranslateParams
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, Info, JobControl
-from studio.errors import StudioInputError
 from studio.selection import Selection, selection_mask
 from studio.ui.job_runner import JobSpec
 from studio.ui.selection_tool import SelectionTool
@@ -331,7 +331,7 @@ class TranslateWorkspace(Workspace):
         return True
 
     def _generator(self, path: Path) -> Any:
-        from studio.engines.cyclegan_io import load_generator
+        from studio.engines.cyclegan.io import load_generator
 
         key = (str(path), path.stat().st_mtime)
         net = self._nets.get(key)
@@ -344,7 +344,8 @@ class TranslateWorkspace(Workspace):
     def _train_job(self, prefs: Preferences) -> JobSpec:
         import json
 
-        from studio.engines.cyclegan_train import OPT_FILE, has_checkpoint, run_train
+        from studio.engines.cyclegan.train import OPT_FILE, has_checkpoint, run_train
+        from studio.imageio import IMAGE_FILES
 
         t = self._state.train
         run_dir = catalogue.trained_dir() / t.name
@@ -359,7 +360,7 @@ class TranslateWorkspace(Workspace):
         dir_a, dir_b = t.dir_a, t.dir_b
 
         def run(control: JobControl) -> Iterator[Event]:
-            return run_train(dir_a, dir_b, run_dir, params, control, resume=resume)
+            return run_train(dir_a, dir_b, run_dir, params, control, resume=resume, files=IMAGE_FILES)
 
         return JobSpec(self.name, "train-cyclegan", run, params, self._state, (("A", dir_a, ""), ("B", dir_b, "")),
                        title=f"Train {t.name}")

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from studio.engines.events import Event, Finished, Info, JobControl, Progress  # noqa: E402
-from studio.engines.style_params import StyleParams  # noqa: E402
+from studio.engines.style.params import StyleParams  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

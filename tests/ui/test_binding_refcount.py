@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from studio.compositing import Stroke
-from studio.engines.style_params import StyleParams
+from studio.engines.style.params import StyleParams
 from studio.ui.binding_check import PROBE_CALLS, binding_problem, none_references_lost
 from studio.ui.harmonize_workspace import HarmonizeWorkspace
 from studio.ui.history import HistoryEntry

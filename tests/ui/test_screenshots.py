@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("studio.demo")
-pytest.importorskip("studio.engines.style")
+pytest.importorskip("studio.engines.style.run")
 
 
 @pytest.fixture

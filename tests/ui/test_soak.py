@@ -33,7 +33,7 @@ def test_the_app_stays_up_through_20000_paint_events_of_a_running_style_job(qtbo
         pytest.skip("no feature network is installed")
     win = window
     ws = win.workspace("style")
-    ws.run_engine = None  # the real engine: studio.engines.style.run_style
+    ws.run_engine = None  # the real engine: studio.engines.style.run.run_style
     ws.set_state(ws.state().__class__(ws.params().with_changes(size=64, scales=1, iterations=100000,
                                                                  preview_every=1),
                                       ws.state().content, ws.state().styles))

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.compositing import Stroke, Transform
 from studio.engines.events import Event, Finished, Info, JobControl, Progress
-from studio.engines.harmonize_params import HarmonizeParams
+from studio.engines.harmonize.params import HarmonizeParams
 from studio.recipe import read_recipe
 from studio.ui.harmonize_workspace import HarmonizeWorkspace
 from studio.ui.main_window import MainWindow
@@ -390,9 +390,9 @@ def test_the_mask_view_turns_mouse_drags_into_a_rectangle_and_strokes(win, files
 
 
 def test_the_real_engine_harmonizes_with_a_quick_mode(win, qtbot):
-    pytest.importorskip("studio.engines.harmonize", reason="the harmonization engine is not in this tree yet")
+    pytest.importorskip("studio.engines.harmonize.run", reason="the harmonization engine is not in this tree yet")
     ws = win.workspace("harmonize")
-    ws.run_engine = None  # studio.engines.harmonize.run_harmonize
+    ws.run_engine = None  # studio.engines.harmonize.run.run_harmonize
     s = ws.state()
     ws.edit(type(s)(s.params.with_changes(mode="color", size=120), s.painting, s.layer, s.cutout, 4.0), "quick")
     comp = ws.composition()

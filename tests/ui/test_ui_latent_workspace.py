@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
-from studio.engines.gan_checkpoints import save_generator
-from studio.engines.gan_latent import slerp
-from studio.engines.gan_models import DCGAN_G, GanArch
+from studio.engines.gan.checkpoints import save_generator
+from studio.engines.gan.latent import slerp
+from studio.engines.gan.models import DCGAN_G, GanArch
 from studio.recipe import read_recipe
 from studio.ui.latent_panel import AB_STEPS, SIGMA_STEPS
 from studio.ui.latent_workspace import GRID_COLS, GRID_PAD, LatentWorkspace
@@ -146,7 +146,7 @@ def test_training_from_the_app_shows_live_grids_and_loads_the_result(latent_wind
 
 
 def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> None:
-    from studio.engines.gan_latent import render, sample_latents
+    from studio.engines.gan.latent import render, sample_latents
     from studio.imageio import load_image
 
     win = latent_window

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.engines.style_params import StyleParams
+from studio.engines.style.params import StyleParams
 from studio.ui.style_panel import STYLE_LAYER_CHOICES
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 
 from studio.recipe import read_recipe
 
-pytest.importorskip("studio.engines.style")
+pytest.importorskip("studio.engines.style.run")
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def real_window(window):
     if not any(s.available for s in list_sources()):
         pytest.skip("no feature network is installed")
     ws = window.workspace("style")
-    ws.run_engine = None  # studio.engines.style.run_style
+    ws.run_engine = None  # studio.engines.style.run.run_style
     ws.set_state(ws.state().__class__(
         ws.params().with_changes(size=64, scales=1, iterations=6, preview_every=2),
         ws.state().content, ws.state().styles))

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
-from studio.engines.cyclegan_infer import blend
-from studio.engines.cyclegan_models import ResnetGenerator
+from studio.engines.cyclegan.infer import blend
+from studio.engines.cyclegan.models import ResnetGenerator
 from studio.recipe import read_recipe
 from studio.selection import Selection
 from studio.ui.main_window import MainWindow

@@ -1,0 +1,1 @@
+"""CycleGAN translation: the official models, their checkpoint files, inference and training."""

@@ -1,0 +1,85 @@
+"""Parameters of the CycleGAN engine: applying a translator, and training one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal, TypeVar
+
+from studio.engines.params import params_from_dict
+
+NormStats = Literal["global", "tile"]
+Preprocess = Literal["resize_and_crop", "scale_and_crop"]
+
+T = TypeVar("T")
+
+
+class _Params:
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls: type[T], d: dict[str, Any]) -> T:
+        """Build from a dict (a recipe): unknown keys are ignored, lists become tuples, and a wrongly
+        typed value is a StudioInputError naming it."""
+        return params_from_dict(cls, d)
+
+    def with_changes(self: T, **changes: Any) -> T:
+        return replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class TranslateParams(_Params):
+    """How a generator is applied to one image.
+
+    ``tile``: images whose long side exceeds it are processed in tiles of this side (0: never),
+    overlapping by ``overlap`` pixels and blended with linear feathering. ``norm_stats``: with
+    ``global`` every tile is instance-normalised with the statistics of the whole image (measured
+    once on a copy whose long side is at most ``stats_side``); ``tile`` lets each tile use its own.
+    ``strength`` blends the original (0) and the translation (1); ``preserve_colors`` keeps the
+    original's chroma (YIQ) and takes only the translation's luminance.
+    """
+
+    strength: float = 1.0
+    preserve_colors: bool = False
+    tile: int = 1024
+    overlap: int = 64
+    norm_stats: NormStats = "global"
+    stats_side: int = 2048
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class TrainParams(_Params):
+    """A CycleGAN training run (the official defaults, apart from the network size and the epochs).
+
+    The learning rate stays at ``lr`` for ``epochs`` epochs, then decays linearly to zero over
+    ``epochs_decay`` more. An epoch is ``max(len(A), len(B))`` iterations, or ``epoch_size`` when set.
+    With ``max_seconds`` the decay also follows the clock (the same share of the time at the full rate),
+    so a time-boxed run still ends at a low learning rate.
+    """
+
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 9
+    load_size: int = 286
+    crop_size: int = 256
+    preprocess: Preprocess = "resize_and_crop"
+    flip: bool = True
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_a: float = 10.0  # cycle weight A -> B -> A
+    lambda_b: float = 10.0  # cycle weight B -> A -> B
+    lambda_identity: float = 0.5  # relative to the cycle weights
+    pool_size: int = 50
+    epochs: int = 100
+    epochs_decay: int = 100
+    epoch_size: int | None = None
+    save_every_s: float = 300.0  # write latest_net_*.pth at most this often (and at the end)
+    save_epoch_every: int = 5  # also keep {epoch}_net_*.pth every this many epochs
+    preview_every: int = 50  # iterations between sample grids
+    max_seconds: float | None = None  # stop (and save) after this long
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None  # torch CPU threads; None: leave torch's default

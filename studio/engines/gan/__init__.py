@@ -1,0 +1,1 @@
+"""DCGAN / Wasserstein GAN: models, checkpoints, training, latent exploration and projection."""

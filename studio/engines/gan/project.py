@@ -1,0 +1,108 @@
+"""Projecting a picture into a generator's latent space: optimise z so that G(z) reproduces it.
+
+The target is resized (area) to the generator's size. The search starts from the best of
+``candidates`` random latents, then runs Adam on z, minimising the mean squared pixel error plus a
+small prior term that keeps z near the norm Gaussian latents have (so the result stays editable).
+``run_project`` yields ``Progress`` (with the current reconstruction) and one ``Finished`` whose
+``extra["z"]`` is the latent (nz,) and ``extra["mse"]`` the final pixel error.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from studio.engines.errors import StudioInputError
+from studio.engines.events import Cancelled, Event, Finished, JobControl, Progress
+from studio.engines.gan.models import DCGAN_G, to_uint8_images
+
+
+@dataclass(frozen=True)
+class ProjectParams:
+    steps: int = 300
+    learning_rate: float = 0.05
+    candidates: int = 64  # random starts; the best one is optimised
+    prior_weight: float = 1e-3  # weight of (|z|^2/nz - 1)^2
+    seed: int = 0
+    preview_every: int = 20
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_changes(self, **changes: Any) -> ProjectParams:
+        return replace(self, **changes)
+
+
+def target_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """RGB float [0, 1] HxWx3 -> (1, 3, size, size) in [-1, 1], centre-cropped to a square then resized."""
+    a = np.asarray(rgb, np.float32)
+    if a.ndim != 3 or a.shape[2] < 3:
+        raise StudioInputError(f"the picture to project must be an RGB image, got shape {a.shape}")
+    h, w = a.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    a = a[y:y + s, x:x + s, :3]
+    if s != size:
+        a = cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_CUBIC)
+    return torch.from_numpy(np.clip(a, 0, 1).transpose(2, 0, 1)).unsqueeze(0) * 2 - 1
+
+
+def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | None = None,
+                control: JobControl | None = None, device: torch.device | str = "cpu") -> Iterator[Event]:
+    params = params or ProjectParams()
+    control = control or JobControl()
+    if params.steps < 0 or params.candidates < 1 or not math.isfinite(params.learning_rate) \
+            or params.learning_rate <= 0:
+        raise StudioInputError("projection needs steps >= 0, candidates >= 1 and a positive learning rate")
+    t0 = time.perf_counter()
+    model = model.eval().to(device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    nz = model.arch.nz
+    target = target_tensor(target_rgb, model.arch.image_size).to(device)
+    g = torch.Generator().manual_seed(params.seed)
+    with torch.no_grad():
+        cands = torch.randn(params.candidates, nz, generator=g).to(device)
+        errs = torch.cat([((model(cands[i:i + 32]) - target) ** 2).mean(dim=(1, 2, 3))
+                          for i in range(0, len(cands), 32)])
+    z = cands[int(errs.argmin())].clone().unsqueeze(0).requires_grad_(True)
+    start_mse = float(errs.min()) / 4  # in [0, 1] pixel units
+    opt = torch.optim.Adam([z], lr=params.learning_rate)
+    best = (start_mse, z.detach().clone())
+    mse = start_mse
+    cancelled = False
+    try:
+        for it in range(params.steps):
+            control.check()
+            opt.zero_grad(set_to_none=True)
+            out = model(z)
+            pix = ((out - target) ** 2).mean()
+            prior = (z.square().sum() / nz - 1.0) ** 2
+            loss = pix + params.prior_weight * prior
+            loss.backward()
+            opt.step()
+            mse = float(pix.detach()) / 4
+            if mse < best[0]:
+                best = (mse, z.detach().clone())
+            show = (it + 1) % max(1, params.preview_every) == 0 or it + 1 == params.steps
+            elapsed = time.perf_counter() - t0
+            eta = elapsed / (it + 1) * (params.steps - it - 1)
+            yield Progress(iteration=it + 1, total=params.steps, stage="projecting",
+                           losses={"mse": mse, "start_mse": start_mse}, elapsed_s=elapsed, eta_s=eta,
+                           preview=to_uint8_images(out)[0] if show else None)
+    except Cancelled:
+        cancelled = True
+    z_best = best[1]
+    with torch.no_grad():
+        img = to_uint8_images(model(z_best))[0]
+    yield Finished(image=img.astype(np.float32) / 255, cancelled=cancelled, iterations=params.steps,
+                   elapsed_s=time.perf_counter() - t0, losses={"mse": best[0], "start_mse": start_mse},
+                   extra={"z": z_best[0].cpu().numpy().astype(np.float32), "mse": best[0], "start_mse": start_mse,
+                          "params": params.to_dict()})

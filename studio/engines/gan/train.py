@@ -1,0 +1,378 @@
+"""Training a DCGAN generator on a folder of images: ``wgan``, ``wgan-gp`` or ``dcgan`` losses.
+
+``run_train_gan`` is a generator of events: ``Info`` (device, data, skipped files), ``Progress``
+after every generator step (losses; a sample grid of a fixed noise batch every ``sample_every``
+steps) and one ``Finished`` (also when cancelled or out of time: the latest state is then saved).
+
+- ``wgan`` (Arjovsky et al. 2017, as in their code and the fast.ai lesson): RMSprop; before every
+  critic step the critic's weights are clamped to ±``clamp``; ``n_critic`` critic steps per
+  generator step, 100 during the first 25 generator steps and at every 500th; each critic step
+  takes a fresh real batch. Critic loss D(fake) - D(real), generator loss -D(fake).
+- ``wgan-gp`` (Gulrajani et al. 2017): the same with a gradient penalty (weight 10) on random
+  interpolates instead of clamping, Adam (1e-4, betas (0, 0.9)), no batch norm in the critic.
+- ``dcgan`` (Radford et al. 2015): binary cross-entropy on logits, Adam (2e-4, betas (0.5, 0.999)).
+
+Files in ``out_dir``: ``checkpoint.pt`` (everything needed to resume) and ``generator.pt`` (the
+generator alone, half precision) with JSON model cards, and ``samples/iter_NNNNNN.png`` grids.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from studio.engines.device import describe, resolve_device
+from studio.engines.errors import StudioInputError
+from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
+from studio.engines.gan.checkpoints import (
+    CHECKPOINT_FORMAT,
+    FORMAT_VERSION,
+    atomic_json_save,
+    atomic_torch_save,
+    card_path,
+    load_checkpoint,
+    save_generator,
+)
+from studio.engines.gan.data import ImageSet, load_folder, random_batch
+from studio.engines.gan.latent import image_grid
+from studio.engines.gan.models import DCGAN_D, DCGAN_G, GanArch, init_weights, to_uint8_images
+from studio.engines.gan.params import TrainGanParams, validate_train_params
+from studio.engines.image_files import ImageFiles
+
+# Generator steps at the start (and the period) when the wgan critic gets 100 steps.
+WGAN_WARMUP_STEPS = 25
+WGAN_LONG_CRITIC_EVERY = 500
+WGAN_LONG_CRITIC_STEPS = 100
+
+
+def critic_steps(gen_iteration: int, loss: str, n_critic: int = 5) -> int:
+    """Critic steps before generator step ``gen_iteration`` (counted from 0)."""
+    if loss == "dcgan":
+        return 1
+    if loss == "wgan" and (gen_iteration < WGAN_WARMUP_STEPS or gen_iteration % WGAN_LONG_CRITIC_EVERY == 0):
+        return WGAN_LONG_CRITIC_STEPS
+    return n_critic
+
+
+def clamp_weights(module: torch.nn.Module, c: float) -> None:
+    """Clip every parameter of ``module`` to [-c, c] in place (the WGAN Lipschitz constraint)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.clamp_(-c, c)
+
+
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """E[(||grad_x D(x)||_2 - 1)^2] at random points x on the lines between real and fake samples."""
+    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator).to(real.device)
+    x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    out = critic(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+def arch_for(params: TrainGanParams) -> GanArch:
+    return GanArch(image_size=params.size, nz=params.nz, ngf=params.ngf, ndf=params.ndf, nc=3,
+                   n_extra_layers=params.n_extra_layers, generator_norm="batch",
+                   critic_norm="none" if params.loss == "wgan-gp" else "batch")
+
+
+class GanTrainer:
+    """The models, optimisers and one training step of a run (usable on its own in tests)."""
+
+    def __init__(self, params: TrainGanParams, device: torch.device | str = "cpu",
+                 sample: Any = None) -> None:
+        validate_train_params(params)
+        self.params = params
+        self.device = torch.device(device)
+        self.arch = arch_for(params)
+        torch.manual_seed(params.seed)
+        self.G = DCGAN_G(self.arch).to(self.device)
+        self.D = DCGAN_D(self.arch).to(self.device)
+        init_weights(self.G)
+        init_weights(self.D)
+        lr = params.lr
+        if params.loss == "wgan":
+            self.opt_g: torch.optim.Optimizer = torch.optim.RMSprop(self.G.parameters(), lr=lr)
+            self.opt_d: torch.optim.Optimizer = torch.optim.RMSprop(self.D.parameters(), lr=lr)
+        else:
+            betas = (0.0, 0.9) if params.loss == "wgan-gp" else (0.5, 0.999)
+            self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr, betas=betas)
+            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr, betas=betas)
+        self.iteration = 0  # generator steps done
+        self.critic_iterations = 0
+        self.sample = sample  # callable n -> real batch (on any device)
+        self.last_real: torch.Tensor | None = None
+        self.noise_gen = torch.Generator().manual_seed(params.seed + 1)
+        self.fixed_noise = torch.randn(params.sample_count, params.nz, generator=self.noise_gen)
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.params.nz, generator=self.noise_gen).to(self.device)
+
+    def critic_step(self, real: torch.Tensor) -> dict[str, float]:
+        p = self.params
+        real = real.to(self.device)
+        self.last_real = real
+        if p.loss == "wgan":
+            clamp_weights(self.D, p.clamp)
+        for q in self.D.parameters():
+            q.requires_grad_(True)
+        self.opt_d.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = self.G(self.noise(real.shape[0]))
+        if p.loss == "dcgan":  # one batch of both: the critic's batch norm sees absolute differences
+            d_real, d_fake = self.D(torch.cat([real, fake])).split(real.shape[0])
+        else:
+            d_real = self.D(real)
+            d_fake = self.D(fake)
+        terms: dict[str, float] = {}
+        if p.loss == "dcgan":
+            loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                    + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+            terms["D(x)"] = float(torch.sigmoid(d_real.detach()).mean())
+        else:
+            w = d_real.mean() - d_fake.mean()
+            loss = -w
+            terms["wasserstein"] = float(w.detach())
+            if p.loss == "wgan-gp":
+                gp = gradient_penalty(self.D, real, fake, self.noise_gen)
+                loss = loss + p.gp_weight * gp
+                terms["gp"] = float(gp.detach())
+        loss.backward()
+        self.opt_d.step()
+        self.critic_iterations += 1
+        terms["critic"] = float(loss.detach())
+        return terms
+
+    def generator_step(self) -> dict[str, float]:
+        for q in self.D.parameters():
+            q.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        fake = self.G(self.noise(self.params.batch_size))
+        if self.params.loss == "dcgan" and self.last_real is not None:
+            d_fake = self.D(torch.cat([self.last_real, fake]))[self.last_real.shape[0]:]
+        else:
+            d_fake = self.D(fake)
+        if self.params.loss == "dcgan":
+            loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+        else:
+            loss = -d_fake.mean()
+        loss.backward()
+        self.opt_g.step()
+        for q in self.D.parameters():
+            q.requires_grad_(True)
+        self.iteration += 1
+        return {"generator": float(loss.detach())}
+
+    def train_iteration(self, check: Any = None) -> dict[str, float]:
+        """The critic steps of the schedule, then one generator step; returns the last losses."""
+        terms: dict[str, float] = {}
+        for _ in range(critic_steps(self.iteration, self.params.loss, self.params.n_critic)):
+            if check is not None:
+                check()
+            terms = self.critic_step(self.sample(self.params.batch_size))
+        terms.update(self.generator_step())
+        return terms
+
+    @torch.no_grad()
+    def sample_grid(self, noise: torch.Tensor | None = None) -> np.ndarray:
+        """uint8 grid of the fixed noise batch, the generator in eval mode (as sampling sees it)."""
+        was = self.G.training
+        self.G.eval()
+        imgs = to_uint8_images(self.G((self.fixed_noise if noise is None else noise).to(self.device)))
+        self.G.train(was)
+        return image_grid(imgs)
+
+    # checkpoints --------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "arch": self.arch.to_dict(),
+                "params": self.params.to_dict(), "iteration": self.iteration,
+                "critic_iterations": self.critic_iterations,
+                "generator": {k: v.detach().cpu() for k, v in self.G.state_dict().items()},
+                "critic": {k: v.detach().cpu() for k, v in self.D.state_dict().items()},
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "fixed_noise": self.fixed_noise.clone()}
+
+    def load_state(self, ck: dict[str, Any]) -> None:
+        try:
+            self.G.load_state_dict(ck["generator"])
+            self.D.load_state_dict(ck["critic"])
+            self.opt_g.load_state_dict(ck["opt_g"])
+            self.opt_d.load_state_dict(ck["opt_d"])
+            self.iteration = int(ck["iteration"])
+            self.critic_iterations = int(ck.get("critic_iterations", 0))
+            self.fixed_noise = ck["fixed_noise"].float()
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise StudioInputError(f"the checkpoint does not fit its own architecture: {exc}") from None
+        self.noise_gen.manual_seed(self.params.seed + 1 + self.iteration)
+
+
+@dataclass
+class _Rate:
+    """Seconds per unit of work (one critic step or one generator step), smoothed."""
+
+    value: float | None = None
+
+    def observe(self, seconds: float, units: int) -> None:
+        r = seconds / max(1, units)
+        self.value = r if self.value is None else 0.9 * self.value + 0.1 * r
+
+
+def remaining_units(start: int, end: int, loss: str, n_critic: int) -> int:
+    return sum(critic_steps(i, loss, n_critic) + 1 for i in range(start, end))
+
+
+def model_card(params: TrainGanParams, data: ImageSet | None, iterations: int, seconds: float,
+               device: torch.device, critic_iterations: int, made_by: str = "") -> dict[str, Any]:
+    return {
+        "name": "studio DCGAN generator",
+        "architecture": "DCGAN generator (Radford et al. 2015) as in the Wasserstein GAN code's DCGAN_G",
+        "loss": params.loss,
+        "image_size": params.size,
+        "training_data": params.data_description or (data.description if data else ""),
+        "training_files": len(data.files) if data else None,
+        "generator_iterations": iterations,
+        "critic_iterations": critic_iterations,
+        "batch_size": params.batch_size,
+        "training_seconds": round(seconds, 1),
+        "hardware": describe(device),
+        "date": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "studio_version": made_by,
+        "params": params.to_dict(),
+    }
+
+
+def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | Path | None = None,
+                  control: JobControl | None = None, resume: str | Path | None = None,
+                  device: torch.device | str | None = None, *, files: ImageFiles,
+                  made_by: str = "") -> Iterator[Event]:
+    """Train on ``data`` (a folder or a loaded ImageSet); see the module docstring. ``files`` reads the folder
+    and writes the sample grids; ``made_by`` (the studio version) goes into the model card."""
+    control = control or JobControl()
+    t0 = time.perf_counter()
+    validate_train_params(params)
+    ck: dict[str, Any] | None = None
+    if resume is not None:
+        ck = load_checkpoint(resume)
+        old = TrainGanParams.from_dict(ck.get("params", {}))
+        keep = {k: getattr(params, k) for k in ("iterations", "max_seconds", "sample_every", "checkpoint_every",
+                                                 "device")}
+        if (old.loss, old.size, old.ngf, old.ndf, old.nz) != (params.loss, params.size, params.ngf, params.ndf,
+                                                              params.nz):
+            yield Info(f"Resuming with the checkpoint's own settings: loss {old.loss}, {old.size} px, "
+                       f"ngf {old.ngf}, ndf {old.ndf}, nz {old.nz}.")
+        params = old.with_changes(**keep)
+        validate_train_params(params)
+    dev = torch.device(device) if device is not None else resolve_device(params.device)
+    yield Info(f"Device: {describe(dev)}")
+    if not isinstance(data, ImageSet):
+        data = load_folder(data, params.size, files, params.load_side, check=control.check)
+    yield Info(f"Training on {len(data)} image(s) ({data.description}), {params.size} px crops, loss {params.loss}.")
+    if data.skipped:
+        listed = "; ".join(f"{p.name}: {why}" for p, why in data.skipped[:10])
+        more = f" (and {len(data.skipped) - 10} more)" if len(data.skipped) > 10 else ""
+        yield Info(f"Skipped {len(data.skipped)} unreadable file(s): {listed}{more}")
+
+    rng = np.random.default_rng(params.seed)
+    batch_args = {"crop_min": params.crop_min, "crop_max": params.crop_max, "flip": params.flip}
+
+    def sample(n: int) -> torch.Tensor:
+        return random_batch(data, n, params.size, rng, **batch_args)
+
+    trainer = GanTrainer(params, dev, sample=sample)
+    if ck is not None:
+        trainer.load_state(ck)
+        rng = np.random.default_rng(params.seed + trainer.iteration)
+        yield Info(f"Resumed from {resume} at generator step {trainer.iteration}.")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise StudioInputError(f"{str(out)!r} is a file, not a folder for the training output")
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+    prior_seconds = float((ck or {}).get("seconds", 0.0))
+    start_iter = trainer.iteration
+    total = params.iterations
+    rate = _Rate()
+    terms: dict[str, float] = {}
+    grid = trainer.sample_grid()
+    cancelled = False
+    saved_at = trainer.iteration
+    run_seconds = 0.0
+
+    def save() -> str | None:
+        nonlocal saved_at
+        if out is None:
+            return None
+        seconds = prior_seconds + (time.perf_counter() - t0)
+        card = model_card(params, data, trainer.iteration, seconds, dev, trainer.critic_iterations,
+                          made_by)
+        state = trainer.state() | {"seconds": seconds, "card": card}
+        atomic_torch_save(state, out / "checkpoint.pt")
+        atomic_json_save(card, card_path(out / "checkpoint.pt"))
+        save_generator(out / "generator.pt", trainer.G, card)
+        saved_at = trainer.iteration
+        return str(out / "generator.pt")
+
+    def save_grid(img: np.ndarray) -> None:
+        if out is not None:
+            files.write(out / "samples" / f"iter_{trainer.iteration:06d}.png", img)
+
+    try:
+        trainer.G.train()
+        trainer.D.train()
+        while trainer.iteration < total:
+            if params.max_seconds is not None and time.perf_counter() - t0 >= params.max_seconds:
+                yield Info(f"Stopped after {params.max_seconds:g} s (the time budget), at step {trainer.iteration}.")
+                break
+            ts = time.perf_counter()
+            units = critic_steps(trainer.iteration, params.loss, params.n_critic) + 1
+            terms = trainer.train_iteration(check=control.check)
+            if not all(math.isfinite(v) for v in terms.values()):
+                raise StudioInputError("training diverged (a loss became NaN or infinite); "
+                                       "try a lower learning rate")
+            rate.observe(time.perf_counter() - ts, units)
+            it = trainer.iteration
+            preview = None
+            if it % params.sample_every == 0 or it == total or it == start_iter + 1:
+                grid = trainer.sample_grid()
+                preview = grid
+                if it % params.sample_every == 0 or it == total:
+                    save_grid(grid)
+            if it % params.checkpoint_every == 0:
+                save()
+            now = time.perf_counter()
+            eta = None
+            if rate.value is not None:
+                eta = rate.value * remaining_units(it, total, params.loss, params.n_critic)
+                if params.max_seconds is not None:
+                    eta = min(eta, max(0.0, params.max_seconds - (now - t0)))
+            yield Progress(iteration=it, total=total, stage=f"{params.loss} · {units - 1} critic step(s)",
+                           losses=dict(terms), elapsed_s=now - t0, eta_s=eta, preview=preview)
+            control.check()
+    except Cancelled:
+        cancelled = True
+    run_seconds = time.perf_counter() - t0
+    generator_path = None
+    if trainer.iteration != saved_at or (out is not None and not (out / "generator.pt").exists()):
+        generator_path = save()
+    elif out is not None:
+        generator_path = str(out / "generator.pt")
+    grid = trainer.sample_grid()
+    if out is not None and trainer.iteration > start_iter:
+        save_grid(grid)
+    yield Finished(image=grid.astype(np.float32) / 255.0, cancelled=cancelled,
+                   iterations=trainer.iteration - start_iter, elapsed_s=run_seconds, losses=dict(terms),
+                   extra={"generator": generator_path,
+                          "checkpoint": str(out / "checkpoint.pt") if out is not None else None,
+                          "generator_iterations": trainer.iteration, "critic_iterations": trainer.critic_iterations,
+                          "params": params.to_dict(), "device": str(dev),
+                          "skipped": [str(p) for p, _ in data.skipped]})

@@ -1,0 +1,1 @@
+"""Deep Painterly Harmonization and the quick modes (colour transfer, masked Gatys, Poisson)."""

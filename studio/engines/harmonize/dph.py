@@ -1,0 +1,118 @@
+"""The two passes of Deep Painterly Harmonization (Luan et al. 2018): the objectives ``run_harmonize``
+optimises. Pass 1 matches every feature patch of the composite to its nearest painting patch
+(independent mapping); pass 2 makes that mapping spatially consistent and adds histogram losses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.harmonize.histogram import histogram_target
+from studio.engines.harmonize.losses import (
+    CONTENT_LAYER,
+    PASS1_CONTENT_WEIGHT,
+    PASS1_STYLE_LAYERS,
+    PASS1_STYLE_WEIGHT,
+    PASS1_TV_WEIGHT,
+    PASS2_HIST_LAYERS,
+    PASS2_STYLE_LAYERS,
+    REFERENCE_LAYER,
+    LayerTerm,
+    Objective,
+    content_term,
+    gram_masked,
+    histogram_term,
+    pass2_weights,
+    style_term,
+)
+from studio.engines.harmonize.masks import layer_masks
+from studio.engines.harmonize.patch_match import (
+    gather_positions,
+    mapped_region,
+    nearest_patches,
+    refine_mapping,
+    to_coords,
+    upsample_region,
+)
+
+
+def build_pass1(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Tensor,
+                loose: torch.Tensor, check: Callable[[], None] | None = None) -> Objective:
+    """Pass 1 (independent mapping). Tensors (1, 3, H, W) in [0, 1]; ``composite`` and ``loose``
+    (H, W) are the crop being optimised, ``painting`` the whole painting."""
+    layers = PASS1_STYLE_LAYERS
+    masks = layer_masks(loose, net, layers)
+    with torch.no_grad():
+        pf = net(painting, layers)
+        cf = net(composite, layers)
+    terms: list[LayerTerm] = [content_term(CONTENT_LAYER, cf[CONTENT_LAYER][0].clone(), PASS1_CONTENT_WEIGHT)]
+    for name in layers:
+        m = masks[name]
+        idx = nearest_patches(cf[name][0], pf[name][0], query_mask=(m > 0.01).float(), check=check)
+        match = gather_positions(pf[name][0], idx, tuple(m.shape))
+        area = m.sum().clamp_min(1e-6)
+        target = gram_masked(match, m) / area
+        terms.append(style_term(name, target, m, float(area), PASS1_STYLE_WEIGHT))
+    return Objective(net=net, terms=terms, masks=masks, pixel_mask=loose, tv_weight=PASS1_TV_WEIGHT)
+
+
+@dataclass
+class Pass2Mapping:
+    """The consistent mapping at the reference layer and the painting region per layer."""
+
+    coords: torch.Tensor  # (h, w, 2) painting (y, x) per output position at relu4_1
+    regions: dict[str, torch.Tensor]  # per layer: painting positions the mapping uses (0/1)
+
+
+def consistent_mapping(net: FeatureNetwork, painting: torch.Tensor, intermediate: torch.Tensor,
+                       tight: torch.Tensor, painting_feats: dict[str, torch.Tensor],
+                       check: Callable[[], None] | None = None) -> Pass2Mapping:
+    """Match the pass-1 result to the painting at relu4_1, make the mapping spatially consistent,
+    and propagate the painting region it uses to the lower layers."""
+    with torch.no_grad():
+        xf = net(intermediate, [REFERENCE_LAYER])[REFERENCE_LAYER][0]
+    pref = painting_feats[REFERENCE_LAYER][0]
+    h, w = xf.shape[-2:]
+    h2, w2 = pref.shape[-2:]
+    tmask = F.interpolate((tight > 0.1).float()[None, None], size=(h, w), mode="nearest")[0, 0]
+    query = F.max_pool2d(tmask[None, None], 5, stride=1, padding=2)[0, 0]
+    idx = nearest_patches(xf, pref, query_mask=query, check=check)
+    coords = to_coords(idx.clamp_min(0), h, w, w2)
+    guide = F.interpolate(painting, size=(h2, w2), mode="bilinear", align_corners=False)[0]
+    coords = refine_mapping(coords, guide, tmask, radius=2)
+    region = mapped_region(coords, tmask, (h2, w2), ring=1)
+    regions = {}
+    for name, f in painting_feats.items():
+        regions[name] = region if name == REFERENCE_LAYER else upsample_region(region, tuple(f.shape[-2:]))
+    return Pass2Mapping(coords=coords, regions=regions)
+
+
+def build_pass2(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Tensor, intermediate: torch.Tensor,
+                tight: torch.Tensor, loose: torch.Tensor, tau: float, noise: float,
+                tv_factor: float = 1.0, check: Callable[[], None] | None = None) -> tuple[Objective, Pass2Mapping]:
+    """Pass 2 (consistent mapping). ``composite``, ``intermediate`` (the pass-1 result), ``tight`` and
+    ``loose`` are the crop being optimised; ``painting`` the whole painting."""
+    layers = PASS2_STYLE_LAYERS
+    masks = layer_masks(loose, net, layers)
+    with torch.no_grad():
+        pf = net(painting, layers)
+        cf = net(composite, [CONTENT_LAYER])[CONTENT_LAYER][0]
+    mapping = consistent_mapping(net, painting, intermediate, tight, pf, check)
+    wts = pass2_weights(tau, noise, tv_factor)
+    terms: list[LayerTerm] = [content_term(CONTENT_LAYER, cf, wts.content, mask=masks[CONTENT_LAYER],
+                                           normalise=True)]
+    for name in layers:
+        f = pf[name][0]
+        c = f.shape[0]
+        region = mapping.regions[name]
+        target = gram_masked(f, region) / (region.sum().clamp_min(1.0) * c)
+        m = masks[name]
+        terms.append(style_term(name, target, m, float(m.sum().clamp_min(1e-6)) * c, wts.style, normalise=True))
+        if name in PASS2_HIST_LAYERS:
+            terms.append(histogram_term(name, histogram_target(f, region), (m > 0.1).float(), wts.histogram))
+    obj = Objective(net=net, terms=terms, masks=masks, pixel_mask=loose, tv_weight=wts.tv, tv_normalise=True)
+    return obj, mapping

@@ -1,0 +1,57 @@
+"""Parameters of the painterly harmonization engine (Luan et al. 2018, and the quick modes)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from studio.engines.params import params_from_dict
+
+#: dph: the paper's two passes; gatys: masked Gatys (content = composite, style = painting);
+#: color: LAB colour statistics inside the mask; poisson / poisson-mixed: OpenCV seamlessClone.
+Mode = Literal["dph", "gatys", "color", "poisson", "poisson-mixed"]
+MODES: tuple[str, ...] = ("dph", "gatys", "color", "poisson", "poisson-mixed")
+#: the modes that optimise through the feature network (the others need none)
+NETWORK_MODES: tuple[str, ...] = ("dph", "gatys")
+
+#: style strength presets (the paper's painting classifier was never published)
+TAU_PRESETS: dict[str, float] = {"realistic": 1.0, "impressionist": 5.0, "expressionist": 10.0}
+
+
+@dataclass(frozen=True)
+class HarmonizeParams:
+    """Everything that decides a harmonization, apart from the painting, composite and masks."""
+
+    mode: Mode = "dph"
+    tau: float = 5.0  # style strength: ~1 realistic, ~5 impressionist, ~10 expressionist / cubist
+    size: int = 512  # long side the engine works at, in pixels
+    loose_radius: int = 16  # dilation of the tight mask, in pixels at `size`, when no loose mask is given
+    feather: float = 2.0  # edge softness of the final blend into the painting, in pixels at `size`
+    pass1_iterations: int = 30  # L-BFGS iterations of pass 1 (independent mapping)
+    pass2_iterations: int = 60  # L-BFGS iterations of pass 2 (consistent mapping)
+    denoise: bool = True  # guided chroma denoising in CIELAB after pass 2
+    gatys_iterations: int = 50  # L-BFGS iterations of the masked Gatys quick mode
+    pass2_init: str = "composite"  # pass 2 starts from: composite (as the paper's code) | pass1
+    crop_margin: int = 64  # the optimisation runs on the loose mask's bounding box plus this margin (px at size)
+    # multiplies the paper's pass-2 total-variation weight (1 = the paper's formula, tuned for its VGG-19 and
+    # 1000 iterations; with studio's network and a CPU budget of iterations it blurs the object into a blob)
+    tv_factor: float = 0.1
+    seed: int = 0
+    preview_every: int = 10
+    device: str = "auto"  # auto | cpu | cuda | mps
+    weights: str = "auto"  # feature network source, as for stylize
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HarmonizeParams:
+        """Build from a dict (a recipe): unknown keys are ignored; a wrongly typed value is a StudioInputError."""
+        return params_from_dict(cls, d)
+
+    def with_changes(self, **changes: Any) -> HarmonizeParams:
+        return replace(self, **changes)
+
+    @property
+    def needs_network(self) -> bool:
+        return self.mode in NETWORK_MODES

@@ -1,0 +1,107 @@
+"""Quick harmonization modes: colour statistics in LAB, Poisson blending, and masked Gatys.
+
+- ``color_transfer``: inside the mask, each CIELAB channel of the pasted object is shifted and
+  scaled to the mean and standard deviation of the painting around it (Reinhard et al. 2001).
+- ``poisson_blend``: OpenCV's seamlessClone, NORMAL_CLONE (the object's gradients) or MIXED_CLONE
+  (the stronger of the object's and the painting's gradients: the painting's texture shows through).
+- ``gatys_objective``: Gatys et al. restricted to the mask; content = the composite, style = the
+  whole painting's Gram matrices; the pixels outside the loose mask never change.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from studio.engines.features.losses import energy, gram
+from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.harmonize.losses import LayerTerm, Objective, content_term, gram_masked
+from studio.engines.harmonize.masks import binarize, dilate, layer_masks
+
+GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+GATYS_CONTENT_LAYER = "relu4_1"
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.clip(rgb, 0, 1).astype(np.float32), cv2.COLOR_RGB2LAB)
+
+
+def color_transfer(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray,
+                   context_radius: int | None = None) -> np.ndarray:
+    """The composite with the object's LAB statistics matched to the painting's (inside ``mask``).
+
+    The painting's statistics come from the painting outside the mask, within ``context_radius``
+    pixels of it (None: a quarter of the image's long side), so the local palette wins.
+    """
+    m = binarize(mask)
+    inside = m > 0.5
+    if context_radius is None:
+        context_radius = max(8, max(mask.shape) // 4)
+    ring = (dilate(m, context_radius) > 0.5) & ~inside
+    if ring.sum() < 16:
+        ring = ~inside
+    src, ref = _lab(composite), _lab(painting)
+    out = src.copy()
+    for k in range(3):
+        s = src[..., k][inside]
+        r = ref[..., k][ring]
+        if s.size == 0 or r.size == 0:
+            continue
+        scale = float(r.std()) / max(float(s.std()), 1e-3)
+        out[..., k][inside] = (s - s.mean()) * scale + r.mean()
+    out[..., 0] = np.clip(out[..., 0], 0, 100)
+    rgb = np.clip(cv2.cvtColor(out, cv2.COLOR_LAB2RGB), 0, 1).astype(np.float32)
+    return np.where(inside[..., None], rgb, composite).astype(np.float32)
+
+
+def poisson_blend(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray, mixed: bool = False) -> np.ndarray:
+    """Poisson blending of the composite's masked object into the painting (OpenCV seamlessClone)."""
+    pad = 8
+    m = (binarize(mask) * 255).astype(np.uint8)
+    src = (np.clip(composite, 0, 1) * 255 + 0.5).astype(np.uint8)
+    dst = (np.clip(painting, 0, 1) * 255 + 0.5).astype(np.uint8)
+    src = cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    dst = cv2.copyMakeBorder(dst, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    m = cv2.copyMakeBorder(m, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    # seamlessClone needs a margin inside the image around the masked region
+    m[:pad + 1, :] = 0
+    m[-pad - 1:, :] = 0
+    m[:, :pad + 1] = 0
+    m[:, -pad - 1:] = 0
+    ys, xs = np.nonzero(m)
+    if len(ys) == 0:
+        return np.asarray(composite, dtype=np.float32).copy()
+    # seamlessClone centres the mask's bounding box (taken in src) on ``center`` in dst
+    x, y, w, h = cv2.boundingRect(m)
+    center = (x + w // 2, y + h // 2)
+    flags = cv2.MIXED_CLONE if mixed else cv2.NORMAL_CLONE
+    out = cv2.seamlessClone(cv2.cvtColor(src, cv2.COLOR_RGB2BGR), cv2.cvtColor(dst, cv2.COLOR_RGB2BGR), m,
+                            center, flags)
+    out = cv2.cvtColor(out, cv2.COLOR_BGR2RGB)[pad:-pad, pad:-pad]
+    return (out.astype(np.float32) / 255.0).astype(np.float32)
+
+
+def gatys_objective(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Tensor, loose: torch.Tensor,
+                    style_weight: float) -> Objective:
+    """Masked Gatys: tensors (1, 3, H, W) in [0, 1] and the loose mask (H, W) (binary)."""
+    layers = (*GATYS_STYLE_LAYERS, GATYS_CONTENT_LAYER)
+    masks = layer_masks(loose, net, layers)
+    with torch.no_grad():
+        pf = net(painting, GATYS_STYLE_LAYERS)
+        cf = net(composite, [GATYS_CONTENT_LAYER])[GATYS_CONTENT_LAYER][0]
+    terms: list[LayerTerm] = []
+    for name in GATYS_STYLE_LAYERS:
+        g = gram(pf[name])  # (C, C) / (H*W)
+        e = energy(g)
+        m = masks[name]
+        area = m.sum().clamp_min(1e-6)
+
+        def fn(f: torch.Tensor, g=g, e=e, m=m, area=area) -> torch.Tensor:
+            return (gram_masked(f, m) / area - g).pow(2).mean() / e
+        terms.append(LayerTerm("style", name, style_weight / len(GATYS_STYLE_LAYERS), fn))
+    cm = masks[GATYS_CONTENT_LAYER]
+    ce = float((cf * cm[None]).pow(2).mean().clamp_min(1e-12))
+    terms.append(content_term(GATYS_CONTENT_LAYER, cf, 1.0 / ce, mask=cm))
+    ones = {name: torch.ones_like(m) for name, m in masks.items()}
+    return Objective(net=net, terms=terms, masks=ones, pixel_mask=loose)

@@ -1,0 +1,435 @@
+"""Deep Painterly Harmonization (Luan, Paris, Shechtman and Bala 2018), and the quick modes.
+
+``run_harmonize`` is a generator like ``run_style``: ``Info``, ``Progress`` (with previews and an
+ETA) and one ``Finished`` whose image is at the painting's input resolution, the harmonized object
+blended into the painting with the feathered tight mask.
+
+The two passes of ``mode="dph"`` follow the paper's Torch code (neural_gram.lua, neural_paint.lua):
+
+- pass 1, independent mapping: at relu3_1, relu4_1 and relu5_1 every 3x3 feature patch of the
+  composite inside the (loose, per-layer) mask is matched to its most similar painting patch; the
+  style loss compares the Gram matrix of the masked output features with that of the matched
+  painting features, both divided by the mask's area; content loss at relu4_1; L-BFGS from the
+  naive composite; the gradient is masked at each loss layer and, in pixels, by the loose mask.
+- pass 2, consistent mapping: the pass-1 result is matched to the painting at relu4_1, the mapping
+  is refined so that neighbours agree, and the painting positions it uses (each once, with a
+  one-position ring) are propagated to relu1_1..relu3_1; Gram losses at relu1_1..relu4_1 and
+  histogram losses at relu1_1 and relu4_1 are computed over them; content at relu4_1 and total
+  variation. Each loss's gradient is divided by its norm, then weighted: content 1, style tau,
+  histogram (10 - t) tau and TV t tau, where t = 10 / (1 + exp(1e4 noise - 25)) comes from the
+  painting's noise level. ``params.tv_factor`` scales the TV weight (1 = the paper; the default
+  0.1 suits studio's VGG-16 and a CPU budget of tens of iterations rather than the paper's 1000).
+- post-processing: chroma denoising in CIELAB, then the feathered blend.
+
+To save time the optimisation runs on the loose mask's bounding box plus a margin (the gradient is
+zero outside the loose mask anyway); the painting's features always come from the whole painting.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from studio.engines.cpu_memory import keep_large_blocks
+from studio.engines.device import describe
+from studio.engines.errors import StudioInputError
+from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
+from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.harmonize.dph import build_pass1, build_pass2
+from studio.engines.harmonize.losses import (
+    REFERENCE_LAYER,
+    Objective,
+    evaluate,
+    noise_level,
+    pass2_weights,
+)
+from studio.engines.harmonize.masks import binarize, bounding_box, dilate, feather, resize_mask
+from studio.engines.harmonize.params import MODES, HarmonizeParams
+from studio.engines.harmonize.post import blend, denoise_chroma
+from studio.engines.harmonize.quick import color_transfer, gatys_objective, poisson_blend
+
+#: a mask counts as binary when its grey pixels (between 0.1 and 0.9) are fewer than this share of its object
+MAX_GREY_SHARE = 0.5
+#: L-BFGS step of pass 2 (neural_paint.lua's -learning_rate default, passed to optim.lbfgs)
+PASS2_LEARNING_RATE = 0.1
+#: a step that multiplies the best loss so far by more than this is undone
+_BLOWUP = 3.0
+#: the painting's noise level is measured at this long side, as in the paper's code (image_size 700)
+NOISE_SIZE = 700
+#: a tight mask may cover at most this share of the painting (the style comes from the rest)
+MAX_COVER = 0.98
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def validate_params(params: HarmonizeParams) -> None:
+    """One sentence for a bad parameter value."""
+    if params.mode not in MODES:
+        raise StudioInputError(f"mode must be one of {', '.join(MODES)}, got {params.mode!r}")
+    if not isinstance(params.tau, int | float) or not math.isfinite(params.tau) or params.tau < 0:
+        raise StudioInputError(f"tau must be a non-negative number, got {params.tau!r}")
+    if not isinstance(params.size, int) or params.size < 32:
+        raise StudioInputError(f"size must be an integer of at least 32 pixels, got {params.size!r}")
+    for name in ("loose_radius", "pass1_iterations", "pass2_iterations", "gatys_iterations", "crop_margin"):
+        v = getattr(params, name)
+        if not isinstance(v, int) or v < 0:
+            raise StudioInputError(f"{name.replace('_', '-')} must be a whole number of 0 or more, got {v!r}")
+    if not math.isfinite(params.tv_factor) or params.tv_factor < 0:
+        raise StudioInputError(f"tv-factor must be a non-negative number, got {params.tv_factor!r}")
+    if not math.isfinite(params.feather) or params.feather < 0:
+        raise StudioInputError(f"feather must be a non-negative number, got {params.feather!r}")
+    if params.preview_every < 1:
+        raise StudioInputError(f"preview-every must be at least 1, got {params.preview_every!r}")
+    if params.pass2_init not in ("composite", "pass1"):
+        raise StudioInputError(f"pass2-init must be composite or pass1, got {params.pass2_init!r}")
+
+
+def _wh(a: np.ndarray) -> str:
+    return f"{a.shape[1]}x{a.shape[0]}"
+
+
+def _check_mask(mask: np.ndarray, what: str, painting: np.ndarray, tight: bool) -> None:
+    if mask.ndim != 2:
+        raise StudioInputError(f"The {what} must be a single-channel image, got an array of shape {mask.shape}.")
+    if mask.shape != painting.shape[:2]:
+        raise StudioInputError(f"The {what} ({_wh(mask)}) and the painting ({_wh(painting)}) differ in size; "
+                               "they must match pixel for pixel.")
+    if not np.isfinite(mask).all():
+        raise StudioInputError(f"The {what} holds values that are not numbers.")
+    fg = int((mask > 0.5).sum())
+    if fg == 0:
+        raise StudioInputError(f"The {what} is empty: no pixel is white, so there is no object to harmonize.")
+    if tight and fg > MAX_COVER * mask.size:
+        raise StudioInputError(f"The {what} covers the whole painting; leave part of the painting outside it "
+                               "to take the style from.")
+    grey = int(((mask > 0.1) & (mask < 0.9)).sum())
+    if grey > MAX_GREY_SHARE * fg:
+        raise StudioInputError(f"The {what} is not a black-and-white mask ({grey / mask.size:.0%} of its pixels "
+                               "are grey); use white for the object and black elsewhere.")
+
+
+def validate_inputs(painting: np.ndarray, composite: np.ndarray, tight_mask: np.ndarray,
+                    loose_mask: np.ndarray | None = None, names: dict[str, str] | None = None) -> None:
+    """Raise StudioInputError with one sentence for inputs the engine cannot use.
+
+    ``names`` may give file names for the roles painting, composite, mask and loose_mask, so the
+    sentence names the file.
+    """
+    names = names or {}
+
+    def called(role: str, default: str) -> str:
+        return f"{default} {names[role]}" if role in names else default
+
+    for arr, role, default in ((painting, "painting", "painting"), (composite, "composite", "composite")):
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise StudioInputError(f"The {called(role, default)} must be an RGB image, got shape {arr.shape}.")
+        if not np.isfinite(arr).all():
+            raise StudioInputError(f"The {called(role, default)} holds values that are not numbers.")
+    if composite.shape != painting.shape:
+        raise StudioInputError(f"The {called('composite', 'composite')} ({_wh(composite)}) and the "
+                               f"{called('painting', 'painting')} ({_wh(painting)}) differ in size; the composite "
+                               "must be the painting with the object pasted in.")
+    _check_mask(np.asarray(tight_mask), called("mask", "tight mask"), painting, tight=True)
+    if loose_mask is not None:
+        _check_mask(np.asarray(loose_mask), called("loose_mask", "loose mask"), painting, tight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _t(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).unsqueeze(0).float().to(device)
+
+
+def _m(mask: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(mask)).float().to(device)
+
+
+def _np(x: torch.Tensor) -> np.ndarray:
+    return x.detach().clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def _resize_rgb(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    h, w = hw
+    if rgb.shape[:2] == (h, w):
+        return np.asarray(rgb, dtype=np.float32)
+    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_CUBIC
+    return np.clip(cv2.resize(rgb, (w, h), interpolation=interp), 0, 1).astype(np.float32)
+
+
+def working_shape(h: int, w: int, size: int) -> tuple[int, int]:
+    """(h, w) with long side ``size``, never larger than the input."""
+    long_side = min(size, max(h, w))
+    k = long_side / max(h, w)
+    return max(1, round(h * k)), max(1, round(w * k))
+
+
+@dataclass
+class _Work:
+    """The inputs at the working size, and the crop the optimisation runs on."""
+
+    painting: np.ndarray
+    composite: np.ndarray
+    tight: np.ndarray  # soft, as given
+    loose: np.ndarray  # binary, contains the tight mask
+    box: tuple[int, int, int, int]  # y0, y1, x0, x1
+
+    def crop(self, a: np.ndarray) -> np.ndarray:
+        y0, y1, x0, x1 = self.box
+        return a[y0:y1, x0:x1]
+
+    def paste(self, crop: np.ndarray) -> np.ndarray:
+        y0, y1, x0, x1 = self.box
+        out = self.composite.copy()
+        out[y0:y1, x0:x1] = crop
+        return out
+
+
+def _prepare(painting: np.ndarray, composite: np.ndarray, tight: np.ndarray, loose: np.ndarray | None,
+             params: HarmonizeParams) -> _Work:
+    hw = working_shape(painting.shape[0], painting.shape[1], params.size)
+    p = _resize_rgb(painting, hw)
+    c = _resize_rgb(composite, hw)
+    t = resize_mask(tight, hw)
+    given = None if loose is None else binarize(resize_mask(loose, hw))
+    lo = dilate(t, params.loose_radius) if given is None else np.maximum(given, binarize(t))
+    box = bounding_box(lo, params.crop_margin)
+    return _Work(painting=p, composite=c, tight=t, loose=lo, box=box)
+
+
+# ---------------------------------------------------------------------------------------------
+# optimisation
+
+
+class _Optimiser:
+    """One L-BFGS iteration per ``step()`` on the image in 0-255 units.
+
+    ``line_search=False`` is the paper's setting (optim.lbfgs with a fixed step: 1 in pass 1, the
+    learning rate 0.1 of neural_paint.lua in pass 2, whose gradient is not the gradient of one loss,
+    so a line search cannot be trusted). The Gatys mode also takes unit steps, as the classic
+    neural-style does: one evaluation per iteration.
+    """
+
+    def __init__(self, obj: Objective, v: torch.Tensor, line_search: bool, lr: float = 1.0) -> None:
+        self.obj = obj
+        self.v = v
+        self.terms: dict[str, float] = {}
+        self.opt = torch.optim.LBFGS([v], lr=lr, max_iter=1, max_eval=25 if line_search else None,
+                                     history_size=100, tolerance_grad=-1.0, tolerance_change=-1.0,
+                                     line_search_fn="strong_wolfe" if line_search else None)
+
+    def _closure(self) -> torch.Tensor:
+        total, grad, terms = evaluate(self.obj, self.v)
+        self.v.grad = grad
+        self.terms = terms
+        return torch.tensor(total)
+
+    def step(self) -> dict[str, float]:
+        self.opt.step(self._closure)
+        return self.terms
+
+
+@dataclass
+class _Plan:
+    total: int
+    t0: float
+    done: int = 0
+    rate: float | None = None  # seconds per iteration, smoothed
+
+    def observe(self, seconds: float) -> None:
+        self.rate = seconds if self.rate is None else 0.8 * self.rate + 0.2 * seconds
+
+    def eta(self) -> float | None:
+        return None if self.rate is None else (self.total - self.done) * self.rate
+
+
+def _optimise(obj: Objective, v: torch.Tensor, iterations: int, stage: str, plan: _Plan, control: JobControl,
+              preview: Callable[[torch.Tensor], np.ndarray], preview_every: int, line_search: bool,
+              scale_index: int, scale_count: int, lr: float = 1.0) -> Iterator[Event]:
+    """Run ``iterations`` L-BFGS steps on ``v`` in place, yielding Progress; restores the last good
+    image on divergence or cancellation."""
+    opt = _Optimiser(obj, v, line_search, lr)
+    good = v.detach().clone()
+    best = float("inf")
+    restarts = 0
+    good_terms: dict[str, float] = {}
+    last_preview = 0.0
+    for it in range(iterations):
+        control.check()
+        ts = time.perf_counter()
+        start = v.detach().clone()
+        try:
+            terms = opt.step()  # the losses at ``start``; v has moved one step on
+        except Cancelled:
+            with torch.no_grad():
+                v.copy_(good)
+            raise
+        total = terms.get("total", float("nan"))
+        # The pass-2 gradient is not the gradient of one function, and a fixed-step L-BFGS can run
+        # away on it: a step that multiplies the loss is undone and the history restarted, slower.
+        if not math.isfinite(total) or not bool(torch.isfinite(v).all()) or total > _BLOWUP * best:
+            with torch.no_grad():
+                v.copy_(good)
+            lr *= 0.5
+            opt = _Optimiser(obj, v, line_search, lr)
+            restarts += 1
+            if restarts <= 3:
+                yield Info(f"{stage}: the optimiser ran away for a step; restarted it from the last good image "
+                           f"with step {lr:g}.")
+            terms = good_terms
+        else:
+            best = min(best, total)
+            good = start
+            good_terms = terms
+        plan.observe(time.perf_counter() - ts)
+        plan.done += 1
+        now = time.perf_counter()
+        show = it == 0 or (it + 1) % preview_every == 0 or it + 1 == iterations or now - last_preview > 2.0
+        img = preview(v) if show else None
+        if show:
+            last_preview = now
+        yield Progress(iteration=plan.done, total=plan.total, stage=stage, losses=dict(terms),
+                       elapsed_s=now - plan.t0, eta_s=plan.eta(), preview=img, scale_index=scale_index,
+                       scale_count=scale_count)
+    if iterations > 0:
+        total, _, _ = evaluate(obj, v)  # the last step is checked too
+        if not math.isfinite(total) or not bool(torch.isfinite(v).all()) or total > _BLOWUP * best:
+            with torch.no_grad():
+                v.copy_(good)
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+
+
+def _to_input_resolution(work: _Work, result_work: np.ndarray, painting: np.ndarray, tight: np.ndarray,
+                         params: HarmonizeParams) -> np.ndarray:
+    """The working-size result upsampled and blended into the input-resolution painting."""
+    h, w = painting.shape[:2]
+    up = _resize_rgb(result_work, (h, w))
+    k = max(h, w) / max(work.painting.shape[:2])
+    return blend(painting, up, tight, params.feather * k)
+
+
+def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.ndarray,
+                  loose_mask: np.ndarray | None, params: HarmonizeParams, control: JobControl | None = None,
+                  network: FeatureNetwork | None = None) -> Iterator[Event]:
+    """Harmonize the object the tight mask selects in ``composite`` with ``painting``; see the module
+    docstring. Images RGB float32 HxWx3 in [0, 1] of one size; masks float32 HxW in [0, 1]."""
+    control = control or JobControl()
+    t0 = time.perf_counter()
+    validate_params(params)
+    painting = np.asarray(painting, dtype=np.float32)
+    composite = np.asarray(composite, dtype=np.float32)
+    tight_mask = np.asarray(tight_mask, dtype=np.float32)
+    loose_mask = None if loose_mask is None else np.asarray(loose_mask, dtype=np.float32)
+    validate_inputs(painting, composite, tight_mask, loose_mask)
+    torch.manual_seed(params.seed)
+    extra: dict[str, object] = {"params": params.to_dict()}
+
+    if not params.needs_network:
+        yield Info(f"Mode {params.mode}: no feature network needed.")
+        if params.mode == "color":
+            k = max(painting.shape[:2]) / max(working_shape(*painting.shape[:2], params.size))
+            out = blend(painting, color_transfer(painting, composite, tight_mask), tight_mask, params.feather * k)
+        else:
+            out = poisson_blend(painting, composite, tight_mask, mixed=params.mode == "poisson-mixed")
+        elapsed = time.perf_counter() - t0
+        yield Progress(iteration=1, total=1, stage=params.mode, losses={}, elapsed_s=elapsed, eta_s=0.0,
+                       preview=(out * 255 + 0.5).astype(np.uint8))
+        yield Finished(image=out, cancelled=False, iterations=1, elapsed_s=elapsed, extra=extra)
+        return
+
+    if network is None:
+        raise ValueError(f"mode {params.mode!r} needs the feature network: pass network=")
+    net = network
+    device = next(net.parameters()).device
+    extra.update(weights=net.source or net.arch, device=str(device))
+    if device.type == "cpu":
+        keep_large_blocks()
+    yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
+
+    work = _prepare(painting, composite, tight_mask, loose_mask, params)
+    y0, y1, x0, x1 = work.box
+    hw = work.painting.shape[:2]
+    yield Info(f"Working at {hw[1]}x{hw[0]}; optimising the {x1 - x0}x{y1 - y0} region around the object.")
+    P = _t(work.painting, device)
+    C = _t(work.crop(work.composite), device)
+    L = _m(work.crop(work.loose), device)
+    T = _m(work.crop(work.tight), device)
+    soft_tight = feather(work.tight, params.feather)[..., None]
+
+    def compose(crop: np.ndarray) -> np.ndarray:
+        full = work.paste(crop)
+        return (full * soft_tight + work.painting * (1 - soft_tight)).astype(np.float32)
+
+    def preview(v: torch.Tensor) -> np.ndarray:
+        return (compose(_np(v / 255.0)) * 255 + 0.5).astype(np.uint8)
+
+    if params.mode == "gatys":
+        stages = [("gatys", params.gatys_iterations)]
+    else:
+        stages = [("pass 1", params.pass1_iterations), ("pass 2", params.pass2_iterations)]
+    plan = _Plan(total=max(1, sum(n for _, n in stages)), t0=t0)
+    v = (C * 255.0).detach().clone().requires_grad_(True)
+    intermediate: np.ndarray | None = None
+    cancelled = False
+    terms: dict[str, float] = {}
+    try:
+        if params.mode == "gatys":
+            obj = gatys_objective(net, P, C, (L > 0.5).float(), style_weight=10.0 * params.tau)
+            obj.check = control.check
+            for ev in _optimise(obj, v, params.gatys_iterations, "gatys", plan, control, preview,
+                                params.preview_every, line_search=False, scale_index=0, scale_count=1):
+                if isinstance(ev, Progress):
+                    terms = ev.losses
+                yield ev
+        else:
+            yield Info("Pass 1: matching the composite's feature patches to the painting (relu3_1, relu4_1, "
+                       "relu5_1)...")
+            obj1 = build_pass1(net, P, C, L, check=control.check)
+            obj1.check = control.check
+            for ev in _optimise(obj1, v, params.pass1_iterations, "pass 1", plan, control, preview,
+                                params.preview_every, line_search=False, scale_index=0, scale_count=2):
+                if isinstance(ev, Progress):
+                    terms = ev.losses
+                yield ev
+            x1 = (v.detach() / 255.0).clamp(0, 1)
+            intermediate = compose(_np(x1))
+            noise = noise_level(_resize_rgb(painting, working_shape(*painting.shape[:2], NOISE_SIZE)))
+            wts = pass2_weights(params.tau, noise, params.tv_factor)
+            yield Info(f"Pass 2: consistent mapping at relu4_1; painting noise {noise:.2e}; weights content "
+                       f"{wts.content:g}, style {wts.style:g}, histogram {wts.histogram:.3g}, tv {wts.tv:.3g}.")
+            obj2, mapping = build_pass2(net, P, C, x1, T, L, params.tau, noise, params.tv_factor,
+                                        check=control.check)
+            obj2.check = control.check
+            extra["mapped_positions"] = int(mapping.regions[REFERENCE_LAYER].sum())
+            if params.pass2_init == "composite":
+                with torch.no_grad():
+                    v.copy_(C * 255.0)
+            for ev in _optimise(obj2, v, params.pass2_iterations, "pass 2", plan, control, preview,
+                                params.preview_every, line_search=False, scale_index=1, scale_count=2,
+                                lr=PASS2_LEARNING_RATE):
+                if isinstance(ev, Progress):
+                    terms = ev.losses
+                yield ev
+    except Cancelled:
+        cancelled = True
+    result_crop = _np(v.detach() / 255.0)
+    if params.denoise and not cancelled and params.mode == "dph":
+        result_crop = denoise_chroma(result_crop, mask=work.crop(work.loose))
+    result_work = work.paste(result_crop)
+    final = _to_input_resolution(work, result_work, painting, tight_mask, params)
+    if intermediate is not None:
+        extra["pass1"] = intermediate
+    yield Finished(image=final, cancelled=cancelled, iterations=plan.done, elapsed_s=time.perf_counter() - t0,
+                   losses=dict(terms), extra=extra)

@@ -1,0 +1,82 @@
+"""Building a parameters dataclass from a plain dict (a recipe, a settings file), with type checks.
+
+A recipe is a user's file: a hand-edited or foreign one must give one clear sentence naming the
+value, not a traceback deep inside an engine. Unknown keys are ignored (a newer studio may have
+written them); lists become tuples.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import fields
+from typing import Any, Literal, TypeVar
+
+from studio.engines.errors import StudioInputError
+
+T = TypeVar("T")
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}s"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text",
+            type(None): "null"}.get(tp, str(tp))
+
+
+def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
+    """(ok, value converted to ``tp``)."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return (value in typing.get_args(tp)), value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            ok, v = _coerce(value, arg)
+            if ok:
+                return True, v
+        return False, value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False, value
+        item = typing.get_args(tp)[0]
+        out = []
+        for v in value:
+            ok, c = _coerce(v, item)
+            if not ok:
+                return False, value
+            out.append(c)
+        return True, tuple(out)
+    if tp is type(None):
+        return value is None, value
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is str:
+        return isinstance(value, str), value
+    return True, value
+
+
+def params_from_dict(cls: type[T], d: dict[str, Any], what: str = "recipe") -> T:
+    """``cls(**d)`` for the keys ``cls`` knows, each checked against its field's type."""
+    if not isinstance(d, dict):
+        raise StudioInputError(f"the {what}'s parameters are not a table of names and values")
+    hints = typing.get_type_hints(cls)
+    kw: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in d:
+            continue
+        ok, value = _coerce(d[f.name], hints[f.name])
+        if not ok:
+            raise StudioInputError(f"the {what}'s value {f.name} must be {_describe(hints[f.name])}, "
+                                   f"got {d[f.name]!r}")
+        kw[f.name] = value
+    return cls(**kw)

@@ -1,0 +1,1 @@
+"""Gatys style transfer: the coarse-to-fine L-BFGS run, its parameters, metrics and preconditioner."""
