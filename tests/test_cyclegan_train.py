@@ -134,3 +134,16 @@ def test_schedule_pool_and_crops():
     for pre in ("resize_and_crop", "scale_and_crop"):
         c = random_crop(img, 32, 40, pre, True, rng)
         assert c.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2, 3]", "[" * 100000 + "]" * 100000, "\udcff"],
+                         ids=["not-json", "a-list", "nested", "not-utf8"])
+def test_a_damaged_options_file_of_a_run_folder_is_one_sentence(tmp_path, content):
+    from studio.engines.cyclegan.train import OPT_FILE, read_run_options
+    from studio.engines.errors import StudioInputError
+
+    (tmp_path / OPT_FILE).write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.raises(StudioInputError, match="train_opt.json") as err:
+        read_run_options(tmp_path)
+    assert "\n" not in str(err.value)
+    assert read_run_options(tmp_path / "elsewhere") == {}

@@ -53,11 +53,10 @@ _FLAGS = ("ngf", "ndf", "n_blocks", "crop_size", "load_size", "preprocess", "fli
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
 
     from studio.cyclegan_catalogue import trained_dir
     from studio.engines.cyclegan.params import TrainParams
-    from studio.engines.cyclegan.train import OPT_FILE, has_checkpoint, run_train
+    from studio.engines.cyclegan.train import has_checkpoint, read_run_options, run_train
     from studio.engines.events import Finished, Info, Progress
     from studio.imageio import IMAGE_FILES
 
@@ -66,9 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
     if args.lambda_cycle is not None:
         given["lambda_a"] = given["lambda_b"] = args.lambda_cycle
-    base: dict[str, Any] = {}
-    if args.resume and (out / OPT_FILE).is_file():
-        base = json.loads((out / OPT_FILE).read_text())
+    base: dict[str, Any] = read_run_options(out) if args.resume else {}
     if not args.resume and has_checkpoint(out) and not args.force:
         raise StudioInputError(f"{out} already holds a training run; pass --resume to continue it or --force to "
                                "start again.")

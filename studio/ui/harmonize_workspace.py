@@ -9,10 +9,8 @@ canvas shows the composite live as the object moves.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields, replace
-from functools import cached_property
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,24 +18,34 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
-from studio.compositing import (
-    ObjectLayer,
-    Stroke,
-    Transform,
-    centred,
-    composite,
-    grabcut_mask,
-    layer_from_rgba,
-    load_mask_file,
-    loose_mask,
-)
+from studio.compositing import ObjectLayer, layer_from_rgba, load_mask_file
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
 from studio.engines.harmonize.params import HarmonizeParams
+from studio.harmonize_document import (
+    Composition,
+    CompositionCache,
+    Cutout,
+    HarmonizeState,
+    MaskEdit,
+    centre_changes,
+    composition_record,
+    cutout_layer,
+    engine_params,
+    has_transparency,
+    placed_object,
+    run_blocker,
+    with_corrected_mask,
+    with_feather,
+    with_loose_radius,
+    with_object,
+    with_painting,
+    with_transform,
+)
 from studio.ui.harmonize_canvas import HarmonizeCanvasTool
 from studio.ui.harmonize_panel import MODE_LABELS, HarmonizePanel
 from studio.ui.job_runner import JobSpec
-from studio.ui.mask_editor import MaskEdit, MaskEditorDialog
+from studio.ui.mask_editor import MaskEditorDialog
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:
@@ -47,87 +55,6 @@ log = logging.getLogger("studio.ui")
 
 HarmonizeEngine = Callable[..., Iterator[Event]]
 PREFERENCE_FIELDS = frozenset({"device", "weights"})
-DEFAULT_LOOSE_RADIUS = 16.0
-CACHE_SIZE = 4  # composites kept (each painting-sized float32), so undo and redo redraw at once
-
-
-@dataclass(frozen=True, eq=False)
-class Cutout:
-    """An object cut out of a photo (``LoadedImage``) with a mask, and how the mask was made."""
-
-    photo: Any
-    mask: np.ndarray
-    edit: MaskEdit = MaskEdit()
-
-
-@dataclass(frozen=True, eq=False)
-class HarmonizeState:
-    """Painting (``LoadedImage``), object layer, its cut-out (None for a PNG with alpha), loose-mask
-    radius in painting pixels, engine parameters. Images and layers compare by identity."""
-
-    params: HarmonizeParams
-    painting: Any | None = None
-    layer: ObjectLayer | None = None
-    cutout: Cutout | None = None
-    loose_radius: float = DEFAULT_LOOSE_RADIUS
-
-
-@dataclass(frozen=True, eq=False)
-class Composition:
-    """What the canvas shows and the engine gets: naive composite (RGB), tight and loose masks (HxW).
-    The loose mask is made when first asked for (a drag only needs the composite)."""
-
-    composite: np.ndarray
-    tight: np.ndarray
-    loose_radius: float
-
-    @cached_property
-    def loose(self) -> np.ndarray:
-        return loose_mask(self.tight, self.loose_radius)
-
-
-def composition_record(state: HarmonizeState) -> dict[str, Any]:
-    """The placement of the object, for the recipe (painting pixels)."""
-    layer = state.layer
-    record: dict[str, Any] = {"loose_radius": float(state.loose_radius)}
-    if layer is not None:
-        record.update(transform=layer.transform.to_dict(), feather=float(layer.feather),
-                      object_size=list(layer.size))
-        if state.cutout is not None:
-            edit = state.cutout.edit
-            record["cutout"] = {
-                "rect": list(edit.rect) if edit.rect else None,
-                "strokes": [{"points": [[round(x, 1), round(y, 1)] for x, y in st.points], "radius": st.radius,
-                             "foreground": st.foreground} for st in edit.strokes],
-                "mask_file": edit.mask_path,
-            }
-    return record
-
-
-def cutout_edit(record: dict[str, Any]) -> MaskEdit:
-    """The GrabCut rectangle and strokes a recipe's composition record holds."""
-    cut = record.get("cutout") or {}
-    try:
-        rect = tuple(int(v) for v in cut["rect"]) if cut.get("rect") else None
-        strokes = tuple(
-            Stroke(tuple((float(x), float(y)) for x, y in st["points"]), float(st["radius"]), bool(st["foreground"]))
-            for st in cut.get("strokes") or ()
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StudioInputError(f"The recipe's cut-out could not be read ({exc}).") from exc
-    return MaskEdit(rect, strokes)  # type: ignore[arg-type]
-
-
-def engine_params(state: HarmonizeState) -> HarmonizeParams:
-    """The parameters as the engine sees them: feather and loose radius converted from painting pixels to
-    pixels at the working size (the engine gets the loose mask itself too)."""
-    p = state.params
-    if state.painting is None:
-        return p
-    h, w = state.painting.rgb.shape[:2]
-    factor = min(p.size, max(h, w)) / max(h, w)  # the engine never works above the painting's size
-    feather = state.layer.feather if state.layer is not None else p.feather / factor
-    return p.with_changes(loose_radius=max(1, round(state.loose_radius * factor)), feather=round(feather * factor, 3))
 
 
 class HarmonizeWorkspace(Workspace):
@@ -141,8 +68,7 @@ class HarmonizeWorkspace(Workspace):
         self.run_engine = engine  # None: studio.engines.harmonize.run.run_harmonize
         self.show_masks = False
         self._state = HarmonizeState(HarmonizeParams())
-        # (id(painting), id(layer), loose radius) -> (painting, layer, Composition); holding the keys' objects
-        self._compositions: OrderedDict[tuple[int, int, float], tuple[Any, Any, Composition]] = OrderedDict()
+        self._compositions = CompositionCache()
         self._tool = HarmonizeCanvasTool(self)
         self._panel = HarmonizePanel()
         p = self._panel
@@ -186,17 +112,7 @@ class HarmonizeWorkspace(Workspace):
         return self._tool
 
     def run_blocker(self) -> str | None:
-        s = self._state
-        if s.painting is None:
-            return "Open a painting first: File \u25b8 Open, or drop one on the Painting slot."
-        if s.layer is None:
-            return "Add an object: a PNG with transparency, or a photo to cut out (Object \u25b8 Add\u2026)."
-        comp = self.composition(s)
-        if comp is None or not comp.tight.any():
-            return "The object is outside the painting: move it back (Placement \u25b8 Centre)."
-        if comp.tight.all():
-            return "The object covers the whole painting: scale it down."
-        return None
+        return run_blocker(self._state, self.composition())
 
     def make_job(self, prefs: Preferences) -> JobSpec:
         reason = self.run_blocker()
@@ -290,25 +206,9 @@ class HarmonizeWorkspace(Workspace):
             obj = self.host.load_image(files["object"], "object", remember=False)
             try:
                 if loaded is not None and obj is not None:
-                    if "mask" in files:
-                        mask = load_mask_file(files["mask"], obj.size)
-                        new_layer, cutout = self._cutout_layer(obj, mask, MaskEdit(mask_path=files["mask"]))
-                    elif obj.alpha is not None and float(obj.alpha.min()) < 0.99:
-                        new_layer, cutout = layer_from_rgba(obj.rgb, obj.alpha, source=str(obj.path),
-                                                            source_sha256=obj.sha256), None
-                    else:
-                        edit = cutout_edit(record)
-                        if edit.rect is None and not edit.strokes:
-                            raise StudioInputError(f"{Path(files['object']).name} has no transparency and the "
-                                                   "recipe holds no mask for it.")
-                        mask = grabcut_mask(obj.rgb, edit.rect, edit.strokes)
-                        new_layer, cutout = self._cutout_layer(obj, mask, edit)
-                    size = record.get("object_size")
-                    if size and list(new_layer.size) != list(size):
-                        raise StudioInputError("The object's cut-out differs from the recipe's.")
-                    transform = Transform.from_dict(record.get("transform") or {})
+                    mask = load_mask_file(files["mask"], obj.size) if "mask" in files else None
+                    layer, cutout = placed_object(obj, record, mask, files.get("mask", ""))
                     painting = loaded
-                    layer = replace(new_layer, transform=transform, feather=float(record.get("feather", 0.0)))
                     note = "Restored the settings, the painting and the placed object of the recipe."
             except StudioInputError as exc:
                 note = f"Restored the recipe's settings; the object could not be placed again ({exc})"
@@ -318,7 +218,7 @@ class HarmonizeWorkspace(Workspace):
             try:
                 if loaded is not None and comp is not None:
                     mask = (load_mask_file(files["mask"], comp.size) >= 0.5).astype(np.float32)
-                    layer, cutout = self._cutout_layer(comp, mask, MaskEdit(mask_path=files["mask"]))
+                    layer, cutout = cutout_layer(comp, mask, MaskEdit(mask_path=files["mask"]))
                     painting = loaded  # the cut-out sits where it was in the composite
                     note = "Restored the settings, the painting and the object of the command line's recipe."
             except StudioInputError as exc:
@@ -342,27 +242,8 @@ class HarmonizeWorkspace(Workspace):
 
     # composition ------------------------------------------------------------------------------
     def composition(self, state: HarmonizeState | None = None) -> Composition | None:
-        """The naive composite and masks of ``state`` (cached: the same painting and layer give the same
-        arrays, so the canvas does not redraw on a parameter change)."""
-        s = state or self._state
-        if s.painting is None or s.layer is None:
-            return None
-        key = (id(s.painting), id(s.layer), float(s.loose_radius))
-        hit = self._compositions.get(key)
-        if hit is not None and hit[0] is s.painting and hit[1] is s.layer:
-            self._compositions.move_to_end(key)
-            return hit[2]
-        same_place = next((c for p, lay, c in reversed(self._compositions.values())
-                           if p is s.painting and lay is s.layer), None)
-        if same_place is not None:  # only the loose radius changed: keep the composite (the canvas keeps it)
-            comp = Composition(same_place.composite, same_place.tight, float(s.loose_radius))
-        else:
-            out, tight = composite(s.painting.rgb, s.layer)
-            comp = Composition(out, tight, float(s.loose_radius))
-        self._compositions[key] = (s.painting, s.layer, comp)
-        while len(self._compositions) > CACHE_SIZE:
-            self._compositions.popitem(last=False)
-        return comp
+        """The naive composite and masks of ``state`` (cached per painting and layer)."""
+        return self._compositions.get(state or self._state)
 
     # editing ----------------------------------------------------------------------------------
     def _show(self, state: HarmonizeState) -> None:
@@ -383,13 +264,9 @@ class HarmonizeWorkspace(Workspace):
 
     def set_transform(self, changes: dict[str, Any], text: str = "Place the object",
                       merge_key: str | None = None) -> None:
-        layer = self._state.layer
-        if layer is None:
-            return
-        new = layer.transform.with_changes(**changes)
-        if new == layer.transform:
-            return
-        self.edit(replace(self._state, layer=replace(layer, transform=new)), text, merge_key)
+        new = with_transform(self._state, changes)
+        if new is not None:
+            self.edit(new, text, merge_key)
 
     def move_object(self, dx: float, dy: float, merge_key: str | None = None) -> None:
         layer = self._state.layer
@@ -398,15 +275,14 @@ class HarmonizeWorkspace(Workspace):
             self.set_transform({"x": t.x + dx, "y": t.y + dy}, "Move the object", merge_key)
 
     def set_feather(self, feather: float, merge_key: str | None = "feather") -> None:
-        layer = self._state.layer
-        if layer is None or float(feather) == layer.feather:
-            return
-        self.edit(replace(self._state, layer=layer.with_feather(feather)), "Soft edge", merge_key)
+        new = with_feather(self._state, feather)
+        if new is not None:
+            self.edit(new, "Soft edge", merge_key)
 
     def set_loose_radius(self, radius: float, merge_key: str | None = "loose_radius") -> None:
-        radius = max(0.0, float(radius))
-        if radius != self._state.loose_radius:
-            self.edit(replace(self._state, loose_radius=radius), "Loose mask", merge_key)
+        new = with_loose_radius(self._state, radius)
+        if new is not None:
+            self.edit(new, "Loose mask", merge_key)
 
     def set_show_masks(self, on: bool) -> None:
         """A view setting, not an edit."""
@@ -417,18 +293,12 @@ class HarmonizeWorkspace(Workspace):
         self._tool.refresh()
 
     def centre_object(self) -> None:
-        s = self._state
-        if s.layer is None or s.painting is None:
-            return
-        w, h = s.painting.size
-        self.set_transform({"x": w / 2.0, "y": h / 2.0}, "Centre the object")
+        changes = centre_changes(self._state)
+        if changes is not None:
+            self.set_transform(changes, "Centre the object")
 
     def set_painting(self, image: Any) -> None:
-        s = self._state
-        layer = s.layer
-        if layer is not None and s.painting is not None and s.painting.size != image.size:
-            layer = centred(replace(layer, transform=Transform()), image.size)  # keep it on the new painting
-        self.edit(replace(s, painting=image, layer=layer), "Painting")
+        self.edit(with_painting(self._state, image), "Painting")
 
     def set_painting_path(self, path: str) -> bool:
         image = self.host.load_image(path, "painting")
@@ -439,21 +309,11 @@ class HarmonizeWorkspace(Workspace):
 
     def set_object(self, layer: ObjectLayer, cutout: Cutout | None = None, text: str = "Add the object") -> None:
         """Place a new object in the middle of the painting (an undoable edit)."""
-        s = self._state
-        if s.painting is not None:
-            layer = centred(layer, s.painting.size)
-        if s.layer is not None:
-            layer = replace(layer, feather=s.layer.feather)
-        self.edit(replace(s, layer=layer, cutout=cutout), text)
-
-    def _cutout_layer(self, photo: Any, mask: np.ndarray, edit: MaskEdit) -> tuple[ObjectLayer, Cutout]:
-        layer = layer_from_rgba(photo.rgb, mask, source=str(photo.path), source_sha256=str(photo.sha256),
-                                mask_source=edit.mask_path)
-        return layer, Cutout(photo, mask, edit)
+        self.edit(with_object(self._state, layer, cutout), text)
 
     def add_object_image(self, image: Any) -> bool:
         """A PNG with transparency is placed at once; a photo opens the mask editor."""
-        if image.alpha is not None and float(image.alpha.min()) < 0.99:
+        if has_transparency(image):
             try:
                 layer = layer_from_rgba(image.rgb, image.alpha, source=str(image.path),
                                         source_sha256=str(image.sha256))
@@ -475,7 +335,7 @@ class HarmonizeWorkspace(Workspace):
             return False
         try:
             mask = load_mask_file(mask_path, photo.size)
-            layer, cutout = self._cutout_layer(photo, (mask >= 0.5).astype(np.float32), MaskEdit(mask_path=mask_path))
+            layer, cutout = cutout_layer(photo, (mask >= 0.5).astype(np.float32), MaskEdit(mask_path=mask_path))
         except StudioInputError as exc:
             self.host.notify(str(exc), "error")
             return False
@@ -495,15 +355,13 @@ class HarmonizeWorkspace(Workspace):
         if mask is None:
             return False
         try:
-            layer, cutout = self._cutout_layer(photo, mask, dialog.edit())
+            layer, cutout = cutout_layer(photo, mask, dialog.edit())
         except StudioInputError as exc:
             self.host.notify(str(exc), "error")
             return False
-        old = self._state.layer
-        if old is not None and self._state.cutout is not None and self._state.cutout.photo is photo:
-            # the same photo with a corrected mask: keep the placement, adjusted to the new crop
-            layer = replace(layer, transform=old.transform, feather=old.feather)
-            self.edit(replace(self._state, layer=layer, cutout=cutout), "Edit the object's mask")
+        corrected = with_corrected_mask(self._state, layer, cutout)
+        if corrected is not None:
+            self.edit(corrected, "Edit the object's mask")
         else:
             self.set_object(layer, cutout, "Add the object (cut out)")
         return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, JobControl
-from studio.engines.gan.params import TrainGanParams
+from studio.latent_document import LatentState, compose_latent, with_direction
 from studio.ui.job_runner import JobSpec
 from studio.ui.latent_panel import LatentPanel
 from studio.ui.workspace import Workspace, WorkspaceHost
@@ -46,31 +46,6 @@ N_DIRECTIONS = 6
 DISPLAY_SIDE = 512  # the chosen picture is enlarged to about this many pixels for the canvas
 DIRECTION_SAMPLES = 1024
 GIF_FRAMES = 24
-
-
-@dataclass(frozen=True, eq=False)
-class LatentState:
-    """What the Latent workspace shows. Arrays compare by identity; ``frame`` is the rendered picture."""
-
-    model_path: str = ""  # "" = the default generator
-    seed: int = 0
-    truncation: float | None = None
-    choice: int = 0
-    z: np.ndarray | None = None  # the chosen latent (nz,), before slider edits
-    directions: tuple[float, ...] = ()  # σ along each principal direction
-    raw_index: int = 0
-    raw_amount: float = 0.0
-    z_a: np.ndarray | None = None
-    z_b: np.ndarray | None = None
-    ab_t: float | None = None  # position between A and B; None: the chosen latent
-    ab_mode: str = "slerp"
-    smooth: bool = False
-    run_kind: str = "train"  # what Run does: "train" a generator, or "project" the opened picture
-    project_target: Any = None  # a LoadedImage to fit (File > Open)
-    train_folder: str = ""
-    train: TrainGanParams = field(default_factory=lambda: TrainGanParams(loss="dcgan", iterations=2000, ngf=32,
-                                                                         ndf=32, batch_size=32))
-    frame: np.ndarray | None = None  # uint8 HxWx3, enlarged for display
 
 
 class LatentWorkspace(Workspace):
@@ -292,20 +267,10 @@ class LatentWorkspace(Workspace):
     # rendering --------------------------------------------------------------------------------
     def current_latent(self, state: LatentState | None = None) -> np.ndarray | None:
         """The latent shown: the chosen one (or the A↔B point), with the slider edits applied."""
-        from studio.engines.gan.latent import lerp, slerp
-
         s = state or self._state
         if s.z is None or self.gen is None:
             return None
-        z = s.z
-        if s.ab_t is not None and s.z_a is not None and s.z_b is not None:
-            z = (slerp if s.ab_mode == "slerp" else lerp)(s.z_a, s.z_b, s.ab_t)
-        z = np.array(z, np.float32, copy=True)
-        if any(s.directions):
-            z = self.directions().apply(z, {i: v for i, v in enumerate(s.directions) if v})
-        if s.raw_amount:
-            z[s.raw_index] += s.raw_amount
-        return z
+        return compose_latent(s, self.directions() if any(s.directions) else None)
 
     def render_frame(self, state: LatentState) -> np.ndarray | None:
         """The shown picture, enlarged for the canvas (nearest or bicubic)."""
@@ -369,9 +334,7 @@ class LatentWorkspace(Workspace):
         self._edit("Truncation", "truncation", truncation=t, z=z[self._state.choice].copy(), ab_t=None)
 
     def set_direction(self, index: int, sigma: float) -> None:
-        d = list(self._state.directions) + [0.0] * max(0, index + 1 - len(self._state.directions))
-        d[index] = float(sigma)
-        self._edit(f"PC{index + 1}", f"pc{index}", directions=tuple(d))
+        self._edit(f"PC{index + 1}", f"pc{index}", directions=with_direction(self._state.directions, index, sigma))
 
     def set_raw_index(self, index: int) -> None:
         self._edit("Raw z coordinate", "raw-index", raw_index=int(index), raw_amount=0.0)

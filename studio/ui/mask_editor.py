@@ -3,7 +3,6 @@ or a mask file. The computing is ``studio.compositing.grabcut_mask``; this is th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,10 @@ from PySide6.QtWidgets import (
 
 from studio.compositing import GrabCut, Stroke, load_mask_file
 from studio.engines.errors import StudioInputError
+from studio.harmonize_document import MaskEdit
 from studio.ui.qimage import to_qimage
 
 TOOLS = ("rect", "fg", "bg")
-
-
-@dataclass(frozen=True)
-class MaskEdit:
-    """How a mask was made, so it can be edited again: a GrabCut rectangle and strokes, or a mask file."""
-
-    rect: tuple[int, int, int, int] | None = None
-    strokes: tuple[Stroke, ...] = ()
-    mask_path: str = ""
 
 
 def mask_overlay(mask: np.ndarray) -> QImage:

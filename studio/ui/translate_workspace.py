@@ -342,17 +342,16 @@ class TranslateWorkspace(Workspace):
 
     # training -----------------------------------------------------------------------------------------------
     def _train_job(self, prefs: Preferences) -> JobSpec:
-        import json
 
-        from studio.engines.cyclegan.train import OPT_FILE, has_checkpoint, run_train
+        from studio.engines.cyclegan.train import has_checkpoint, read_run_options, run_train
         from studio.imageio import IMAGE_FILES
 
         t = self._state.train
         run_dir = catalogue.trained_dir() / t.name
         resume = has_checkpoint(run_dir)
         sizes = {"ngf": t.ngf, "ndf": t.ngf, "n_blocks": t.n_blocks}
-        if resume and (run_dir / OPT_FILE).is_file():  # a continued run keeps its network sizes
-            old = json.loads((run_dir / OPT_FILE).read_text())
+        if resume:  # a continued run keeps its network sizes
+            old = read_run_options(run_dir)
             sizes = {k: old.get(k, v) for k, v in sizes.items()}
         params = TrainParams(**sizes, crop_size=t.crop_size, load_size=t.crop_size * 2, preprocess="scale_and_crop",
                              epochs=100, epochs_decay=100, max_seconds=t.minutes * 60, preview_every=10,

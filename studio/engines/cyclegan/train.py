@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,12 +32,30 @@ from studio.engines.cyclegan.params import TrainParams
 from studio.engines.device import describe, resolve_device
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
+from studio.engines.files import atomic_write_text
 from studio.engines.image_files import ImageFiles
 from studio.engines.pixels import to_uint8
 
 NET_NAMES = ("G_A", "G_B", "D_A", "D_B")
 STATE_FILE = "latest_train_state.pth"
 OPT_FILE = "train_opt.json"
+
+
+def read_run_options(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The options a training run folder was started with (``train_opt.json``, the official code's name for
+    it), or {} when it has none; a damaged file is one sentence naming it."""
+    path = Path(run_dir) / OPT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        opts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise StudioInputError(f"{str(path)!r} is not a readable options file ({type(e).__name__}); "
+                               "remove it to start the run again.") from None
+    if not isinstance(opts, dict):
+        raise StudioInputError(f"{str(path)!r} holds a {type(opts).__name__}, not the object of options "
+                               "a run folder keeps; remove it to start the run again.")
+    return opts
 SAMPLES_FILE = "samples_latest.png"
 
 
@@ -236,7 +255,7 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
     device = resolve_device(params.device)
     trainer = CycleGANTrainer(params, device)
     epoch_done, it_done = trainer.load(out) if resume else (0, 0)
-    (out / OPT_FILE).write_text(json.dumps({**params.to_dict(), "dataroot_A": str(Path(dir_a).resolve()),
+    atomic_write_text(out / OPT_FILE, json.dumps({**params.to_dict(), "dataroot_A": str(Path(dir_a).resolve()),
                                             "dataroot_B": str(Path(dir_b).resolve()),
                                             "netG": f"resnet_{params.n_blocks}blocks", "norm": "instance",
                                             "no_dropout": True}, indent=1))

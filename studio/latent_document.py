@@ -1,0 +1,66 @@
+"""The Latent document: which generator sample is chosen and how it is steered, and the latent that
+follows from it (the chosen z or a point between A and B, moved along principal directions in standard
+deviations, and along one raw z coordinate). Qt-free: the Latent tab shows it and edits it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from studio.engines.gan.latent import lerp, slerp
+from studio.engines.gan.params import TrainGanParams
+
+if TYPE_CHECKING:
+    from studio.engines.gan.directions import Directions
+
+
+@dataclass(frozen=True, eq=False)
+class LatentState:
+    """What the Latent workspace shows. Arrays compare by identity; ``frame`` is the rendered picture."""
+
+    model_path: str = ""  # "" = the default generator
+    seed: int = 0
+    truncation: float | None = None
+    choice: int = 0
+    z: np.ndarray | None = None  # the chosen latent (nz,), before slider edits
+    directions: tuple[float, ...] = ()  # σ along each principal direction
+    raw_index: int = 0
+    raw_amount: float = 0.0
+    z_a: np.ndarray | None = None
+    z_b: np.ndarray | None = None
+    ab_t: float | None = None  # position between A and B; None: the chosen latent
+    ab_mode: str = "slerp"
+    smooth: bool = False
+    run_kind: str = "train"  # what Run does: "train" a generator, or "project" the opened picture
+    project_target: Any = None  # a LoadedImage to fit (File > Open)
+    train_folder: str = ""
+    train: TrainGanParams = field(default_factory=lambda: TrainGanParams(loss="dcgan", iterations=2000, ngf=32,
+                                                                         ndf=32, batch_size=32))
+    frame: np.ndarray | None = None  # uint8 HxWx3, enlarged for display
+
+
+def compose_latent(s: LatentState, directions: Directions | None) -> np.ndarray | None:
+    """The latent shown: the chosen one (or the A\u2194B point), with the slider edits applied; the principal
+    directions are needed only when a σ slider is off zero."""
+    if s.z is None:
+        return None
+    z = s.z
+    if s.ab_t is not None and s.z_a is not None and s.z_b is not None:
+        z = (slerp if s.ab_mode == "slerp" else lerp)(s.z_a, s.z_b, s.ab_t)
+    z = np.array(z, np.float32, copy=True)
+    if any(s.directions):
+        if directions is None:
+            raise ValueError("σ edits need the generator's principal directions")
+        z = directions.apply(z, {i: v for i, v in enumerate(s.directions) if v})
+    if s.raw_amount:
+        z[s.raw_index] += s.raw_amount
+    return z
+
+
+def with_direction(directions: tuple[float, ...], index: int, sigma: float) -> tuple[float, ...]:
+    """The σ of every direction after one slider moved (the tuple grows to reach ``index``)."""
+    d = list(directions) + [0.0] * max(0, index + 1 - len(directions))
+    d[index] = float(sigma)
+    return tuple(d)

@@ -1,0 +1,98 @@
+"""The Harmonize document without Qt: edits, the composition cache and the recipe record round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio.compositing import layer_from_rgba
+from studio.engines.harmonize.params import HarmonizeParams
+from studio.harmonize_document import (
+    CompositionCache,
+    HarmonizeState,
+    MaskEdit,
+    composition_record,
+    cutout_edit,
+    cutout_layer,
+    placed_object,
+    run_blocker,
+    with_corrected_mask,
+    with_object,
+    with_transform,
+)
+
+
+@dataclass
+class Img:  # what the document needs of a LoadedImage
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    path: Path = Path("photo.png")
+    sha256: str = "0" * 64
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _painting() -> Img:
+    return Img(np.full((60, 80, 3), 0.5, np.float32), path=Path("painting.png"))
+
+
+def _photo() -> tuple[Img, np.ndarray]:
+    photo = Img(np.random.default_rng(0).random((30, 40, 3)).astype(np.float32))
+    mask = np.zeros((30, 40), np.float32)
+    mask[5:25, 10:30] = 1.0
+    return photo, mask
+
+
+def test_an_object_is_centred_moves_and_keeps_its_placement_when_its_mask_is_corrected():
+    photo, mask = _photo()
+    layer, cutout = cutout_layer(photo, mask, MaskEdit(rect=(8, 3, 24, 24)))
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
+    assert (s.layer.transform.x, s.layer.transform.y) == (40.0, 30.0)
+    assert with_transform(s, {"x": 40.0}) is None  # no change, no edit
+    moved = with_transform(s, {"x": 50.0})
+    mask2 = mask.copy()
+    mask2[5:10] = 0.0
+    layer2, cut2 = cutout_layer(photo, mask2, MaskEdit(rect=(8, 3, 24, 24)))
+    fixed = with_corrected_mask(moved, layer2, cut2)
+    assert fixed is not None and fixed.layer.transform.x == 50.0 and fixed.cutout is cut2
+    other, _ = _photo()
+    assert with_corrected_mask(moved, *cutout_layer(other, mask, MaskEdit())) is None
+
+
+def test_the_cache_composites_once_per_painting_and_layer_and_says_what_blocks_a_run():
+    photo, mask = _photo()
+    layer, cutout = cutout_layer(photo, mask, MaskEdit())
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
+    cache = CompositionCache()
+    first = cache.get(s)
+    assert cache.get(s) is first and first.tight.any()
+    assert run_blocker(s, first) is None
+    off = with_transform(s, {"x": -500.0})
+    assert "outside the painting" in run_blocker(off, cache.get(off))
+    assert "Open a painting" in run_blocker(HarmonizeState(HarmonizeParams()), None)
+
+
+def test_the_recipe_record_puts_the_object_back_where_it_was():
+    rgba = np.zeros((20, 20, 4), np.float32)
+    rgba[4:16, 4:16] = (1.0, 0.2, 0.1, 1.0)
+    obj = Img(rgba[..., :3], alpha=rgba[..., 3], path=Path("object.png"))
+    layer = layer_from_rgba(obj.rgb, obj.alpha, source="object.png", source_sha256=obj.sha256)
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer)
+    s = with_transform(s, {"x": 21.5, "y": 12.0, "rotation": 15.0})
+    record = composition_record(s)
+    again, cutout = placed_object(obj, record)
+    assert cutout is None and again.transform == s.layer.transform and again.size == s.layer.size
+
+
+def test_a_cutout_record_round_trips_its_rectangle_and_strokes():
+    from studio.compositing import Stroke
+
+    photo, mask = _photo()
+    edit = MaskEdit(rect=(1, 2, 30, 20), strokes=(Stroke(((3.0, 4.0), (5.5, 6.5)), 4.0, True),))
+    layer, cutout = cutout_layer(photo, mask, edit)
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
+    assert cutout_edit(composition_record(s)) == edit
