@@ -15,6 +15,7 @@ from typing import Any
 from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.files import file_sha256
+from studio.engines.params import Params
 from studio.imageio import PathLike, read_png_text
 
 RECIPE_KEY = "studio:recipe"
@@ -53,13 +54,18 @@ class Recipe:
             self.created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
     @classmethod
-    def of_run(cls, engine: str, finished: Any, params: Any, inputs: list[InputRef]) -> Recipe:
-        """The recipe of an engine's ``Finished`` event: the parameters it really used (live changes
-        included; ``params`` when it does not say), its weights, device, iterations, time and losses."""
-        return cls(engine=engine, params=finished.extra.get("params", params.to_dict()), inputs=inputs,
-                   weights=str(finished.extra.get("weights", "")),
-                   extra={"device": finished.extra.get("device", ""), "iterations": finished.iterations,
-                          "seconds": round(finished.elapsed_s, 2), "losses": finished.losses})
+    def of_run(cls, engine: str, finished: Any, params: Params, inputs: list[InputRef]) -> Recipe:
+        """The recipe of a run: an engine's ``Finished`` event, or the app's history entry of one (both have
+        ``extra``, ``iterations``, ``elapsed_s``, ``losses`` and ``cancelled``). The parameters it really used
+        (live changes included; ``params`` when it does not say), its weights, device, iterations, time,
+        losses and whether it was stopped."""
+        used = finished.extra.get("params")
+        used = dict(used) if isinstance(used, dict) else params.to_dict()
+        return cls(engine=engine, params=used, inputs=inputs,
+                   weights=str(finished.extra.get("weights") or used.get("weights", "")),
+                   extra={"device": str(finished.extra.get("device", "")), "iterations": finished.iterations,
+                          "seconds": round(finished.elapsed_s, 2), "losses": dict(finished.losses),
+                          "stopped": bool(finished.cancelled)})
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)

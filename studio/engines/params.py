@@ -1,4 +1,5 @@
-"""Building a parameters dataclass from a plain dict (a recipe, a settings file), with type checks.
+"""The base of every engine's parameters dataclass, and building one from a plain dict (a recipe, a
+settings file, a checkpoint) with type checks.
 
 A recipe is a user's file: a hand-edited or foreign one must give one clear sentence naming the
 value, not a traceback deep inside an engine. Unknown keys are ignored (a newer studio may have
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import fields
-from typing import Any, Literal, TypeVar
+from dataclasses import asdict, fields, replace
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from studio.engines.errors import StudioInputError
 
@@ -80,3 +81,22 @@ def params_from_dict(cls: type[T], d: dict[str, Any], what: str = "recipe") -> T
                                    f"got {d[f.name]!r}")
         kw[f.name] = value
     return cls(**kw)
+
+
+class Params:
+    """The base of every engine's (frozen) parameters dataclass: ``to_dict`` (tuples as lists, ready for
+    JSON), ``from_dict`` (unknown keys ignored, lists become tuples, a wrongly typed value is one sentence
+    naming it) and ``with_changes``. ``SOURCE`` names where such a dict comes from, for the message."""
+
+    SOURCE: ClassVar[str] = "recipe"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        return params_from_dict(cls, d, what=cls.SOURCE)
+
+    def with_changes(self, **changes: Any) -> Self:
+        return replace(self, **changes)  # type: ignore[type-var]

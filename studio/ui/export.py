@@ -45,30 +45,11 @@ def format_of(path: str | Path) -> str | None:
 
 def build_recipe(entry: HistoryEntry) -> Any:
     """The recipe of a history entry, as the CLI writes it (``studio.recipe``)."""
-    import studio
     from studio.recipe import InputRef, Recipe
 
     spec = entry.spec
-    used = entry.extra.get("params")  # what the engine ended with (live changes included), as the CLI
-    if isinstance(used, dict):
-        params = dict(used)
-    else:
-        params = spec.params.to_dict() if hasattr(spec.params, "to_dict") else dict(spec.params)
-    weights = entry.extra.get("weights") or params.get("weights", "auto")
-    return Recipe(
-        engine=spec.engine,
-        params=params,
-        inputs=[InputRef(role=role, path=path, sha256=sha) for role, path, sha in spec.inputs],
-        weights=str(weights),
-        studio_version=studio.__version__,
-        extra={
-            "device": str(entry.extra.get("device", "")),
-            "iterations": entry.iterations,
-            "seconds": round(entry.elapsed_s, 2),
-            "losses": dict(entry.losses),
-            "stopped": entry.cancelled,
-        },
-    )
+    inputs = [InputRef(role=role, path=path, sha256=sha) for role, path, sha in spec.inputs]
+    return Recipe.of_run(spec.engine, entry, spec.params, inputs)
 
 
 def export_image(path: str | Path, entry: HistoryEntry, *, quality: int = 95, embed_recipe: bool = True) -> Path:

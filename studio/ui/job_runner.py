@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
+from studio.engines.params import Params
 
 log = logging.getLogger("studio.ui.jobs")
 _STRAGGLERS: list[QThread] = []  # job threads that outlived their window (see JobRunner.shutdown)
@@ -39,7 +40,7 @@ class JobSpec:
     workspace: str
     engine: str
     run: Callable[[JobControl], Iterator[Event]]
-    params: Any
+    params: Params
     state: Any = None
     inputs: tuple[tuple[str, str, str], ...] = ()
     title: str = ""

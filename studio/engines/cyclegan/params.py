@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Literal, TypeVar
 
-from studio.engines.params import params_from_dict
+from studio.engines.params import Params
 
 NormStats = Literal["global", "tile"]
 Preprocess = Literal["resize_and_crop", "scale_and_crop"]
@@ -13,23 +13,8 @@ Preprocess = Literal["resize_and_crop", "scale_and_crop"]
 T = TypeVar("T")
 
 
-class _Params:
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)  # type: ignore[call-overload]
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls: type[T], d: dict[str, Any]) -> T:
-        """Build from a dict (a recipe): unknown keys are ignored, lists become tuples, and a wrongly
-        typed value is a StudioInputError naming it."""
-        return params_from_dict(cls, d)
-
-    def with_changes(self: T, **changes: Any) -> T:
-        return replace(self, **changes)  # type: ignore[type-var]
-
-
 @dataclass(frozen=True)
-class TranslateParams(_Params):
+class TranslateParams(Params):
     """How a generator is applied to one image.
 
     ``tile``: images whose long side exceeds it are processed in tiles of this side (0: never),
@@ -50,7 +35,7 @@ class TranslateParams(_Params):
 
 
 @dataclass(frozen=True)
-class TrainParams(_Params):
+class TrainParams(Params):
     """A CycleGAN training run (the official defaults, apart from the network size and the epochs).
 
     The learning rate stays at ``lr`` for ``epochs`` epochs, then decays linearly to zero over

@@ -13,7 +13,7 @@ state dict has exactly the keys of the PyTorch examples' DCGAN (``main.0.weight`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -21,12 +21,13 @@ import torch
 from torch import nn
 
 from studio.engines.errors import StudioInputError
+from studio.engines.params import Params
 
 Norm = Literal["batch", "none"]
 
 
 @dataclass(frozen=True)
-class GanArch:
+class GanArch(Params):
     """The shape of a generator/critic pair."""
 
     image_size: int = 64
@@ -38,16 +39,10 @@ class GanArch:
     generator_norm: Norm = "batch"
     critic_norm: Norm = "batch"  # "none" for wgan-gp (the gradient penalty is per sample)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GanArch:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-    def with_changes(self, **changes: Any) -> GanArch:
-        return replace(self, **changes)
 
 
 def check_arch(arch: GanArch) -> None:

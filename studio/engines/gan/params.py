@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from studio.engines.errors import StudioInputError
-from studio.engines.params import params_from_dict
+from studio.engines.params import Params
 
 GanLoss = Literal["wgan", "wgan-gp", "dcgan"]
 LOSSES: tuple[str, ...] = ("wgan", "wgan-gp", "dcgan")
@@ -17,7 +17,8 @@ DEFAULT_LR: dict[str, float] = {"wgan": 5e-5, "wgan-gp": 1e-4, "dcgan": 2e-4}
 
 
 @dataclass(frozen=True)
-class TrainGanParams:
+class TrainGanParams(Params):
+    SOURCE = "checkpoint"
     """Everything that decides a training run, apart from the image folder.
 
     ``iterations`` counts generator steps. ``wgan``: RMSprop, critic clamped to ±``clamp`` before
@@ -53,18 +54,6 @@ class TrainGanParams:
     @property
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.loss]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainGanParams:
-        """Build from a dict (a checkpoint's or recipe's): unknown keys are ignored; a wrongly typed
-        value is a StudioInputError naming it."""
-        return params_from_dict(cls, d, what="checkpoint")
-
-    def with_changes(self, **changes: Any) -> TrainGanParams:
-        return replace(self, **changes)
 
 
 def validate_train_params(p: TrainGanParams) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -22,22 +21,17 @@ import torch
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, JobControl, Progress
 from studio.engines.gan.models import DCGAN_G, to_uint8_images
+from studio.engines.params import Params
 
 
 @dataclass(frozen=True)
-class ProjectParams:
+class ProjectParams(Params):
     steps: int = 300
     learning_rate: float = 0.05
     candidates: int = 64  # random starts; the best one is optimised
     prior_weight: float = 1e-3  # weight of (|z|^2/nz - 1)^2
     seed: int = 0
     preview_every: int = 20
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def with_changes(self, **changes: Any) -> ProjectParams:
-        return replace(self, **changes)
 
 
 def target_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:

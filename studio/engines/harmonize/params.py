@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from studio.engines.params import params_from_dict
+from studio.engines.params import Params
 
 #: dph: the paper's two passes; gatys: masked Gatys (content = composite, style = painting);
 #: color: LAB colour statistics inside the mask; poisson / poisson-mixed: OpenCV seamlessClone.
@@ -19,7 +19,7 @@ TAU_PRESETS: dict[str, float] = {"realistic": 1.0, "impressionist": 5.0, "expres
 
 
 @dataclass(frozen=True)
-class HarmonizeParams:
+class HarmonizeParams(Params):
     """Everything that decides a harmonization, apart from the painting, composite and masks."""
 
     mode: Mode = "dph"
@@ -40,17 +40,6 @@ class HarmonizeParams:
     preview_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | mps
     weights: str = "auto"  # feature network source, as for stylize
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HarmonizeParams:
-        """Build from a dict (a recipe): unknown keys are ignored; a wrongly typed value is a StudioInputError."""
-        return params_from_dict(cls, d)
-
-    def with_changes(self, **changes: Any) -> HarmonizeParams:
-        return replace(self, **changes)
 
     @property
     def needs_network(self) -> bool:

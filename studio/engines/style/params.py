@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from studio.engines.params import params_from_dict
+from studio.engines.params import Params
 
 CONTENT_LAYERS_DEFAULT: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS_DEFAULT: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -30,7 +30,7 @@ LIVE_FIELDS: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True)
-class StyleParams:
+class StyleParams(Params):
     """Everything that decides a stylization, apart from the images themselves.
 
     Loss terms are normalised (content by the content features' energy, each style layer by
@@ -62,24 +62,9 @@ class StyleParams:
     device: str = "auto"  # auto | cpu | cuda | mps
     weights: str = "auto"  # feature network source: auto | vgg16-hed | vgg19-torchvision | ... | a path
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StyleParams:
-        """Build from a dict (a recipe): unknown keys are ignored, lists become tuples, and a value of
-        the wrong type is a StudioInputError naming it."""
-        return params_from_dict(cls, d)
-
     @classmethod
     def from_recipe(cls, d: dict[str, Any]) -> StyleParams:
         """``from_dict`` for a saved recipe: one written before studio preconditioned L-BFGS holds no
         ``precondition`` key and was made with plain L-BFGS, so it re-runs that way."""
         return cls.from_dict({"precondition": False, **d})
 
-    def with_changes(self, **changes: Any) -> StyleParams:
-        return replace(self, **changes)
