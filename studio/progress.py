@@ -1,10 +1,14 @@
-"""A terminal progress bar with ETA for long jobs (stderr; plain lines when not a terminal)."""
+"""A terminal progress bar with ETA for long jobs (stderr; plain lines when not a terminal), and the one loop
+that drives it from an engine's events."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable
 from typing import TextIO
+
+from studio.engines.events import Event, Finished, Info, Progress
 
 
 def format_seconds(s: float | None) -> str:
@@ -61,3 +65,29 @@ class ProgressBar:
         if message:
             self.stream.write(message + "\n")
         self.stream.flush()
+
+
+def drive(events: Iterable[Event], bar: ProgressBar, suffix: Callable[[Progress], str] = lambda ev: ev.stage, *,
+          on_progress: Callable[[Progress], None] | None = None, show_info: bool = True,
+          force: Callable[[Progress], bool] = lambda ev: ev.iteration in (1, ev.total)) -> Finished:
+    """The one event loop of the command line: ``Info`` lines (unless ``show_info`` is off), the bar with
+    ``suffix(progress)`` after the ETA, ``on_progress`` for what a command does with each step (snapshots),
+    and the ``Finished`` event returned. Ctrl-C reaches the caller, which says what was kept."""
+    finished: Finished | None = None
+    for ev in events:
+        if isinstance(ev, Info):
+            if show_info:
+                bar.message(ev.message)
+        elif isinstance(ev, Progress):
+            bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, suffix(ev), force=force(ev))
+            if on_progress is not None:
+                on_progress(ev)
+        elif isinstance(ev, Finished):
+            finished = ev
+    if finished is None:
+        raise RuntimeError("the engine ended without a result")
+    return finished
+
+
+def total_loss(ev: Progress) -> str:
+    return f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}"

@@ -150,11 +150,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    from studio.engines.events import Finished, Progress
     from studio.engines.gan.latent import save_latents
     from studio.engines.gan.project import ProjectParams, run_project
     from studio.imageio import check_output_path, load_image, save_image
-    from studio.progress import ProgressBar
+    from studio.progress import ProgressBar, drive
     from studio.recipe import InputRef
 
     out = check_output_path(args.output)
@@ -163,13 +162,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     target = load_image(args.image, max_side=1024)
     params = ProjectParams(steps=args.steps, learning_rate=args.lr, seed=args.seed)
     bar = ProgressBar("project")
-    fin: Finished | None = None
-    for ev in run_project(gen.model, target.rgb, params):
-        if isinstance(ev, Progress):
-            bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, f"mse {ev.losses['mse']:.4f}")
-        elif isinstance(ev, Finished):
-            fin = ev
-    assert fin is not None
+    fin = drive(run_project(gen.model, target.rgb, params), bar, lambda ev: f"mse {ev.losses['mse']:.4f}")
     z = fin.extra["z"]
     if args.save_latent:
         save_latents(args.save_latent, z[None])

@@ -12,7 +12,7 @@ import numpy as np
 
 from studio.cli_args import confirm_overwrite, integer, number
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, format_seconds
+from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
 MODE_CHOICES = ("dph", "gatys", "color", "poisson", "poisson-mixed")
 
@@ -69,7 +69,6 @@ def load_mask(path: str, what: str, max_side: int) -> tuple[np.ndarray, str]:
 
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
-    from studio.engines.events import Finished, Info, Progress
     from studio.engines.harmonize.params import HarmonizeParams
     from studio.engines.harmonize.run import run_harmonize, validate_inputs, validate_params
     from studio.imageio import check_output_path, load_image, save_image
@@ -99,23 +98,14 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
                            "loose_mask": args.loose_mask or ""})
 
     bar = ProgressBar("harmonize")
-    finished: Finished | None = None
     t0 = time.perf_counter()
     try:
         network = network_for(params) if params.needs_network else None
-        for ev in run_harmonize(painting.rgb, composite.rgb, tight, loose, params, network=network):
-            if isinstance(ev, Info):
-                bar.message(ev.message)
-            elif isinstance(ev, Progress):
-                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s,
-                           f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}",
-                           force=ev.iteration == ev.total)
-            elif isinstance(ev, Finished):
-                finished = ev
+        finished = drive(run_harmonize(painting.rgb, composite.rgb, tight, loose, params, network=network), bar,
+                         total_loss)
     except KeyboardInterrupt:
         bar.close("interrupted; nothing was written")
         return 130
-    assert finished is not None
     inputs = [InputRef("painting", str(Path(args.painting).resolve()), painting.sha256),
               InputRef("composite", str(Path(args.composite).resolve()), composite.sha256),
               InputRef("mask", str(Path(args.mask).resolve()), tight_sha)]

@@ -10,7 +10,7 @@ from typing import Any
 
 from studio.cli_args import confirm_overwrite, integer, names, number, numbers
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, format_seconds
+from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
 
 def add_parser(sub: Any) -> None:
@@ -64,7 +64,7 @@ _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from studio.engines.events import Finished, Info, Progress
+    from studio.engines.events import Progress
     from studio.engines.style.params import StyleParams
     from studio.engines.style.run import run_style
     from studio.imageio import check_output_path, load_image, save_image
@@ -118,24 +118,18 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             print(f"warning: {w}", file=sys.stderr)
 
     bar = ProgressBar("stylize")
-    finished: Finished | None = None
     t0 = time.perf_counter()
+
+    def snapshot(ev: Progress) -> None:
+        if args.save_every and ev.iteration % args.save_every == 0 and ev.preview is not None:
+            save_image(out.with_name(f"{out.stem}_iter{ev.iteration}{out.suffix}"), ev.preview)
+
     try:
-        for ev in run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params)):
-            if isinstance(ev, Info):
-                bar.message(ev.message)
-            elif isinstance(ev, Progress):
-                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s,
-                           f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}")
-                if args.save_every and ev.iteration % args.save_every == 0 and ev.preview is not None:
-                    snap = out.with_name(f"{out.stem}_iter{ev.iteration}{out.suffix}")
-                    save_image(snap, ev.preview)
-            elif isinstance(ev, Finished):
-                finished = ev
+        finished = drive(run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params)),
+                         bar, total_loss, on_progress=snapshot)
     except KeyboardInterrupt:
         bar.close("interrupted; nothing was written")
         return 130
-    assert finished is not None
     inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
         InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
     recipe = Recipe.of_run("stylize", finished, params, inputs)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from studio.cli_args import integer, number
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, format_seconds
+from studio.progress import ProgressBar, drive, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -57,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from studio.cyclegan_catalogue import trained_dir
     from studio.engines.cyclegan.params import TrainParams
     from studio.engines.cyclegan.train import has_checkpoint, read_run_options, run_train
-    from studio.engines.events import Finished, Info, Progress
+    from studio.engines.events import Progress
     from studio.imageio import IMAGE_FILES
 
     name = args.name or f"{Path(args.dir_a).resolve().name}2{Path(args.dir_b).resolve().name}"
@@ -71,22 +70,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                                "start again.")
     params = TrainParams.from_dict({**base, **given})
     bar = ProgressBar("train")
-    finished: Finished | None = None
+    def losses(ev: Progress) -> str:
+        loss = ev.losses
+        return (f"{ev.stage} cyc {loss['cycle_A']:.3f}/{loss['cycle_B']:.3f} "
+                f"G {loss['G_A']:.3f}/{loss['G_B']:.3f} D {loss['D_A']:.3f}/{loss['D_B']:.3f}")
+
     try:
-        for ev in run_train(args.dir_a, args.dir_b, out, params, resume=args.resume, files=IMAGE_FILES):
-            if isinstance(ev, Info):
-                print(ev.message, file=sys.stderr)
-            elif isinstance(ev, Progress):
-                loss = ev.losses
-                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s,
-                           f"{ev.stage} cyc {loss['cycle_A']:.3f}/{loss['cycle_B']:.3f} "
-                           f"G {loss['G_A']:.3f}/{loss['G_B']:.3f} D {loss['D_A']:.3f}/{loss['D_B']:.3f}")
-            elif isinstance(ev, Finished):
-                finished = ev
+        finished = drive(run_train(args.dir_a, args.dir_b, out, params, resume=args.resume, files=IMAGE_FILES),
+                         bar, losses)
     except KeyboardInterrupt:
         bar.close(f"interrupted; the last checkpoint in {out} is kept (resume with --resume)")
         return 130
-    assert finished is not None
     bar.close(f"{'cancelled' if finished.cancelled else 'done'}: {finished.iterations} iterations in "
               f"{format_seconds(finished.elapsed_s)}; translator {out / 'latest_net_G_A.pth'}")
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 
 from studio.cli_args import confirm_overwrite, integer, number
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, format_seconds
+from studio.progress import ProgressBar, drive, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -50,7 +50,6 @@ def add_parser(sub: Any) -> None:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from studio import __version__
-    from studio.engines.events import Finished, Info, Progress
     from studio.engines.gan.params import TrainGanParams
     from studio.engines.gan.train import run_train_gan
     from studio.imageio import IMAGE_FILES
@@ -70,21 +69,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         max_seconds=args.max_seconds, seed=args.seed, device=args.device,
         data_description=args.describe_data or f"images under {Path(args.folder).resolve().name}")
     bar = ProgressBar("train-gan")
-    finished: Finished | None = None
     try:
-        for ev in run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
-                                 made_by=__version__):
-            if isinstance(ev, Info):
-                bar.message(ev.message)
-            elif isinstance(ev, Progress):
-                losses = " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items())
-                bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, losses, force=ev.iteration == ev.total)
-            elif isinstance(ev, Finished):
-                finished = ev
+        finished = drive(run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
+                                       made_by=__version__),
+                         bar, lambda ev: " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items()))
     except KeyboardInterrupt:
         bar.close(f"interrupted; the last checkpoint in {out} is kept")
         return 130
-    assert finished is not None
     bar.close(f"wrote {finished.extra.get('generator')} after {finished.extra.get('generator_iterations')} generator "
               f"steps in {format_seconds(finished.elapsed_s)}")
     return 0

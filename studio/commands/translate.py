@@ -12,7 +12,7 @@ from typing import Any
 from studio import __version__
 from studio.cli_args import confirm_overwrite, integer, number
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, format_seconds
+from studio.progress import ProgressBar, drive, format_seconds
 
 
 def add_parser(sub: Any) -> None:
@@ -49,7 +49,6 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from studio.engines.cyclegan.infer import validate as validate_params
     from studio.engines.cyclegan.io import load_generator
     from studio.engines.cyclegan.params import TranslateParams
-    from studio.engines.events import Finished, Info, Progress
     from studio.engines.files import file_sha256
     from studio.engines.pixels import resize_long_side
     from studio.imageio import load_image, save_image
@@ -91,19 +90,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
             mask = cv2.resize(mask_img, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
         bar = ProgressBar(f"[{n}/{len(args.images)}] {Path(src).name}")
-        finished: Finished | None = None
         try:
-            for ev in run_translate(net, rgb, params, mask=mask):
-                if isinstance(ev, Info) and n == 1:
-                    print(ev.message, file=sys.stderr)
-                elif isinstance(ev, Progress):
-                    bar.update(ev.iteration, ev.total, ev.eta_s, ev.elapsed_s, ev.stage, force=ev.iteration == 1)
-                elif isinstance(ev, Finished):
-                    finished = ev
+            finished = drive(run_translate(net, rgb, params, mask=mask), bar, show_info=n == 1)
         except KeyboardInterrupt:
             bar.close("interrupted; the current image was not written")
             return 130
-        assert finished is not None
         inputs = [InputRef("image", str(Path(src).resolve()), img.sha256)]
         if args.mask:
             inputs.append(InputRef("mask", str(Path(args.mask).resolve()), file_sha256(args.mask)))
