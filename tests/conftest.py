@@ -19,6 +19,18 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one torch thread is fastest (and on a busy 2-core machine, much faster than two).
+    A test module asks for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def random_net():
     """A VGG16 feature network with random (He-initialised) weights: fast and offline."""

@@ -8,14 +8,7 @@ import torch
 from studio.engines.errors import StudioInputError
 from studio.engines.gan.models import DCGAN_D, DCGAN_G, GanArch, count_parameters, generator_base_width
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one torch thread is fastest (and on a busy 2-core machine, much faster than two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("size", [16, 32, 64, 128])

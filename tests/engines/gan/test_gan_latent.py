@@ -33,14 +33,7 @@ from studio.engines.gan.latent import (
 from studio.engines.gan.models import DCGAN_G, GanArch
 from studio.engines.gan.project import ProjectParams, run_project
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one torch thread is fastest (and on a busy 2-core machine, much faster than two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,7 @@ from studio.engines.gan.params import TrainGanParams
 from studio.engines.gan.train import GanTrainer, clamp_weights, critic_steps, gradient_penalty, run_train_gan
 from studio.imageio import IMAGE_FILES
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one torch thread is fastest (and on a busy 2-core machine, much faster than two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = dict(size=16, nz=8, ngf=4, ndf=4, batch_size=4, sample_count=4)
 

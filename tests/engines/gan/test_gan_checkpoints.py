@@ -15,14 +15,7 @@ from studio.engines.errors import StudioInputError
 from studio.engines.gan.checkpoints import detect_format, load_generator, save_generator
 from studio.engines.gan.models import DCGAN_G, GanArch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one torch thread is fastest (and on a busy 2-core machine, much faster than two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _bn(sd: OrderedDict, name: str, c: int, g: torch.Generator, tracked: bool = True) -> None:
