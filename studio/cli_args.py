@@ -7,7 +7,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from studio.engines.errors import StudioInputError
 
@@ -79,3 +79,14 @@ def confirm_overwrite(path: Path, force: bool) -> None:
             return
         raise StudioInputError(f"{path} exists and was left as it is.")
     raise StudioInputError(f"{path} exists; pass --force to overwrite it.")
+
+
+def param_help(cls: Any, field: str, extra: str = "") -> str:
+    """A flag's help from the parameters dataclass: what the field does (``cls.HELP``, the text the app's
+    tooltips show) and its default, so neither is copied into the command line."""
+    import dataclasses
+
+    default = next(f.default for f in dataclasses.fields(cls) if f.name == field)
+    text = cls.HELP.get(field, "").rstrip(".")
+    shown = ",".join(default) if isinstance(default, tuple) else default
+    return f"{text}{'; ' + extra if extra else ''} (default: {shown})".lstrip()

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from studio.cli_args import confirm_overwrite, integer, number
+from studio.cli_args import confirm_overwrite, integer, number, param_help
 from studio.engines.errors import StudioInputError
+from studio.engines.harmonize.params import HarmonizeParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
 MODE_CHOICES = ("dph", "gatys", "color", "poisson", "poisson-mixed")
@@ -33,18 +34,20 @@ def add_parser(sub: Any) -> None:
                         "poisson / poisson-mixed: OpenCV seamless cloning")
     p.add_argument("--tau", type=number("tau"),
                    help="style strength: about 1 realistic, 5 impressionist (default), 10 expressionist/cubist")
-    p.add_argument("--size", type=integer("size", 32), help="long side the engine works at (512)")
+    p.add_argument("--size", type=integer("size", 32), help=param_help(HarmonizeParams, "size"))
     p.add_argument("--iterations", type=integer("iterations"), metavar="N",
                    help="L-BFGS iterations of each pass (dph) or of the gatys mode")
-    p.add_argument("--pass1-iterations", type=integer("pass1-iterations"), help="iterations of pass 1")
-    p.add_argument("--pass2-iterations", type=integer("pass2-iterations"), help="iterations of pass 2")
+    p.add_argument("--pass1-iterations", type=integer("pass1-iterations"),
+                   help=param_help(HarmonizeParams, "pass1_iterations"))
+    p.add_argument("--pass2-iterations", type=integer("pass2-iterations"),
+                   help=param_help(HarmonizeParams, "pass2_iterations"))
     p.add_argument("--loose-radius", type=integer("loose-radius"), help="dilation of the tight mask (16 px)")
     p.add_argument("--feather", type=number("feather"), help="edge softness of the final blend in px (2)")
     p.add_argument("--tv-factor", type=number("tv-factor"),
                    help="scale of the paper's pass-2 total-variation weight (0.1; 1 = the paper's formula)")
     p.add_argument("--no-denoise", dest="denoise", action="store_const", const=False, default=None,
                    help="skip the chroma denoising after pass 2")
-    p.add_argument("--seed", type=integer("seed"))
+    p.add_argument("--seed", type=integer("seed"), help=param_help(HarmonizeParams, "seed"))
     p.add_argument("--device", help="auto | cpu | cuda | mps")
     p.add_argument("--weights", help="auto | vgg16-hed | vgg19-torchvision | vgg16-torchvision | vgg19-caffe | "
                                      "path to a Caffe VGG-19 .pth")

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli_args import confirm_overwrite, integer, names, number, numbers
+from studio.cli_args import confirm_overwrite, integer, names, number, numbers, param_help
 from studio.engines.errors import StudioInputError
+from studio.engines.style.params import StyleParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
 
@@ -23,32 +24,34 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recipe", metavar="OLD.png", help="re-run the recipe embedded in a studio PNG")
     p.add_argument("--force", action="store_true", help="overwrite the output without asking")
     g = p.add_argument_group("style")
-    g.add_argument("--size", type=integer("size", 16), help="long side of the output in pixels (512)")
-    g.add_argument("--content-weight", type=number("content-weight"), help="content weight (1)")
-    g.add_argument("--style-weight", type=number("style-weight"), help="style weight")
-    g.add_argument("--tv-weight", type=number("tv-weight"), help="total-variation (smoothness) weight")
-    g.add_argument("--content-layers", type=names, help="comma-separated, e.g. relu4_2")
-    g.add_argument("--style-layers", type=names, help="comma-separated, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")
+    g.add_argument("--size", type=integer("size", 16), help=param_help(StyleParams, "size"))
+    g.add_argument("--content-weight", type=number("content-weight"),
+                   help=param_help(StyleParams, "content_weight"))
+    g.add_argument("--style-weight", type=number("style-weight"), help=param_help(StyleParams, "style_weight"))
+    g.add_argument("--tv-weight", type=number("tv-weight"), help=param_help(StyleParams, "tv_weight"))
+    g.add_argument("--content-layers", type=names, help=param_help(StyleParams, "content_layers", "comma-separated"))
+    g.add_argument("--style-layers", type=names, help=param_help(StyleParams, "style_layers", "comma-separated"))
     g.add_argument("--style-layer-weights", type=numbers("style-layer-weights"),
                    help="comma-separated weight per style layer")
     g.add_argument("--style-blend", type=numbers("style-blend"), help="comma-separated weight per style image")
     g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
-                   help="style image size relative to the output (1.0)")
+                   help=param_help(StyleParams, "style_scale"))
     g.add_argument("--original-colors", action="store_const", const=True, default=None,
-                   help="keep the content's colours (transfer luminance only)")
+                   help=param_help(StyleParams, "original_colors"))
     o = p.add_argument_group("optimisation")
-    o.add_argument("--iterations", type=integer("iterations"), help="iterations at each scale")
-    o.add_argument("--scales", type=integer("scales", 1), help="coarse-to-fine levels (1 = single scale)")
+    o.add_argument("--iterations", type=integer("iterations"), help=param_help(StyleParams, "iterations"))
+    o.add_argument("--scales", type=integer("scales", 1), help=param_help(StyleParams, "scales"))
     o.add_argument("--max-seconds", type=number("max-seconds", allow_zero=False),
-                   help="fit the whole run into this many seconds")
-    o.add_argument("--optimizer", choices=["lbfgs", "adam"])
+                   help=param_help(StyleParams, "max_seconds"))
+    o.add_argument("--optimizer", choices=["lbfgs", "adam"], help=param_help(StyleParams, "optimizer"))
     o.add_argument("--no-precondition", dest="precondition", action="store_const", const=False, default=None,
                    help="plain L-BFGS on the pixels, as the classic implementations (default: low spatial "
                         "frequencies take larger steps)")
-    o.add_argument("--learning-rate", type=number("learning-rate", allow_zero=False), help="Adam step size")
-    o.add_argument("--init", choices=["content", "noise", "median-noise"])
-    o.add_argument("--seed", type=integer("seed"))
-    o.add_argument("--pooling", choices=["max", "avg"])
+    o.add_argument("--learning-rate", type=number("learning-rate", allow_zero=False),
+                   help=param_help(StyleParams, "learning_rate"))
+    o.add_argument("--init", choices=["content", "noise", "median-noise"], help=param_help(StyleParams, "init"))
+    o.add_argument("--seed", type=integer("seed"), help=param_help(StyleParams, "seed"))
+    o.add_argument("--pooling", choices=["max", "avg"], help=param_help(StyleParams, "pooling"))
     o.add_argument("--save-every", type=integer("save-every", 1), metavar="N",
                    help="also write OUTPUT_iterN.png every N iterations")
     o.add_argument("--device", help="auto | cpu | cuda | mps")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from studio.compositing import MAX_SCALE, MIN_SCALE, ObjectLayer
 from studio.engines.harmonize.params import TAU_PRESETS, HarmonizeParams
+from studio.ui.binder import Binder
 from studio.ui.image_slots import THUMB, DropFrame, image_caption, thumbnail
 from studio.ui.log_slider import LogSlider
 from studio.ui.section import Section
@@ -38,16 +39,7 @@ MODE_LABELS = {
 }
 ITERATIVE_MODES = ("dph", "gatys")
 
-TIPS = {
-    "mode": "How the object is made to belong: the paper's two passes, a single masked style pass, or quick "
-            "colour / gradient blending for a preview.",
-    "tau": "Style strength: about 1 for realistic paintings, 5 for impressionist, 10 for expressionist or cubist.",
-    "size": "Long side the engine works at, in pixels. Larger is slower; the result has the painting's size.",
-    "pass1_iterations": "Optimisation steps of the first pass (rough match of the painting's style).",
-    "pass2_iterations": "Optimisation steps of the second pass (consistent brush strokes and textures).",
-    "gatys_iterations": "Optimisation steps of the masked Gatys pass.",
-    "denoise": "Remove colour speckles after the second pass.",
-    "seed": "Random seed: the same seed and settings give the same picture.",
+TIPS = {  # placement and view; the engine fields' help comes from HarmonizeParams.HELP
     "x": "Horizontal position of the object's centre, in painting pixels. Or drag the object on the picture.",
     "y": "Vertical position of the object's centre, in painting pixels. Or drag the object on the picture.",
     "scale": "Size of the object. Or Ctrl + mouse wheel over the picture.",
@@ -239,16 +231,8 @@ class HarmonizePanel(QWidget):
             layout.addWidget(section)
         layout.addStretch(1)
 
-        self.controls: dict[str, Any] = {
-            "mode": self.mode, "tau": self.tau, "size": self.size, "pass1_iterations": self.pass1,
-            "pass2_iterations": self.pass2, "gatys_iterations": self.gatys,
-            "denoise": self.denoise, "seed": self.seed, "x": self.x, "y": self.y,
-            "scale": self.scale, "rotation": self.rotation, "feather": self.feather,
-            "loose_radius": self.loose_radius, "show_masks": self.show_masks,
-        }
-        for key, tip in TIPS.items():
-            self.controls[key].setToolTip(tip)
-        self._connect()
+        self.show_masks.setToolTip(TIPS["show_masks"])
+        self._bind()
         self.show_state(HarmonizeParams(), None, None, None, 16.0)
 
     @staticmethod
@@ -261,44 +245,32 @@ class HarmonizePanel(QWidget):
         box.setKeyboardTracking(False)
         return box
 
-    def _connect(self) -> None:
-        def params(field: str, text: str, read: Any, merge: bool = True):
-            def handler(*_args: Any) -> None:
-                if not self._updating:
-                    self.params_edited.emit({field: read()}, text, field if merge else "")
-                    self._sync_enabled()
-            return handler
-
-        def transform(field: str, text: str, read: Any, merge: bool = True):
-            def handler(*_args: Any) -> None:
-                if not self._updating:
-                    self.transform_edited.emit({field: read()}, text, field if merge else "")
-            return handler
-
-        def composition(field: str, text: str, read: Any):
-            def handler(*_args: Any) -> None:
-                if not self._updating:
-                    self.composition_edited.emit({field: read()}, text, field)
-            return handler
-
-        self.mode.currentIndexChanged.connect(params("mode", "Method", lambda: str(self.mode.currentData()), False))
-        self.tau.valueEdited.connect(params("tau", "Style strength", lambda: float(self.tau.value())))
-        self.size.valueChanged.connect(params("size", "Size", lambda: int(self.size.value())))
-        self.pass1.valueChanged.connect(params("pass1_iterations", "Pass 1 iterations", lambda: self.pass1.value()))
-        self.pass2.valueChanged.connect(params("pass2_iterations", "Pass 2 iterations", lambda: self.pass2.value()))
-        self.gatys.valueChanged.connect(params("gatys_iterations", "Iterations", lambda: self.gatys.value()))
-        self.denoise.toggled.connect(params("denoise", "Denoise", self.denoise.isChecked, False))
-        self.seed.valueChanged.connect(params("seed", "Seed", lambda: int(self.seed.value())))
-        self.x.valueChanged.connect(transform("x", "Move the object", lambda: float(self.x.value())))
-        self.y.valueChanged.connect(transform("y", "Move the object", lambda: float(self.y.value())))
-        self.scale.valueChanged.connect(transform("scale", "Scale the object", lambda: self.scale.value() / 100.0))
-        self.rotation.valueChanged.connect(transform("rotation", "Rotate the object", lambda: self.rotation.value()))
-        self.flip_h.toggled.connect(transform("flip_h", "Flip left to right", self.flip_h.isChecked, False))
-        self.flip_v.toggled.connect(transform("flip_v", "Flip top to bottom", self.flip_v.isChecked, False))
-        self.feather.valueChanged.connect(composition("feather", "Soft edge", lambda: float(self.feather.value())))
-        self.loose_radius.valueChanged.connect(
-            composition("loose_radius", "Loose mask", lambda: float(self.loose_radius.value()))
-        )
+    def _bind(self) -> None:
+        """Each field once: the engine's parameters, the object's placement, and the composition."""
+        self.params_binder = b = Binder(HarmonizeParams.HELP, self, quiet=lambda: self._updating)
+        b.edited.connect(self.params_edited)
+        b.edited.connect(lambda *_: self._sync_enabled())
+        b.bind("mode", self.mode, "Method")
+        b.bind("tau", self.tau, "Style strength")
+        b.bind("size", self.size, "Size")
+        b.bind("pass1_iterations", self.pass1, "Pass 1 iterations")
+        b.bind("pass2_iterations", self.pass2, "Pass 2 iterations")
+        b.bind("gatys_iterations", self.gatys, "Iterations")
+        b.bind("denoise", self.denoise, "Denoise")
+        b.bind("seed", self.seed, "Seed")
+        self.transform_binder = t = Binder(TIPS, self, quiet=lambda: self._updating)
+        t.edited.connect(self.transform_edited)
+        t.bind("x", self.x, "Move the object")
+        t.bind("y", self.y, "Move the object")
+        t.bind("scale", self.scale, "Scale the object", read=lambda: self.scale.value() / 100.0,
+               write=lambda v: self.scale.setValue(v * 100.0), signal=self.scale.valueChanged)
+        t.bind("rotation", self.rotation, "Rotate the object")
+        t.bind("flip_h", self.flip_h, "Flip left to right")
+        t.bind("flip_v", self.flip_v, "Flip top to bottom")
+        self.composition_binder = c = Binder(TIPS, self, quiet=lambda: self._updating)
+        c.edited.connect(self.composition_edited)
+        c.bind("feather", self.feather, "Soft edge", merge=True)
+        c.bind("loose_radius", self.loose_radius, "Loose mask")
 
     def _tau_preset(self, value: float, name: str) -> None:
         self.tau.setValue(value)
@@ -325,15 +297,7 @@ class HarmonizePanel(QWidget):
                    object_image: Any | None, loose_radius: float, *, show_masks: bool | None = None) -> None:
         self._updating = True
         try:
-            i = self.mode.findData(p.mode)
-            self.mode.setCurrentIndex(max(i, 0))
-            self.tau.setValue(p.tau)
-            self.size.setValue(p.size)
-            self.pass1.setValue(p.pass1_iterations)
-            self.pass2.setValue(p.pass2_iterations)
-            self.gatys.setValue(p.gatys_iterations)
-            self.denoise.setChecked(p.denoise)
-            self.seed.setValue(p.seed)
+            self.params_binder.show(p)
             self.loose_radius.setValue(loose_radius)
             if show_masks is not None:
                 self.show_masks.setChecked(show_masks)
@@ -347,13 +311,7 @@ class HarmonizePanel(QWidget):
                 how = "cut out with a mask" if object_image is not None else ""
                 caption = f"{name}\n{w}\u00d7{h}" + (f", {how}" if how else "")
                 self.object_slot.show_image(SimpleNamespace(rgb=layer.rgb, alpha=layer.alpha), caption)
-                t = layer.transform
-                self.x.setValue(t.x)
-                self.y.setValue(t.y)
-                self.scale.setValue(t.scale * 100.0)
-                self.rotation.setValue(t.rotation)
-                self.flip_h.setChecked(t.flip_h)
-                self.flip_v.setChecked(t.flip_v)
+                self.transform_binder.show(layer.transform)
                 self.feather.setValue(layer.feather)
             for w in self.placement_widgets:
                 w.setEnabled(layer is not None)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.engines.features.vgg import CONTENT_LAYER_CHOICES, STYLE_LAYER_CHOICES
 from studio.engines.style.params import StyleParams
+from studio.ui.binder import Binder
 from studio.ui.image_slots import ContentSlot, StyleList
 from studio.ui.log_slider import LogSlider
 from studio.ui.section import Section
@@ -41,30 +42,6 @@ INITS = [
 ]
 OPTIMIZERS = [("lbfgs", "L-BFGS (sharp, fast to converge)"), ("adam", "Adam (gentler, steady steps)")]
 POOLINGS = [("max", "Max (crisper)"), ("avg", "Average (softer)")]
-
-TIPS = {
-    "content_weight": "How strongly the result keeps the shapes of the photo. Higher: more photo.",
-    "style_weight": "How strongly the painting's texture and strokes are applied. Higher: more painting.",
-    "tv_weight": "Smoothness: removes speckle noise. 0 turns it off; high values blur fine detail.",
-    "original_colors": "Keep the photo's colours and take only the brush strokes from the painting.",
-    "size": "Long side of the result in pixels. Larger is slower (time grows with the pixel count).",
-    "iterations": "Optimisation steps at each size (see Coarse-to-fine steps). More steps: a more finished "
-                  "look, more time.",
-    "seed": "Random seed: the same seed and settings give the same picture.",
-    "init": "What the picture starts from before the style is painted in.",
-    "content_layers": "The network layer that decides what 'the same content' means. Deeper: looser shapes.",
-    "style_layers": "Which network layers describe the style. Shallow layers: colour and fine texture; "
-                    "deep layers: larger strokes and patterns. The slider weights each layer.",
-    "optimizer": "The optimisation method.",
-    "learning_rate": "Step size of Adam (ignored by L-BFGS).",
-    "scales": "Coarse-to-fine: render small first, then refine at double size. 1 = only the final size. "
-              "More steps give larger-scale structure.",
-    "pooling": "How the network downsamples. Average gives softer, smoother results.",
-    "style_scale": "Size of the painting's brush strokes relative to the output: above 1 larger strokes.",
-    "preview_every": "How often (in iterations) the canvas shows a new preview.",
-    "max_seconds": "Stop planning more work than fits into this many seconds (iterations are spread over scales).",
-}
-
 
 class StylePanel(QWidget):
     """Widgets for every ``StyleParams`` field a person edits, and the input images.
@@ -213,36 +190,7 @@ class StylePanel(QWidget):
             layout.addWidget(section)
         layout.addStretch(1)
 
-        self.controls = {
-            "content_weight": self.content_weight,
-            "style_weight": self.style_weight,
-            "tv_weight": self.tv_weight,
-            "original_colors": self.original_colors,
-            "size": self.size,
-            "iterations": self.iterations,
-            "seed": self.seed,
-            "init": self.init,
-            "content_layers": self.content_layer,
-            "style_layers": self.layer_checks,
-            "style_layer_weights": self.layer_weights,
-            "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
-            "scales": self.scales,
-            "pooling": self.pooling,
-            "style_scale": self.style_scale,
-            "preview_every": self.preview_every,
-            "max_seconds": self.max_seconds,
-        }
-        for key, tip in TIPS.items():
-            widget = self.controls.get(key)
-            if hasattr(widget, "setToolTip"):
-                widget.setToolTip(tip)
-        self.time_limit.setToolTip(TIPS["max_seconds"])
-        self.original_colors.setToolTip(TIPS["original_colors"])
-        for box in (self.size, self.iterations, self.seed, self.learning_rate, self.scales, self.style_scale,
-                    self.preview_every, self.max_seconds):
-            box.setKeyboardTracking(False)  # typing "320" is one edit, not 3, 32, 320
-        self._connect()
+        self._bind()
         self.show_params(self._params)
 
     # building -----------------------------------------------------------------------------------
@@ -251,7 +199,7 @@ class StylePanel(QWidget):
         block = name[4:5] if name.startswith(("relu", "conv")) else ""
         hint = LAYER_HINTS.get(block)
         check = QCheckBox(f"{name}  ({hint})" if hint and name.endswith("_1") else name)
-        check.setToolTip(TIPS["style_layers"])
+        check.setToolTip(StyleParams.HELP["style_layers"])
         weight = LogSlider(0.01, 100.0, 1.0)
         weight.setToolTip(f"Weight of layer {name} in the style loss")
         self.layer_grid.addWidget(check, row, 0)
@@ -261,51 +209,52 @@ class StylePanel(QWidget):
         check.toggled.connect(lambda on, n=name: self._layers_edited(f"{'Use' if on else 'Drop'} layer {n}", None))
         weight.valueEdited.connect(lambda _v, n=name: self._layers_edited(f"Weight of layer {n}", f"lw:{n}"))
 
-    def _connect(self) -> None:
-        def emit(field: str, text: str, merge: bool = True):
-            def handler(*_args: Any) -> None:
-                if not self._updating:
-                    self.params_edited.emit({field: self._read(field)}, text, field if merge else "")
-            return handler
-
-        self.content_weight.valueEdited.connect(emit("content_weight", "Content weight"))
-        self.style_weight.valueEdited.connect(emit("style_weight", "Style weight"))
-        self.tv_weight.valueEdited.connect(emit("tv_weight", "Smoothness"))
-        self.original_colors.toggled.connect(emit("original_colors", "Keep colours", False))
-        self.size.valueChanged.connect(emit("size", "Size"))
-        self.iterations.valueChanged.connect(emit("iterations", "Iterations"))
-        self.seed.valueChanged.connect(emit("seed", "Seed"))
-        self.init.currentIndexChanged.connect(emit("init", "Start from", False))
-        self.content_layer.currentIndexChanged.connect(emit("content_layers", "Content layer", False))
-        self.optimizer.currentIndexChanged.connect(emit("optimizer", "Optimiser", False))
+    def _bind(self) -> None:
+        """Each field once: widget, undo label; reading, showing and help text follow from it."""
+        b = self.binder = Binder(StyleParams.HELP, self, quiet=lambda: self._updating)
+        b.edited.connect(self.params_edited)
+        b.bind("content_weight", self.content_weight, "Content weight")
+        b.bind("style_weight", self.style_weight, "Style weight")
+        b.bind("tv_weight", self.tv_weight, "Smoothness")
+        b.bind("original_colors", self.original_colors, "Keep colours")
+        b.bind("size", self.size, "Size")
+        b.bind("iterations", self.iterations, "Iterations")
+        b.bind("seed", self.seed, "Seed")
+        b.bind("init", self.init, "Start from")
+        b.bind("optimizer", self.optimizer, "Optimiser")
+        b.bind("learning_rate", self.learning_rate, "Learning rate")
+        b.bind("scales", self.scales, "Coarse-to-fine steps")
+        b.bind("pooling", self.pooling, "Pooling")
+        b.bind("style_scale", self.style_scale, "Stroke size")
+        b.bind("preview_every", self.preview_every, "Preview every")
+        b.bind("content_layers", self.content_layer, "Content layer", merge=False,
+               signal=self.content_layer.currentIndexChanged,
+               read=lambda: tuple(str(self.content_layer.currentData()).split("+")), write=self._show_content_layers)
+        # the time limit is a check box and a number: both edit one field
+        b.bind("max_seconds", self.max_seconds, "Time limit", signal=self.max_seconds.valueChanged,
+               read=self._read_time_limit, write=self._show_time_limit)
+        self.time_limit.toggled.connect(lambda *_: b.showing() or self.params_edited.emit(
+            {"max_seconds": self._read_time_limit()}, "Time limit", ""))
+        self.time_limit.setToolTip(StyleParams.HELP["max_seconds"])
         self.optimizer.currentIndexChanged.connect(self._sync_enabled)
-        self.learning_rate.valueChanged.connect(emit("learning_rate", "Learning rate"))
-        self.scales.valueChanged.connect(emit("scales", "Coarse-to-fine steps"))
-        self.pooling.currentIndexChanged.connect(emit("pooling", "Pooling", False))
-        self.style_scale.valueChanged.connect(emit("style_scale", "Stroke size"))
-        self.preview_every.valueChanged.connect(emit("preview_every", "Preview every"))
-        self.time_limit.toggled.connect(emit("max_seconds", "Time limit", False))
         self.time_limit.toggled.connect(self._sync_enabled)
-        self.max_seconds.valueChanged.connect(emit("max_seconds", "Time limit"))
 
-    # widgets -> params --------------------------------------------------------------------------
+    def _read_time_limit(self) -> float | None:
+        return float(self.max_seconds.value()) if self.time_limit.isChecked() else None
+
+    def _show_time_limit(self, seconds: float | None) -> None:
+        self.time_limit.setChecked(seconds is not None)
+        if seconds is not None:
+            self.max_seconds.setValue(round(seconds))
+
+    def _show_content_layers(self, names: tuple[str, ...]) -> None:
+        layers = "+".join(names)
+        if self.content_layer.findData(layers) < 0:
+            self.content_layer.addItem(" + ".join(names), layers)
+        self.content_layer.setCurrentIndex(self.content_layer.findData(layers))
+
     def _read(self, field: str) -> Any:
-        match field:
-            case "content_weight" | "style_weight" | "tv_weight":
-                return float(self.controls[field].value())
-            case "original_colors":
-                return self.original_colors.isChecked()
-            case "size" | "iterations" | "seed" | "scales" | "preview_every":
-                return int(self.controls[field].value())
-            case "learning_rate" | "style_scale":
-                return float(self.controls[field].value())
-            case "init" | "optimizer" | "pooling":
-                return str(self.controls[field].currentData())
-            case "content_layers":
-                return tuple(str(self.content_layer.currentData()).split("+"))
-            case "max_seconds":
-                return float(self.max_seconds.value()) if self.time_limit.isChecked() else None
-        raise KeyError(field)
+        return self.binder.read(field)
 
     def _layers_edited(self, text: str, merge_key: str | None) -> None:
         if self._updating:
@@ -333,27 +282,7 @@ class StylePanel(QWidget):
         self._updating = True
         try:
             self._params = p
-            self.content_weight.setValue(p.content_weight)
-            self.style_weight.setValue(p.style_weight)
-            self.tv_weight.setValue(p.tv_weight)
-            self.original_colors.setChecked(p.original_colors)
-            self.size.setValue(p.size)
-            self.iterations.setValue(p.iterations)
-            self.seed.setValue(p.seed)
-            self._set_combo(self.init, p.init)
-            self._set_combo(self.optimizer, p.optimizer)
-            self._set_combo(self.pooling, p.pooling)
-            self.learning_rate.setValue(p.learning_rate)
-            self.scales.setValue(p.scales)
-            self.style_scale.setValue(p.style_scale)
-            self.preview_every.setValue(p.preview_every)
-            self.time_limit.setChecked(p.max_seconds is not None)
-            if p.max_seconds is not None:
-                self.max_seconds.setValue(round(p.max_seconds))
-            layers = "+".join(p.content_layers)
-            if self.content_layer.findData(layers) < 0:
-                self.content_layer.addItem(" + ".join(p.content_layers), layers)
-            self.content_layer.setCurrentIndex(self.content_layer.findData(layers))
+            self.binder.show(p)
             for name in p.style_layers:
                 if name not in self.layer_checks:
                     self._add_layer_row(name)
@@ -369,11 +298,3 @@ class StylePanel(QWidget):
     def show_images(self, content: Any | None, styles: tuple[Any, ...], blend: tuple[float, ...] | None) -> None:
         self.content_slot.show_image(content)
         self.style_list.show_images(styles, blend)
-
-    @staticmethod
-    def _set_combo(combo: QComboBox, value: Any) -> None:
-        i = combo.findData(value)
-        if i < 0:
-            combo.addItem(str(value), value)
-            i = combo.count() - 1
-        combo.setCurrentIndex(i)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from studio.engines.params import Params
 
@@ -40,6 +40,19 @@ class HarmonizeParams(Params):
     preview_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | mps
     weights: str = "auto"  # feature network source, as for stylize
+
+    #: what each field a person edits does: the app's tooltips and the command line's help
+    HELP: ClassVar[dict[str, str]] = {
+        "mode": "How the object is made to belong: the paper's two passes, a single masked style pass, or quick "
+                "colour / gradient blending for a preview.",
+        "tau": "Style strength: about 1 for realistic paintings, 5 for impressionist, 10 for expressionist or cubist.",
+        "size": "Long side the engine works at, in pixels. Larger is slower; the result has the painting's size.",
+        "pass1_iterations": "Optimisation steps of the first pass (rough match of the painting's style).",
+        "pass2_iterations": "Optimisation steps of the second pass (consistent brush strokes and textures).",
+        "gatys_iterations": "Optimisation steps of the masked Gatys pass.",
+        "denoise": "Remove colour speckles after the second pass.",
+        "seed": "Random seed: the same seed and settings give the same picture.",
+    }
 
     @property
     def needs_network(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from studio.engines.params import Params
 
@@ -61,6 +61,30 @@ class StyleParams(Params):
     max_seconds: float | None = None  # plan the iterations of every scale to fit this wall-clock time
     device: str = "auto"  # auto | cpu | cuda | mps
     weights: str = "auto"  # feature network source: auto | vgg16-hed | vgg19-torchvision | ... | a path
+
+    #: what each field does, for a person: the app's tooltips and the command line's help
+    HELP: ClassVar[dict[str, str]] = {
+        "content_weight": "How strongly the result keeps the shapes of the photo. Higher: more photo.",
+        "style_weight": "How strongly the painting's texture and strokes are applied. Higher: more painting.",
+        "tv_weight": "Smoothness: removes speckle noise. 0 turns it off; high values blur fine detail.",
+        "original_colors": "Keep the photo's colours and take only the brush strokes from the painting.",
+        "size": "Long side of the result in pixels. Larger is slower (time grows with the pixel count).",
+        "iterations": "Optimisation steps at each size (see Coarse-to-fine steps). More steps: a more finished "
+                      "look, more time.",
+        "seed": "Random seed: the same seed and settings give the same picture.",
+        "init": "What the picture starts from before the style is painted in.",
+        "content_layers": "The network layer that decides what 'the same content' means. Deeper: looser shapes.",
+        "style_layers": "Which network layers describe the style. Shallow layers: colour and fine texture; "
+                        "deep layers: larger strokes and patterns. The slider weights each layer.",
+        "optimizer": "The optimisation method.",
+        "learning_rate": "Step size of Adam (ignored by L-BFGS).",
+        "scales": "Coarse-to-fine: render small first, then refine at double size. 1 = only the final size. "
+                  "More steps give larger-scale structure.",
+        "pooling": "How the network downsamples. Average gives softer, smoother results.",
+        "style_scale": "Size of the painting's brush strokes relative to the output: above 1 larger strokes.",
+        "preview_every": "How often (in iterations) the canvas shows a new preview.",
+        "max_seconds": "Stop planning more work than fits into this many seconds (iterations are spread over scales).",
+    }
 
     @classmethod
     def from_recipe(cls, d: dict[str, Any]) -> StyleParams:
