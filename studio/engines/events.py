@@ -8,6 +8,7 @@ carrying a preview), and exactly one ``Finished`` at the end, also when cancelle
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +17,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Info:
-    """A line for the user: which weights and device are in use, a downscale warning, ..."""
+    """A line for the user (a downscale warning, what a pass does, ...), and the facts it states that a
+    program reads: ``fields["device"]`` (the device in words), ``fields["weights"]`` (the feature network's
+    source). The app's status bar shows the fields; nothing parses the message."""
 
     message: str
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("studio.ui")
 
 HarmonizeEngine = Callable[..., Iterator[Event]]
-PREFERENCE_FIELDS = frozenset({"device", "weights"})
 
 
 class HarmonizeWorkspace(Workspace):
@@ -72,7 +71,7 @@ class HarmonizeWorkspace(Workspace):
         self._tool = HarmonizeCanvasTool(self)
         self._panel = HarmonizePanel()
         p = self._panel
-        p.params_edited.connect(self._params_edited)
+        p.params_edited.connect(self.edit_params)
         p.transform_edited.connect(lambda changes, text, key: self.set_transform(changes, text, key or None))
         p.composition_edited.connect(self._composition_edited)
         p.painting_files_dropped.connect(lambda paths: self.set_painting_path(paths[0]))
@@ -95,17 +94,8 @@ class HarmonizeWorkspace(Workspace):
     def panel(self) -> QWidget:
         return self._panel
 
-    def state(self) -> HarmonizeState:
-        return self._state
-
-    def params(self) -> HarmonizeParams:
-        return self._state.params
-
     def set_state(self, state: HarmonizeState) -> None:
-        old = self._state
-        self._state = state
-        self._show(state)
-        self.state_changed.emit(old, state)
+        super().set_state(state)
         self._tool.refresh()
 
     def canvas_tool(self) -> HarmonizeCanvasTool:
@@ -163,8 +153,7 @@ class HarmonizeWorkspace(Workspace):
         if (old.painting is not new.painting or old.layer is not new.layer
                 or old.loose_radius != new.loose_radius):
             return True
-        return any(getattr(old.params, f.name) != getattr(new.params, f.name)
-                   for f in fields(HarmonizeParams) if f.name not in PREFERENCE_FIELDS)
+        return super().needs_restart(old, new)
 
     def before_image(self, state: HarmonizeState | None = None) -> np.ndarray | None:
         s = state or self._state
@@ -249,12 +238,6 @@ class HarmonizeWorkspace(Workspace):
     def _show(self, state: HarmonizeState) -> None:
         self._panel.show_state(state.params, state.painting, state.layer,
                                state.cutout.photo if state.cutout is not None else None, state.loose_radius)
-
-    def _params_edited(self, changes: dict, text: str, merge_key: str) -> None:
-        new = self._state.params.with_changes(**changes)
-        if new == self._state.params:
-            return
-        self.edit(replace(self._state, params=new), text, merge_key or None)
 
     def _composition_edited(self, changes: dict, text: str, merge_key: str) -> None:
         if "feather" in changes:

@@ -44,6 +44,8 @@ class JobSpec:
     state: Any = None
     inputs: tuple[tuple[str, str, str], ...] = ()
     title: str = ""
+    #: live(old state, new state) -> the changes a running job takes without restarting (control.update)
+    live: Callable[[Any, Any], dict[str, Any]] | None = None
 
 
 @dataclass(eq=False)
@@ -54,6 +56,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     live_state: Any = None  # the workspace state the running engine has been told about
     infos: list[str] = field(default_factory=list)
+    info_fields: dict[str, str] = field(default_factory=dict)  # the facts its Info events stated, latest kept
     last_progress: Progress | None = None
     result: Finished | None = None
     error: str | None = None
@@ -170,6 +173,17 @@ class JobRunner(QObject):
         if self._current is not None:
             self._current.control.cancel()
 
+    def offer_state(self, workspace: str, state: Any) -> None:
+        """A workspace's new state while its job runs: the changes the job's ``live`` hook says it takes are
+        sent (debounced); the rest waits for the next Run."""
+        job = self._current
+        if not self.is_running() or job is None or job.spec.workspace != workspace or job.spec.live is None:
+            return
+        changes = job.spec.live(job.live_state, state)
+        job.live_state = state
+        if changes:
+            self.request_update(**changes)
+
     def request_update(self, **changes: Any) -> None:
         """Queue live parameter changes for the running job; sent after a short pause (debounced)."""
         if not self.is_running() or not changes:
@@ -225,15 +239,18 @@ class JobRunner(QObject):
     def _on_event(self, job: Job, ev: Event) -> None:
         if self._closed:
             return
-        if isinstance(ev, Progress):
+        if isinstance(ev, Finished):  # a superseded job's result still goes to the history
+            job.result = ev
+            self.finished.emit(job, ev)
+        elif job is not self._current:  # the one place a superseded job's progress and lines are dropped
+            return
+        elif isinstance(ev, Progress):
             job.last_progress = ev
             self.progress.emit(job, ev)
         elif isinstance(ev, Info):
             job.infos.append(ev.message)
+            job.info_fields.update(ev.fields)
             self.info.emit(job, ev.message)
-        elif isinstance(ev, Finished):
-            job.result = ev
-            self.finished.emit(job, ev)
 
     @Slot(object, str, str)
     def _on_failed(self, job: Job, message: str, details: str) -> None:

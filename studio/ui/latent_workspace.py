@@ -106,19 +106,13 @@ class LatentWorkspace(Workspace):
     def panel(self) -> QWidget:
         return self._panel
 
-    def state(self) -> LatentState:
-        return self._state
-
     def set_state(self, state: LatentState) -> None:
-        old = self._state
         if state.model_path != self._loaded_path:
             try:
                 self._set_generator(state.model_path)
             except StudioInputError as exc:
                 self.host.notify(str(exc), "error")
-        self._state = state
-        self._show(state)
-        self.state_changed.emit(old, state)
+        super().set_state(state)
 
     def run_blocker(self) -> str | None:
         s = self._state

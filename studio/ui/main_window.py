@@ -520,17 +520,13 @@ class MainWindow(QMainWindow):
 
     def _job_info(self, job: Job, message: str) -> None:
         self.statusBar().showMessage(message, 10000)
-        for part in message.split(";"):
-            key, _, value = part.partition(":")
-            key = key.strip().lower()
-            if key == "device" and value.strip():
-                self.device_label.setText(f"Device: {value.strip()}")
-            elif key in ("feature network", "weights") and value.strip():
-                self.weights_label.setText(f"Feature network: {value.strip()}")
+        fields = job.info_fields
+        if fields.get("device"):
+            self.device_label.setText(f"Device: {fields['device']}")
+        if fields.get("weights"):
+            self.weights_label.setText(f"Feature network: {fields['weights']}")
 
     def _job_progress(self, job: Job, p: Progress) -> None:
-        if job is not self.runner.current:
-            return
         self.progress.setRange(0, max(p.total, 1))
         self.progress.setValue(min(p.iteration, p.total))
         self.progress.setFormat(progress_text(p))
@@ -587,10 +583,7 @@ class MainWindow(QMainWindow):
     def _state_changed(self, ws: Workspace, old: Any, new: Any) -> None:
         job = self.runner.current
         if self.runner.is_running() and job is not None and job.spec.workspace == ws.name:
-            changes = ws.live_changes(job.live_state, new)
-            job.live_state = new
-            if changes:
-                self.runner.request_update(**changes)
+            self.runner.offer_state(ws.name, new)
             if ws.needs_restart(job.spec.state, new) and not self._restart_hint_shown:
                 self._restart_hint_shown = True
                 self.statusBar().showMessage("Some changes apply on the next Run (press Run to start fresh).", 8000)

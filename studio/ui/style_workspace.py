@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,6 @@ log = logging.getLogger("studio.ui")
 
 StyleEngine = Callable[..., Iterator[Event]]
 # Fields the shell takes from Preferences; they never make a run "out of date".
-PREFERENCE_FIELDS = frozenset({"device", "weights"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +61,7 @@ class StyleWorkspace(Workspace):
         self._state = StyleState(StyleParams())
         self._panel = StylePanel()
         p = self._panel
-        p.params_edited.connect(self._params_edited)
+        p.params_edited.connect(self.edit_params)
         p.content_files_dropped.connect(lambda paths: self.set_content_path(paths[0]))
         p.style_files_dropped.connect(self.add_style_paths)
         p.open_content_clicked.connect(self._ask_content)
@@ -74,18 +73,6 @@ class StyleWorkspace(Workspace):
     # Workspace --------------------------------------------------------------------------------
     def panel(self) -> QWidget:
         return self._panel
-
-    def state(self) -> StyleState:
-        return self._state
-
-    def params(self) -> StyleParams:
-        return self._state.params
-
-    def set_state(self, state: StyleState) -> None:
-        old = self._state
-        self._state = state
-        self._show(state)
-        self.state_changed.emit(old, state)
 
     def run_blocker(self) -> str | None:
         s = self._state
@@ -118,7 +105,8 @@ class StyleWorkspace(Workspace):
 
         inputs = [("content", str(state.content.path), str(state.content.sha256))]
         inputs += [("style", str(s.path), str(s.sha256)) for s in state.styles]
-        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title="Style transfer")
+        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title="Style transfer",
+                       live=self.live_changes)
 
     def live_changes(self, old: StyleState, new: StyleState) -> dict[str, Any]:
         changes = {
@@ -135,15 +123,11 @@ class StyleWorkspace(Workspace):
             changes["style_blend"] = new.params.style_blend
         return changes
 
+    def live_fields(self) -> frozenset[str]:
+        return LIVE_FIELDS
+
     def needs_restart(self, old: StyleState, new: StyleState) -> bool:
-        if not old.same_images(new):
-            return True
-        skip = LIVE_FIELDS | PREFERENCE_FIELDS
-        return any(
-            getattr(old.params, f.name) != getattr(new.params, f.name)
-            for f in fields(StyleParams)
-            if f.name not in skip
-        )
+        return not old.same_images(new) or super().needs_restart(old, new)
 
     def before_image(self, state: StyleState | None = None) -> np.ndarray | None:
         content = (state or self._state).content
@@ -219,12 +203,6 @@ class StyleWorkspace(Workspace):
     def _show(self, state: StyleState) -> None:
         self._panel.show_params(state.params)
         self._panel.show_images(state.content, state.styles, state.params.style_blend)
-
-    def _params_edited(self, changes: dict, text: str, merge_key: str) -> None:
-        new = self._state.params.with_changes(**changes)
-        if new == self._state.params:
-            return
-        self.edit(replace(self._state, params=new), text, merge_key or None)
 
     def _blend_edited(self, index: int, value: float) -> None:
         s = self._state

@@ -110,14 +110,8 @@ class TranslateWorkspace(Workspace):
     def panel(self) -> QWidget:
         return self._panel
 
-    def state(self) -> TranslateState:
-        return self._state
-
     def set_state(self, state: TranslateState) -> None:
-        old = self._state
-        self._state = state
-        self._show(state)
-        self.state_changed.emit(old, state)
+        super().set_state(state)
         self._reblend()
 
     def canvas_tool(self) -> Any:

@@ -12,6 +12,7 @@ class to ``studio.ui.workspaces.WORKSPACES``.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -46,6 +47,9 @@ class WorkspaceHost(Protocol):
 class Workspace(QObject):
     """Base class of a workspace. Subclasses set ``name``/``title`` and implement the marked methods."""
 
+    #: parameter fields the Preferences set (device, weights): never a reason to restart, never undone
+    PREFERENCE_FIELDS: frozenset[str] = frozenset({"device", "weights"})
+
     name = "workspace"  # identifier
     title = "Workspace"  # tab label
     engine = "workspace"  # the engine name its recipes carry (as the CLI writes them)
@@ -58,18 +62,15 @@ class Workspace(QObject):
         super().__init__(parent)
         self.host = host
         self.undo_stack = QUndoStack(self)
+        self._state: Any = None  # a subclass sets its first state before it shows it
 
     # implement --------------------------------------------------------------------------------
     def panel(self) -> QWidget:
         """The controls (the shell puts them in a scrollable side panel)."""
         raise NotImplementedError
 
-    def state(self) -> Any:
-        """The current immutable snapshot."""
-        raise NotImplementedError
-
-    def set_state(self, state: Any) -> None:
-        """Show ``state`` (no undo entry); emit ``state_changed``."""
+    def _show(self, state: Any) -> None:
+        """Write ``state`` into the panel (and whatever else shows it)."""
         raise NotImplementedError
 
     def run_blocker(self) -> str | None:
@@ -85,8 +86,16 @@ class Workspace(QObject):
         return {}
 
     def needs_restart(self, old: Any, new: Any) -> bool:
-        """True when ``new`` differs from ``old`` in something only a new Run applies."""
-        return False
+        """True when ``new`` differs from ``old`` in something only a new Run applies. By default: any
+        parameter field outside ``live_fields()`` and the preferences."""
+        old_p, new_p = getattr(old, "params", None), getattr(new, "params", None)
+        if old_p is None or new_p is None:
+            return False
+        return self.params_differ(old_p, new_p, skip=self.live_fields())
+
+    def live_fields(self) -> frozenset[str]:
+        """The parameter fields a running job takes live (see ``live_changes``)."""
+        return frozenset()
 
     def before_image(self, state: Any | None = None) -> np.ndarray | None:
         """The "before" picture of a compare view (the content image), RGB [0,1]."""
@@ -122,6 +131,32 @@ class Workspace(QObject):
         return None
 
     # provided ---------------------------------------------------------------------------------
+    def state(self) -> Any:
+        """The current immutable snapshot."""
+        return self._state
+
+    def params(self) -> Any:
+        """The parameters dataclass of the current state."""
+        return self._state.params
+
+    def set_state(self, state: Any) -> None:
+        """Show ``state`` (no undo entry); emit ``state_changed``."""
+        old = self._state
+        self._state = state
+        self._show(state)
+        self.state_changed.emit(old, state)
+
+    def edit_params(self, changes: dict[str, Any], text: str, merge_key: str = "") -> None:
+        """A panel's parameter edit (``Binder.edited``) as an undoable edit of the state's ``params``."""
+        new = self._state.params.with_changes(**changes)
+        if new != self._state.params:
+            self.edit(replace(self._state, params=new), text, merge_key or None)
+
+    def params_differ(self, old: Any, new: Any, skip: frozenset[str] = frozenset()) -> bool:
+        """Whether two parameter dataclasses differ in a field outside ``skip`` and the preferences."""
+        ignore = skip | self.PREFERENCE_FIELDS
+        return any(getattr(old, f.name) != getattr(new, f.name) for f in fields(old) if f.name not in ignore)
+
     def edit(self, new_state: Any, text: str, merge_key: str | None = None) -> None:
         """Apply ``new_state`` as an undoable edit."""
         old = self.state()

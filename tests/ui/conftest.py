@@ -89,7 +89,8 @@ class FakeEngine:
         control = control or JobControl()
         self.calls.append(params)
         self.controls.append(control)
-        yield Info(f"Feature network: fake-net; device: CPU (fake, {params.device})")
+        yield Info(f"Feature network: fake-net; device: CPU (fake, {params.device})",
+                   {"weights": "fake-net", "device": f"CPU (fake, {params.device})"})
         t0 = time.perf_counter()
         img = content.astype(np.float32).copy()
         total = params.iterations

@@ -17,7 +17,7 @@ def counting_job(n=1000, step_s=0.01, seen_threads=None, updates=None, fail_at=N
     def run(control: JobControl):
         if seen_threads is not None:
             seen_threads.append(threading.get_ident())
-        yield Info("Feature network: test; device: CPU")
+        yield Info("Feature network: test; device: CPU", {"weights": "test", "device": "CPU"})
         t0 = time.perf_counter()
         a = np.random.default_rng(0).random((160, 160)).astype(np.float32)
         for i in range(n):
@@ -145,3 +145,34 @@ def test_event_loop_answers_within_50ms_while_a_job_computes(qtbot, runner):
     gaps = np.diff(stamps)
     assert len(gaps) > 20
     assert gaps.max() < 0.010 + 0.050, f"worst event-loop gap {gaps.max() * 1000:.0f} ms"
+
+
+def test_a_superseded_job_sends_no_more_progress_but_its_result_still_arrives(qtbot, runner):
+    progress: list[int] = []
+    finished: list[int] = []
+    runner.progress.connect(lambda job, p: progress.append(job.id))
+    runner.finished.connect(lambda job, f: finished.append(job.id))
+    first = runner.start(spec(counting_job(n=1000, step_s=0.005)))
+    qtbot.waitUntil(lambda: first.id in progress, timeout=5000)
+    second = runner.start(spec(counting_job(n=5, step_s=0.005)))
+    cut = len(progress)
+    qtbot.waitUntil(lambda: second.id in finished, timeout=10000)
+    assert first.id in finished  # the stopped run's result reaches the history
+    assert set(progress[cut:]) <= {second.id}  # nothing of the first after the second started
+
+
+def test_the_job_spec_carries_its_live_hook(qtbot, runner):
+    updates: list[dict] = []
+    calls: list[tuple] = []
+
+    def live(old, new):
+        calls.append((old, new))
+        return {"style_weight": new} if new != old else {}
+
+    job = runner.start(spec(counting_job(n=1000, updates=updates), state=1, live=live))
+    qtbot.waitUntil(lambda: job.last_progress is not None, timeout=5000)
+    runner.offer_state("another workspace", 5)
+    runner.offer_state("test", 7)
+    qtbot.waitUntil(lambda: bool(updates), timeout=5000)
+    assert calls == [(1, 7)] and updates[0] == {"style_weight": 7} and job.live_state == 7
+    runner.stop()

@@ -29,7 +29,7 @@ class NoiseParams:
 
 
 def noise_engine(params: NoiseParams, control):
-    yield Info("Feature network: none; device: CPU")
+    yield Info("Feature network: none; device: CPU", {"weights": "none", "device": "CPU"})
     t0 = time.perf_counter()
     b = params.brightness
     for i in range(params.steps):

@@ -185,7 +185,8 @@ def run_translate(net: ResnetGenerator, rgb: np.ndarray, params: TranslateParams
     tiled = params.tile > 0 and max(h, w) > params.tile
     clock = _Clock(time.perf_counter())
     yield Info(f"translating {w}x{h} on {describe(device)}"
-               + (f" in tiles of {params.tile} px ({params.norm_stats} instance-norm statistics)" if tiled else ""))
+               + (f" in tiles of {params.tile} px ({params.norm_stats} instance-norm statistics)" if tiled else ""),
+               {"device": describe(device)})
     translation: np.ndarray | None = None
     done = 0
     try:

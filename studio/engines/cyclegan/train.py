@@ -261,7 +261,7 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
                                             "no_dropout": True}, indent=1))
     yield Info(f"training on {describe(device)}: {len(dom_a)} images in A, {len(dom_b)} in B, "
                f"crop {params.crop_size}, ngf {params.ngf}, {params.n_blocks} blocks"
-               + (f"; resuming after epoch {epoch_done}" if resume else ""))
+               + (f"; resuming after epoch {epoch_done}" if resume else ""), {"device": describe(device)})
     for d in (dom_a, dom_b):
         for s in d.skipped:
             yield Info(f"skipped: {s}")

@@ -273,7 +273,7 @@ def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: 
         params = old.with_changes(**keep)
         validate_train_params(params)
     dev = torch.device(device) if device is not None else resolve_device(params.device)
-    yield Info(f"Device: {describe(dev)}")
+    yield Info(f"Device: {describe(dev)}", {"device": describe(dev)})
     if not isinstance(data, ImageSet):
         data = load_folder(data, params.size, files, params.load_side, check=control.check)
     yield Info(f"Training on {len(data)} image(s) ({data.description}), {params.size} px crops, loss {params.loss}.")

@@ -356,7 +356,8 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
     extra.update(weights=net.source or net.arch, device=str(device))
     if device.type == "cpu":
         keep_large_blocks()
-    yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
+    yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}",
+               {"weights": net.source or net.arch, "device": describe(device)})
 
     work = _prepare(painting, composite, tight_mask, loose_mask, params)
     y0, y1, x0, x1 = work.box

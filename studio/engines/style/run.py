@@ -331,7 +331,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     validate_params(params, len(styles), net)
     if device.type == "cpu":
         keep_large_blocks()
-    yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}")
+    yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}",
+               {"weights": net.source or net.arch, "device": describe(device)})
 
     torch.manual_seed(params.seed)
     h0, w0 = content.shape[:2]

@@ -89,7 +89,7 @@ class FakeHarmonize:
         control = control or JobControl()
         self.calls.append(dict(painting=painting, composite=composite, tight=tight_mask, loose=loose_mask,
                                params=params))
-        yield Info("Feature network: fake-net; device: CPU (fake)")
+        yield Info("Feature network: fake-net; device: CPU (fake)", {"weights": "fake-net", "device": "CPU (fake)"})
         t0 = time.perf_counter()
         out = composite.copy()
         for i in range(self.steps):
