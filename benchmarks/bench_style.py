@@ -25,7 +25,8 @@ from studio.engines.pixels import resize_long_side
 from studio.engines.style.metrics import StyleScorer
 from studio.engines.style.params import StyleParams
 from studio.engines.style.run import Objective, image_tensor, run_style
-from studio.imageio import load_image, save_image
+from studio.image_save import save_image
+from studio.imageio import load_image
 from studio.weights import load_feature_network
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"

@@ -28,7 +28,8 @@ from studio.engines.events import Finished, Info, Progress  # noqa: E402
 from studio.engines.harmonize.metrics import HarmonizeScorer  # noqa: E402
 from studio.engines.harmonize.params import MODES, HarmonizeParams  # noqa: E402
 from studio.engines.harmonize.run import run_harmonize  # noqa: E402
-from studio.imageio import load_image, save_image  # noqa: E402
+from studio.image_save import save_image  # noqa: E402
+from studio.imageio import load_image  # noqa: E402
 from studio.weights import load_feature_network  # noqa: E402
 
 DEFAULT_SHARED = ROOT.parent / "shared" / "harmonization"

@@ -12,7 +12,7 @@ from PIL import Image
 
 from studio.engines.errors import StudioInputError
 from studio.engines.files import atomic_write_bytes, check_parent_folder
-from studio.imageio import save_image
+from studio.image_save import save_image
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float = 12.0,

@@ -19,7 +19,8 @@ from PIL import Image
 
 from studio import __version__
 from studio.engines.pixels import to_uint8
-from studio.imageio import PathLike, save_image
+from studio.image_save import save_image
+from studio.imageio import PathLike
 
 STYLE_SEED = 1889
 STYLE_SIZE = 512

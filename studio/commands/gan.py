@@ -92,7 +92,7 @@ def _finish(img: np.ndarray, args: argparse.Namespace) -> np.ndarray:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from studio.engines.gan.latent import image_grid, load_latents, render, sample_latents, save_latents
-    from studio.imageio import check_output_path, save_image
+    from studio.image_save import check_output_path, save_image
 
     out = check_output_path(args.output)
     if out.suffix.lower() != ".png":
@@ -152,7 +152,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_project(args: argparse.Namespace) -> int:
     from studio.engines.gan.latent import save_latents
     from studio.engines.gan.project import ProjectParams, run_project
-    from studio.imageio import check_output_path, load_image, save_image
+    from studio.image_save import check_output_path, save_image
+    from studio.imageio import load_image
     from studio.progress import ProgressBar, drive
     from studio.recipe import InputRef
 

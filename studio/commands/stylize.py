@@ -70,7 +70,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from studio.engines.events import Progress
     from studio.engines.style.params import StyleParams
     from studio.engines.style.run import run_style
-    from studio.imageio import check_output_path, load_image, save_image
+    from studio.image_save import check_output_path, save_image
+    from studio.imageio import load_image
     from studio.recipe import InputRef, Recipe, check_inputs, read_recipe
     from studio.weights import network_for
 

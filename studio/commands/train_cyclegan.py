@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from studio.engines.cyclegan.params import TrainParams
     from studio.engines.cyclegan.train import has_checkpoint, read_run_options, run_train
     from studio.engines.events import Progress
-    from studio.imageio import IMAGE_FILES
+    from studio.image_save import IMAGE_FILES
 
     name = args.name or f"{Path(args.dir_a).resolve().name}2{Path(args.dir_b).resolve().name}"
     out = Path(args.output) if args.output else trained_dir() / name

@@ -52,7 +52,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     from studio import __version__
     from studio.engines.gan.params import TrainGanParams
     from studio.engines.gan.train import run_train_gan
-    from studio.imageio import IMAGE_FILES
+    from studio.image_save import IMAGE_FILES
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

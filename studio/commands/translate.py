@@ -51,7 +51,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from studio.engines.cyclegan.params import TranslateParams
     from studio.engines.files import file_sha256
     from studio.engines.pixels import resize_long_side
-    from studio.imageio import load_image, save_image
+    from studio.image_save import save_image
+    from studio.imageio import load_image
     from studio.recipe import InputRef, Recipe
 
     if args.strength > 1:

@@ -54,7 +54,7 @@ def build_recipe(entry: HistoryEntry) -> Any:
 
 def export_image(path: str | Path, entry: HistoryEntry, *, quality: int = 95, embed_recipe: bool = True) -> Path:
     """Write ``entry``'s image to ``path`` (atomic; the format comes from the extension)."""
-    from studio.imageio import save_image
+    from studio.image_save import save_image
 
     path = Path(path)
     fmt = format_of(path)

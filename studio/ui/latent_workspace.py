@@ -158,7 +158,7 @@ class LatentWorkspace(Workspace):
             return self._project_job(prefs)
         from studio import __version__
         from studio.engines.gan.train import run_train_gan
-        from studio.imageio import IMAGE_FILES
+        from studio.image_save import IMAGE_FILES
         from studio.paths import models_dir
 
         state = self._state
@@ -383,7 +383,7 @@ class LatentWorkspace(Workspace):
                       extra={"weights_hash": gen.weights_hash}).to_png_text()
 
     def export_png(self, path: str) -> Path | None:
-        from studio.imageio import save_image
+        from studio.image_save import save_image
 
         frame = self._state.frame
         if frame is None:

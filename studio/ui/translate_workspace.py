@@ -338,7 +338,7 @@ class TranslateWorkspace(Workspace):
     def _train_job(self, prefs: Preferences) -> JobSpec:
 
         from studio.engines.cyclegan.train import has_checkpoint, read_run_options, run_train
-        from studio.imageio import IMAGE_FILES
+        from studio.image_save import IMAGE_FILES
 
         t = self._state.train
         run_dir = catalogue.trained_dir() / t.name

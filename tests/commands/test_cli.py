@@ -183,7 +183,7 @@ def test_weights_list(capsys):
 
 def test_hand_edited_recipe_with_a_wrong_value(pair, tmp_path, capsys):
     """A recipe whose size is text gives one sentence naming the value, not a traceback."""
-    from studio.imageio import save_image
+    from studio.image_save import save_image
     from studio.recipe import Recipe
 
     c, s = pair
@@ -212,7 +212,7 @@ def test_interrupt_outside_the_engine_loop_is_a_clean_exit(pair, tmp_path, monke
 def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, hed_net):
     """The default run preconditions L-BFGS and says so in its recipe; --no-precondition runs plain
     L-BFGS; a recipe written before the option existed was made with plain L-BFGS and re-runs so."""
-    from studio.imageio import save_image
+    from studio.image_save import save_image
     from studio.recipe import Recipe
 
     c, s = pair

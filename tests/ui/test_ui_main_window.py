@@ -72,7 +72,7 @@ def test_run_is_disabled_without_a_style_image_and_says_why(qtbot, window):
 
 def test_progress_text_has_iteration_scale_and_eta():
     from studio.engines.events import Progress
-    from studio.ui.main_window import progress_text
+    from studio.ui.job_display import progress_text
 
     text = progress_text(Progress(120, 300, "scale 2/3", {}, 14.0, 75.0, scale_index=1, scale_count=3))
     assert text == "Iteration 120 / 300 \u00b7 scale 2 of 3 \u00b7 0:14 elapsed \u00b7 about 1:15 left"

@@ -18,7 +18,7 @@ from studio.engines.cyclegan.params import TrainParams
 from studio.engines.cyclegan.train import NET_NAMES, lr_factor, run_train
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, JobControl, Progress
-from studio.imageio import IMAGE_FILES
+from studio.image_save import IMAGE_FILES
 
 TINY = TrainParams(ngf=8, ndf=4, lr=2e-3, n_blocks=1, load_size=40, crop_size=32, epochs=2, epochs_decay=1,
                    epoch_size=10,

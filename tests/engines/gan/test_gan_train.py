@@ -16,7 +16,7 @@ from studio.engines.gan.data import ImageSet, list_images, load_folder, random_b
 from studio.engines.gan.models import to_uint8_images
 from studio.engines.gan.params import TrainGanParams
 from studio.engines.gan.train import GanTrainer, clamp_weights, critic_steps, gradient_penalty, run_train_gan
-from studio.imageio import IMAGE_FILES
+from studio.image_save import IMAGE_FILES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -443,7 +443,7 @@ def test_a_transparent_png_opened_on_a_painting_becomes_the_object(win, files):
 
 
 def test_a_command_line_recipe_puts_the_cut_out_back_where_it_was(win, tmp_path, files):
-    from studio.imageio import save_image
+    from studio.image_save import save_image
     from studio.recipe import InputRef, Recipe
 
     composite = painting_rgb().copy()
