@@ -19,6 +19,7 @@ from pathlib import Path
 
 from studio.engines.events import Finished
 from studio.engines.pixels import resize_long_side
+from studio.engines.style import objective
 from studio.engines.style import run as style
 from studio.engines.style.metrics import StyleScorer
 from studio.engines.style.params import StyleParams
@@ -54,9 +55,9 @@ def main() -> int:
         return evaluate(self, x)
 
     style.Objective.__call__ = counted  # type: ignore[method-assign]
-    knobs = {"growth": "_TIME_SHARE_GROWTH", "content": "_COARSE_CONTENT_WEIGHT", "gain": "_BOOST_GAIN",
-             "period": "_BOOST_PERIOD"}
-    defaults = {k: getattr(style, name) for k, name in knobs.items()}
+    knobs = {"growth": (style, "_TIME_SHARE_GROWTH"), "content": (style, "_COARSE_CONTENT_WEIGHT"),
+             "gain": (objective, "_BOOST_GAIN"), "period": (objective, "_BOOST_PERIOD")}
+    defaults = {k: getattr(module, name) for k, (module, name) in knobs.items()}
     for cfg in args.configs:
         clock["t"] = 0.0
         if cfg == "base":
@@ -64,8 +65,8 @@ def main() -> int:
                                  max_seconds=args.budget)
         else:
             kv = dict(item.split("=") for item in cfg.split(","))
-            for k, name in knobs.items():
-                setattr(style, name, float(kv.get(k, defaults[k])))
+            for k, (module, name) in knobs.items():
+                setattr(module, name, float(kv.get(k, defaults[k])))
             params = StyleParams(size=512, iterations=100_000, max_seconds=args.budget,
                                  scales=int(kv.get("scales", 3)), precondition=kv.get("gain") != "0")
         fin = [ev for ev in style.run_style(content, [paint], params, network=net) if isinstance(ev, Finished)][0]

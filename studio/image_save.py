@@ -18,7 +18,7 @@ from studio.engines.errors import StudioInputError
 from studio.engines.files import atomic_write
 from studio.engines.image_files import ImageFiles
 from studio.engines.pixels import to_uint8
-from studio.imageio import PathLike, composite_on, load_image
+from studio.imageio import PathLike, composite_on, load_image, quoted
 
 WRITE_FORMATS: dict[str, str] = {
     ".png": "PNG",
@@ -30,29 +30,24 @@ WRITE_FORMATS: dict[str, str] = {
 }
 
 
-def _q(path: PathLike) -> str:
-    """How a path appears in messages: quoted, as the user gave it."""
-    return repr(str(path))
-
-
 def check_output_path(path: PathLike, *, overwrite: bool = True) -> Path:
     """Fail early, before a long run, if ``path`` cannot be written as an image."""
     p = Path(path)
     ext = p.suffix.lower()
     if p.is_dir():
-        raise StudioInputError(f"{_q(p)} is a folder, not an image file name.")
+        raise StudioInputError(f"{quoted(p)} is a folder, not an image file name.")
     if ext not in WRITE_FORMATS:
         what = f"the extension {ext!r}" if ext else "no extension"
-        raise StudioInputError(f"{_q(p)} has {what}; use .png, .jpg, .jpeg, .webp, .tif or .tiff.")
+        raise StudioInputError(f"{quoted(p)} has {what}; use .png, .jpg, .jpeg, .webp, .tif or .tiff.")
     folder = p.parent
     if not folder.exists():
-        raise StudioInputError(f"{_q(p)}: the folder {_q(folder)} does not exist.")
+        raise StudioInputError(f"{quoted(p)}: the folder {quoted(folder)} does not exist.")
     if not folder.is_dir():
-        raise StudioInputError(f"{_q(p)}: {_q(folder)} is not a folder.")
+        raise StudioInputError(f"{quoted(p)}: {quoted(folder)} is not a folder.")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise StudioInputError(f"{_q(p)}: the folder {_q(folder)} is not writable.")
+        raise StudioInputError(f"{quoted(p)}: the folder {quoted(folder)} is not writable.")
     if not overwrite and p.exists():
-        raise StudioInputError(f"{_q(p)} already exists and overwriting was not allowed.")
+        raise StudioInputError(f"{quoted(p)} already exists and overwriting was not allowed.")
     return p
 
 

@@ -97,12 +97,12 @@ class LoadedImage:
 # small helpers
 
 
-def _q(path: PathLike) -> str:
+def quoted(path: PathLike) -> str:
     """How a path appears in messages: quoted, as the user gave it."""
     return repr(str(path))
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
     return str(exc).strip().rstrip(".") or type(exc).__name__
 
 
@@ -111,17 +111,17 @@ def _megapixels(pixels: int) -> str:
     return f"{mp:.0f}" if mp >= 10 else f"{mp:.1f}"
 
 
-def _check_input_file(path: Path) -> None:
+def check_input_file(path: Path) -> None:
     if not path.exists():
         if path.parent != Path("") and not path.parent.exists():
-            raise StudioInputError(f"{_q(path)} does not exist: the folder {_q(path.parent)} is missing.")
-        raise StudioInputError(f"{_q(path)} does not exist.")
+            raise StudioInputError(f"{quoted(path)} does not exist: the folder {quoted(path.parent)} is missing.")
+        raise StudioInputError(f"{quoted(path)} does not exist.")
     if path.is_dir():
-        raise StudioInputError(f"{_q(path)} is a folder, not an image file.")
+        raise StudioInputError(f"{quoted(path)} is a folder, not an image file.")
     if not path.is_file():
-        raise StudioInputError(f"{_q(path)} is not a regular file.")
+        raise StudioInputError(f"{quoted(path)} is not a regular file.")
     if path.stat().st_size == 0:
-        raise StudioInputError(f"{_q(path)} is empty (0 bytes).")
+        raise StudioInputError(f"{quoted(path)} is empty (0 bytes).")
 
 
 @contextlib.contextmanager
@@ -216,7 +216,7 @@ def _to_srgb(img: Image.Image, path: Path, warnings: list[str]) -> Image.Image:
                 converted = colour
         except Exception as exc:
             warnings.append(
-                f"The colour profile embedded in {_q(path)} could not be applied ({_reason(exc)}), "
+                f"The colour profile embedded in {quoted(path)} could not be applied ({reason_of(exc)}), "
                 "so its colours may be slightly off."
             )
     if converted is None:
@@ -266,10 +266,10 @@ def _decode(
     upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     pixels = w * h
     if pixels <= 0:
-        raise StudioInputError(f"{_q(path)} claims an empty size of {w} × {h} pixels.")
+        raise StudioInputError(f"{quoted(path)} claims an empty size of {w} × {h} pixels.")
     if pixels > hard_max_pixels:
         raise StudioInputError(
-            f"{_q(path)} is {upright[0]} × {upright[1]} pixels ({_megapixels(pixels)} megapixels), "
+            f"{quoted(path)} is {upright[0]} × {upright[1]} pixels ({_megapixels(pixels)} megapixels), "
             f"more than the {_megapixels(hard_max_pixels)} megapixels studio will open."
         )
     target, budget_bound = _target_size((w, h), max_pixels, max_side)
@@ -281,7 +281,7 @@ def _decode(
         budget = hard_max_pixels * _DECODE_BUDGET_BYTES_PER_PIXEL
         if needed > budget:
             raise StudioInputError(
-                f"{_q(path)} is {upright[0]} × {upright[1]} pixels and would need "
+                f"{quoted(path)} is {upright[0]} × {upright[1]} pixels and would need "
                 f"{needed / 1e9:.1f} GB to decode, more than the {budget / 1e9:.1f} GB allowed."
             )
     img.load()
@@ -291,7 +291,7 @@ def _decode(
     if budget_bound:
         final = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
         warnings.append(
-            f"{_q(path)} is {upright[0]} × {upright[1]} pixels ({_megapixels(pixels)} megapixels), "
+            f"{quoted(path)} is {upright[0]} × {upright[1]} pixels ({_megapixels(pixels)} megapixels), "
             f"more than the {_megapixels(max_pixels)}-megapixel working limit, "
             f"so it was loaded downscaled to {final[0]} × {final[1]}."
         )
@@ -317,7 +317,7 @@ def load_image(
         raise StudioInputError(f"The pixel limits must be positive, not {max_pixels} and {hard_max_pixels}.")
     if max_side is not None and max_side < 1:
         raise StudioInputError(f"The largest side must be at least 1 pixel, not {max_side}.")
-    _check_input_file(p)
+    check_input_file(p)
     sha256 = file_sha256(p)
     warnings: list[str] = []
     with _controlled_pil():
@@ -335,13 +335,13 @@ def load_image(
             raise
         except UnidentifiedImageError as exc:
             raise StudioInputError(
-                f"{_q(p)} is not an image file studio can read "
+                f"{quoted(p)} is not an image file studio can read "
                 "(its contents are not PNG, JPEG, WebP, TIFF, BMP, GIF or a similar format)."
             ) from exc
         except MemoryError as exc:
-            raise StudioInputError(f"{_q(p)} is too large to decode in the available memory.") from exc
+            raise StudioInputError(f"{quoted(p)} is too large to decode in the available memory.") from exc
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, zlib.error) as exc:
-            raise StudioInputError(f"{_q(p)} is truncated or corrupt: {_reason(exc)}.") from exc
+            raise StudioInputError(f"{quoted(p)} is truncated or corrupt: {reason_of(exc)}.") from exc
     if orientation in _ORIENTATION_TRANSPOSE:
         decoded = decoded.transpose(_ORIENTATION_TRANSPOSE[orientation])
     decoded = _to_srgb(decoded, p, warnings)
@@ -368,78 +368,3 @@ def composite_on(
         a = a[:, :, None]
     bg = np.asarray(background, dtype=np.float32).reshape(1, 1, -1)
     return (colour * a + bg * (1.0 - a)).astype(np.float32)
-
-
-# --------------------------------------------------------------------------------------------
-# PNG text
-
-
-def _png_text_chunk(kind: bytes, data: bytes) -> tuple[str, str] | None:
-    key, sep, rest = data.partition(b"\x00")
-    if not sep or not key:
-        return None
-    name = key.decode("latin-1")
-    if kind == b"tEXt":
-        return name, rest.decode("latin-1")
-    if kind == b"zTXt":
-        if not rest or rest[0] != 0:
-            return None
-        return name, _inflate(rest[1:]).decode("latin-1")
-    # iTXt: compression flag, method, language\0, translated keyword\0, text
-    if len(rest) < 2:
-        return None
-    compressed, method, rest = rest[0], rest[1], rest[2:]
-    _language, _, rest = rest.partition(b"\x00")
-    _translated, _, text = rest.partition(b"\x00")
-    if compressed:
-        if method != 0:
-            return None
-        text = _inflate(text)
-    return name, text.decode("utf-8", errors="replace")
-
-
-def _inflate(data: bytes) -> bytes:
-    d = zlib.decompressobj()
-    out = d.decompress(data, _MAX_PNG_TEXT_BYTES)
-    if d.unconsumed_tail:
-        raise ValueError("text chunk too large")
-    return out
-
-
-def read_png_text(path: PathLike) -> dict[str, str]:
-    """The text chunks (tEXt, zTXt, iTXt) of a PNG, without decoding its pixels.
-
-    Returns an empty dict for a file that is not a PNG or has no text; a missing or unreadable
-    file raises StudioInputError. Damaged chunks are skipped, reading stops at a truncation.
-    """
-    p = Path(path)
-    _check_input_file(p)
-    texts: dict[str, str] = {}
-    try:
-        with open(p, "rb") as f:
-            if f.read(8) != _PNG_SIGNATURE:
-                return {}
-            while True:
-                header = f.read(8)
-                if len(header) < 8:
-                    break
-                length, kind = struct.unpack(">I4s", header)
-                if kind in (b"tEXt", b"zTXt", b"iTXt") and length <= _MAX_PNG_TEXT_BYTES:
-                    data = f.read(length)
-                    crc = f.read(4)
-                    if len(data) < length or len(crc) < 4:
-                        break
-                    if struct.unpack(">I", crc)[0] != zlib.crc32(kind + data):
-                        continue
-                    with contextlib.suppress(ValueError, zlib.error, UnicodeDecodeError):
-                        item = _png_text_chunk(kind, data)
-                        if item is not None:
-                            texts.setdefault(item[0], item[1])
-                elif kind == b"IEND":
-                    break
-                else:
-                    f.seek(length + 4, os.SEEK_CUR)
-    except OSError as exc:
-        raise StudioInputError(f"{_q(p)} cannot be read: {exc.strerror or _reason(exc)}.") from exc
-    return texts
-

@@ -16,7 +16,8 @@ from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.files import file_sha256
 from studio.engines.params import Params
-from studio.imageio import PathLike, read_png_text
+from studio.imageio import PathLike
+from studio.png_text import read_png_text
 
 RECIPE_KEY = "studio:recipe"
 RECIPE_FORMAT = "studio-recipe"

@@ -11,7 +11,8 @@ import pytest
 
 from studio import demo
 from studio.engines.files import file_sha256
-from studio.imageio import load_image, read_png_text
+from studio.imageio import load_image
+from studio.png_text import read_png_text
 
 
 @pytest.fixture

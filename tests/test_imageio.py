@@ -18,7 +18,8 @@ from studio.engines.errors import StudioInputError
 from studio.engines.files import file_sha256
 from studio.engines.pixels import resize_long_side, to_uint8
 from studio.image_save import check_output_path, save_image
-from studio.imageio import LoadedImage, composite_on, load_image, read_png_text
+from studio.imageio import LoadedImage, composite_on, load_image
+from studio.png_text import read_png_text
 
 
 def _gradient(h: int = 24, w: int = 32) -> np.ndarray:

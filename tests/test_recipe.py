@@ -13,7 +13,7 @@ from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.style.params import StyleParams
 from studio.image_save import save_image
-from studio.imageio import read_png_text
+from studio.png_text import read_png_text
 from studio.recipe import RECIPE_KEY, InputRef, Recipe, check_inputs, read_recipe
 
 

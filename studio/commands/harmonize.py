@@ -73,7 +73,8 @@ def load_mask(path: str, what: str, max_side: int) -> tuple[np.ndarray, str]:
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
     from studio.engines.harmonize.params import HarmonizeParams
-    from studio.engines.harmonize.run import run_harmonize, validate_inputs, validate_params
+    from studio.engines.harmonize.run import run_harmonize
+    from studio.engines.harmonize.validate import validate_inputs, validate_params
     from studio.image_save import check_output_path, save_image
     from studio.imageio import load_image
     from studio.recipe import InputRef, Recipe

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -33,10 +33,9 @@ from studio.engines.cpu_memory import give_back_memory, keep_large_blocks
 from studio.engines.device import describe
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
-from studio.engines.features.losses import content_loss, energy, gram, range_loss, style_loss, tv_loss, tv_raw
 from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
-from studio.engines.style.precondition import SpectralBoost
 
 MIN_SCALE_SIDE = 64
 # With a time budget (max_seconds), scale i of n gets a share of it proportional to 14**i
@@ -53,17 +52,6 @@ _TIME_SHARE_GROWTH = 14.0
 # user's own): the big structures come in without washing the content away. At 180 s this took
 # the full-size style distance from 0.0069 to 0.0064 and the content distance from 0.701 to 0.690.
 _COARSE_CONTENT_WEIGHT = 3.0
-# The range term keeps the pixels in [0, 1] while they are optimised; its weight is this times the
-# content + style weights, so it holds the same whatever their scale. Without it ~4 % of the pixels
-# ended outside the range and the clamped export was a different picture from the one optimised: at
-# 180 s its full-size style distance was 2.3x the unclamped image's (0.0064 vs 0.0028, style_schedule.py).
-_RANGE_WEIGHT = 20.0
-# L-BFGS's preconditioner (precondition.SpectralBoost): frequencies below 1 / period cycles per pixel
-# take steps up to (1 + gain)^2 times larger. Chosen with benchmarks/style_schedule.py at 60 and 180 s:
-# gain 3 / period 32 left the content further from the photo at 180 s than plain L-BFGS, gain 20 at
-# 60 s; period 128 did worse than 64 (see the README).
-_BOOST_GAIN = 10.0
-_BOOST_PERIOD = 64.0
 
 
 def budget_deadlines(budget: float, n_scales: int) -> np.ndarray:
@@ -169,146 +157,6 @@ def _initial_image(kind: str, content: torch.Tensor, seed: int) -> torch.Tensor:
     return noise.to(content.device)
 
 
-class Objective:
-    """The weighted loss at one scale; rebuilt in place when live parameters change.
-
-    The optimised loss weighs the content ``content_factor`` times the user's weight (coarse scales
-    hold it more); the reported terms use the user's own weights, so they read the same at every scale.
-    """
-
-    def __init__(self, net: FeatureNetwork, content: torch.Tensor, styles: list[torch.Tensor],
-                 params: StyleParams, content_factor: float = 1.0) -> None:
-        self.net = net
-        self.content_factor = content_factor
-        self.content = content
-        self.styles = styles
-        self._style_grams: dict[str, list[torch.Tensor]] = {}
-        self._content_feats: dict[str, torch.Tensor] = {}
-        self.params = params
-        self.check: Callable[[], None] | None = None  # raises to interrupt an evaluation
-        self.tv_ref = tv_raw(content).detach()
-        self.set_params(params)
-
-    def set_params(self, params: StyleParams) -> None:
-        self.params = params
-        with torch.no_grad():
-            need_c = [name for name in params.content_layers if name not in self._content_feats]
-            if need_c:
-                self._content_feats.update(self.net(self.content, need_c, pooling=params.pooling))
-            need_s = [name for name in params.style_layers if name not in self._style_grams]
-            if need_s:
-                per_style = [self.net(s, need_s, pooling=params.pooling) for s in self.styles]
-                for name in need_s:
-                    self._style_grams[name] = [gram(f[name]) for f in per_style]
-        blend = params.style_blend or (1.0,) * len(self.styles)
-        total = float(sum(blend))
-        self.blend = [b / total for b in blend]
-        lw = params.style_layer_weights or (1.0,) * len(params.style_layers)
-        lw_total = float(sum(lw)) or 1.0
-        self.layer_weights = {name: w / lw_total for name, w in zip(params.style_layers, lw, strict=True)}
-        self.targets = {}
-        for name in params.style_layers:
-            g = sum(b * t for b, t in zip(self.blend, self._style_grams[name], strict=True))
-            self.targets[name] = (g, energy(g))
-        self.content_targets = {name: (self._content_feats[name], energy(self._content_feats[name]))
-                                for name in params.content_layers}
-        self.layers = sorted(set(params.content_layers) | set(params.style_layers))
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        p = self.params
-        feats = self.net(x, self.layers, check=self.check, pooling=p.pooling) if self.layers else {}
-        zero = x.new_zeros(())
-        c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
-        c = c / max(1, len(self.content_targets))
-        s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()), zero)
-        tv = tv_loss(x, self.tv_ref)
-        wc = p.content_weight * self.content_factor
-        rng = _RANGE_WEIGHT * (wc + p.style_weight) * range_loss(x)
-        total = wc * c + p.style_weight * s + p.tv_weight * tv + rng
-        terms = {"content": float(p.content_weight * c.detach()), "style": float(p.style_weight * s.detach()),
-                 "tv": float(p.tv_weight * tv.detach()), "range": float(rng.detach())}
-        terms["total"] = sum(terms.values())
-        return total, terms
-
-
-class _Stepper:
-    """One optimiser iteration of ``image`` per ``step()``. L-BFGS keeps its history across steps; the
-    closure is memoised, so the evaluation torch's LBFGS makes at the start of each step
-    reuses the one its line search already made at the same point.
-
-    With ``params.precondition`` L-BFGS optimises ``z`` where ``image = K z`` (``SpectralBoost``);
-    ``image`` always holds the point last evaluated, and the accepted point after ``step()``."""
-
-    def __init__(self, image: torch.Tensor, objective: Objective, params: StyleParams, control: JobControl,
-                 first_step: float | None = None) -> None:
-        self.image = image
-        self.boost = (SpectralBoost(_BOOST_GAIN, _BOOST_PERIOD)
-                      if params.optimizer == "lbfgs" and params.precondition else None)
-        self.x = image if self.boost is None else self.boost.inverse(image.detach()).requires_grad_(True)
-        self.first_step = first_step
-        self.objective = objective
-        self.control = control
-        self.kind = params.optimizer
-        self.evals = 0
-        self.terms: dict[str, float] = {}
-        self._memo: tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]] | None = None
-        if self.kind == "lbfgs":
-            self.opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [self.x], lr=1.0, max_iter=1, max_eval=40, history_size=50, tolerance_grad=1e-9,
-                tolerance_change=1e-12, line_search_fn="strong_wolfe")
-        else:
-            self.opt = torch.optim.Adam([self.x], lr=params.learning_rate)
-
-    def _closure(self) -> torch.Tensor:
-        self.control.check()
-        x = self.x
-        if self._memo is not None and torch.equal(self._memo[0], x.detach()):
-            _, loss, grad, terms = self._memo
-            x.grad = grad.clone()
-            self.terms = terms
-            return loss
-        self.opt.zero_grad(set_to_none=True)
-        image = self.image
-        if self.boost is not None:
-            with torch.no_grad():
-                image.copy_(self.boost.apply(x.detach()))
-            image.grad = None
-        loss, terms = self.objective(image)
-        loss.backward()
-        self.evals += 1
-        if self.boost is not None:
-            assert image.grad is not None
-            x.grad = self.boost.apply(image.grad)  # K is symmetric: dL/dz = K dL/dimage
-        assert x.grad is not None
-        self._memo = (x.detach().clone(), loss.detach(), x.grad.detach().clone(), terms)
-        self.terms = terms
-        return loss.detach()
-
-    def step(self) -> dict[str, float]:
-        sized = self.kind == "lbfgs" and self.first_step is not None
-        if sized:
-            # torch's first L-BFGS step is t = min(1, 1/|g|_1) * lr along -g, which moves a pixel by
-            # about 1/N and costs several evaluations of extrapolation; make it first_step * -g.
-            self._closure()
-            assert self.x.grad is not None and self.first_step is not None
-            self.opt.param_groups[0]["lr"] = self.first_step * max(1.0, float(self.x.grad.abs().sum()))
-            self.first_step = None
-        self.opt.step(self._closure)
-        if sized:
-            self.opt.param_groups[0]["lr"] = 1.0
-        if self.kind == "lbfgs":
-            # The losses of the accepted point (memoised: the next step starts from it anyway).
-            self._closure()
-        return self.terms
-
-    def scale(self) -> float | None:
-        """L-BFGS's current inverse-curvature scale (its H0 = scale * I), if it has one."""
-        if self.kind != "lbfgs":
-            return None
-        h = self.opt.state.get(self.x, {}).get("H_diag")
-        return float(h) if isinstance(h, int | float | torch.Tensor) else None
-
-
 @dataclass
 class _Clock:
     start: float
@@ -349,7 +197,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     performed = 0  # iterations actually run
     x: torch.Tensor | None = None
     objective: Objective | None = None
-    stepper: _Stepper | None = None
+    stepper: Stepper | None = None
     prev_content: torch.Tensor | None = None
     terms: dict[str, float] = {}
     last_preview = -1.0
@@ -398,7 +246,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             if stepper is not None and prev_content is not None and (h_prev := stepper.scale()) is not None:
                 first = h_prev * hw[0] * hw[1] / (prev_content.shape[-2] * prev_content.shape[-1])
             prev_content = c_t
-            stepper = _Stepper(x, objective, params_now, control, first_step=first)
+            stepper = Stepper(x, objective, params_now, control, first_step=first)
             accepted = x.detach().clone()
             stage = f"scale {si + 1}/{len(shapes)} · {hw[1]}x{hw[0]}"
             for it in range(iters[si]):
@@ -419,7 +267,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                         params_now = new_params
                         if objective_changed:
                             objective.set_params(params_now)
-                            stepper = _Stepper(x, objective, params_now, control, first_step=stepper.scale())
+                            stepper = Stepper(x, objective, params_now, control, first_step=stepper.scale())
                 ts = time.perf_counter()
                 try:
                     terms = stepper.step()
@@ -430,7 +278,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                 if not math.isfinite(terms.get("total", 0.0)) or not bool(torch.isfinite(x).all()):
                     with torch.no_grad():
                         x.copy_(accepted)
-                    stepper = _Stepper(x, objective, params_now, control)
+                    stepper = Stepper(x, objective, params_now, control)
                     yield Info("The optimiser diverged for a step; restarted it from the last good image.")
                     continue
                 accepted = x.detach().clone()

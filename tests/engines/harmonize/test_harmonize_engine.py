@@ -10,7 +10,8 @@ from studio.engines.events import Finished, Info, JobControl, Progress
 from studio.engines.harmonize.metrics import HarmonizeScorer, seam_measure
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.engines.harmonize.quick import color_transfer
-from studio.engines.harmonize.run import run_harmonize, validate_inputs
+from studio.engines.harmonize.run import run_harmonize
+from studio.engines.harmonize.validate import validate_inputs
 
 
 def _stripes(h: int, w: int) -> np.ndarray:

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from studio.engines.events import JobControl
+from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import StyleParams
 from studio.engines.style.precondition import SpectralBoost
-from studio.engines.style.run import Objective, _Stepper
 
 
 def test_inverse_undoes_the_filter_on_odd_sizes():
@@ -42,7 +42,7 @@ def test_stepper_gives_lbfgs_the_gradient_with_respect_to_its_variable(random_ne
     params = StyleParams(style_weight=10.0)
     objective = Objective(random_net, content, [style], params)
     image = (0.5 * content + 0.25).requires_grad_(True)
-    stepper = _Stepper(image, objective, params, JobControl())
+    stepper = Stepper(image, objective, params, JobControl())
     assert stepper.boost is not None and stepper.x is not image
     assert torch.allclose(stepper.boost.apply(stepper.x.detach()), image.detach(), atol=1e-6)
 
@@ -59,7 +59,7 @@ def test_after_a_step_the_image_is_the_accepted_point(random_net):
     params = StyleParams(style_weight=10.0)
     objective = Objective(random_net, content, [style], params)
     image = content.clone().requires_grad_(True)
-    stepper = _Stepper(image, objective, params, JobControl())
+    stepper = Stepper(image, objective, params, JobControl())
     for _ in range(3):
         terms = stepper.step()
     _, again = objective(image.detach().clone().requires_grad_(True))
@@ -72,7 +72,7 @@ def test_plain_lbfgs_and_adam_optimise_the_pixels_themselves(random_net):
     objective = Objective(random_net, content, [torch.rand(1, 3, 16, 16)], StyleParams())
     for params in (StyleParams(precondition=False), StyleParams(optimizer="adam")):
         image = content.clone().requires_grad_(True)
-        stepper = _Stepper(image, objective, params, JobControl())
+        stepper = Stepper(image, objective, params, JobControl())
         assert stepper.boost is None and stepper.x is image
 
 
@@ -83,7 +83,7 @@ def test_the_first_step_moves_large_structures_more_than_plain_lbfgs(random_net)
     low_share = {}
     for pre in (False, True):
         image = content.clone().requires_grad_(True)
-        _Stepper(image, objective, StyleParams(precondition=pre), JobControl()).step()
+        Stepper(image, objective, StyleParams(precondition=pre), JobControl()).step()
         step = torch.fft.rfft2((image.detach() - content)[0]).abs().pow(2)
         fy = torch.fft.fftfreq(64)[:, None].abs()
         fx = torch.fft.rfftfreq(64)[None, :]

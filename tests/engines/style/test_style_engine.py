@@ -289,7 +289,7 @@ class _Quadratic:
 def test_first_lbfgs_step_sized_from_a_known_curvature_scale():
     """torch's first L-BFGS step moves each pixel by about 1/N; told the scale, it lands near the
     minimum at once instead of spending evaluations extrapolating."""
-    from studio.engines.style.run import _Stepper
+    from studio.engines.style.objective import Stepper
 
     shape = (1, 3, 64, 64)
     n = float(np.prod(shape))
@@ -297,7 +297,7 @@ def test_first_lbfgs_step_sized_from_a_known_curvature_scale():
     for first in (None, n / 1.5):  # n / mean(a): the inverse curvature per pixel
         x = torch.zeros(shape, requires_grad=True)
         # the curvature is known for the pixels themselves, so L-BFGS runs on them (no preconditioner)
-        stepper = _Stepper(x, _Quadratic(shape), StyleParams(precondition=False), JobControl(),  # type: ignore[arg-type]
+        stepper = Stepper(x, _Quadratic(shape), StyleParams(precondition=False), JobControl(),  # type: ignore[arg-type]
                            first_step=first)
         terms = stepper.step()
         results[first is not None] = (stepper.evals, terms["total"])
@@ -310,14 +310,14 @@ def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, m
     from studio.engines.style import run as style
 
     made: list[tuple[tuple[int, int], float | None]] = []
-    real = style._Stepper
+    real = style.Stepper
 
     class Spy(real):  # type: ignore[misc, valid-type]
         def __init__(self, x, objective, params, control, first_step=None):
             made.append((tuple(x.shape[-2:]), first_step))
             super().__init__(x, objective, params, control, first_step=first_step)
 
-    monkeypatch.setattr(style, "_Stepper", Spy)
+    monkeypatch.setattr(style, "Stepper", Spy)
     _run(SMALL.with_changes(size=256, scales=3, iterations=4), random_net)
     assert [max(hw) for hw, _ in made] == [64, 128, 256]
     assert made[0][1] is None  # nothing to learn it from at the first scale
