@@ -78,8 +78,8 @@ def bench_ui(steps: int, model_path: str | None) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.latent_panel import SIGMA_STEPS
-    from studio.ui.latent_workspace import LatentWorkspace
+    from studio.ui.latent.panel import SIGMA_STEPS
+    from studio.ui.latent.workspace import LatentWorkspace
     from studio.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from studio.ui.harmonize_workspace import HarmonizeWorkspace
-from studio.ui.latent_workspace import LatentWorkspace
-from studio.ui.style_workspace import StyleWorkspace
-from studio.ui.translate_workspace import TranslateWorkspace
+from studio.ui.harmonize.workspace import HarmonizeWorkspace
+from studio.ui.latent.workspace import LatentWorkspace
+from studio.ui.style.workspace import StyleWorkspace
+from studio.ui.translate.workspace import TranslateWorkspace
 
 WORKSPACES = (StyleWorkspace, HarmonizeWorkspace, TranslateWorkspace, LatentWorkspace)

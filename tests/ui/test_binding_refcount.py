@@ -19,13 +19,13 @@ from PySide6.QtWidgets import QApplication
 from studio.compositing import Stroke
 from studio.engines.style.params import StyleParams
 from studio.ui.binding_check import PROBE_CALLS, binding_problem, none_references_lost
-from studio.ui.harmonize_workspace import HarmonizeWorkspace
+from studio.ui.harmonize.mask_editor import MaskView
+from studio.ui.harmonize.workspace import HarmonizeWorkspace
 from studio.ui.history import HistoryEntry
 from studio.ui.job_runner import JobSpec
 from studio.ui.main_window import MainWindow
-from studio.ui.mask_editor import MaskView
 from studio.ui.qimage import to_qimage
-from studio.ui.style_workspace import StyleWorkspace
+from studio.ui.style.workspace import StyleWorkspace
 
 REPAINTS = 8  # a defective binding loses about 4,000 references a round: a clear failure, not yet an abort
 #: None's count moves by a few as Python objects come and go; a defective binding loses thousands here

@@ -36,8 +36,8 @@ def test_a_user_edit_is_one_change_with_its_label_and_showing_a_state_is_none(qt
 
 
 def test_every_field_the_panels_bind_has_its_help_text_in_the_dataclass(qtbot):
-    from studio.ui.harmonize_panel import HarmonizePanel
-    from studio.ui.style_panel import StylePanel
+    from studio.ui.harmonize.panel import HarmonizePanel
+    from studio.ui.style.panel import StylePanel
 
     style, harm = StylePanel(), HarmonizePanel()
     qtbot.addWidget(style)

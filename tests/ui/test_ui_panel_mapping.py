@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.engines.style.params import StyleParams
-from studio.ui.style_panel import STYLE_LAYER_CHOICES
+from studio.ui.style.panel import STYLE_LAYER_CHOICES
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 from studio.engines.events import Finished, Info, Progress
 from studio.ui.job_runner import JobSpec
 from studio.ui.main_window import MainWindow
-from studio.ui.style_workspace import StyleWorkspace
+from studio.ui.style.workspace import StyleWorkspace
 from studio.ui.workspace import Workspace
 
 

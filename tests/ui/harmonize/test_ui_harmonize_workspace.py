@@ -18,10 +18,10 @@ from studio.compositing import Stroke, Transform
 from studio.engines.events import Event, Finished, Info, JobControl, Progress
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.recipe import read_recipe
-from studio.ui.harmonize_workspace import HarmonizeWorkspace
+from studio.ui.harmonize.workspace import HarmonizeWorkspace
 from studio.ui.main_window import MainWindow
 from studio.ui.qimage import from_qimage
-from studio.ui.style_workspace import StyleWorkspace
+from studio.ui.style.workspace import StyleWorkspace
 
 PW, PH = 120, 80  # painting
 OW, OH = 10, 6  # the object's opaque part

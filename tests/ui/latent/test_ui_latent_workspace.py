@@ -14,8 +14,8 @@ from studio.engines.gan.checkpoints import save_generator
 from studio.engines.gan.latent import slerp
 from studio.engines.gan.models import DCGAN_G, GanArch
 from studio.recipe import read_recipe
-from studio.ui.latent_panel import AB_STEPS, SIGMA_STEPS
-from studio.ui.latent_workspace import GRID_COLS, GRID_PAD, LatentWorkspace
+from studio.ui.latent.panel import AB_STEPS, SIGMA_STEPS
+from studio.ui.latent.workspace import GRID_COLS, GRID_PAD, LatentWorkspace
 from studio.ui.main_window import MainWindow
 from studio.ui.qimage import from_qimage
 

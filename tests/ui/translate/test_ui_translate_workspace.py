@@ -19,8 +19,8 @@ from studio.engines.cyclegan.models import ResnetGenerator
 from studio.recipe import read_recipe
 from studio.selection import Selection
 from studio.ui.main_window import MainWindow
-from studio.ui.style_workspace import StyleWorkspace
-from studio.ui.translate_workspace import TrainSetup, TranslateWorkspace
+from studio.ui.style.workspace import StyleWorkspace
+from studio.ui.translate.workspace import TrainSetup, TranslateWorkspace
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, JobControl
 from studio.latent_document import LatentState, compose_latent, with_direction
 from studio.ui.job_runner import JobSpec
-from studio.ui.latent_panel import LatentPanel
+from studio.ui.latent.panel import LatentPanel
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from studio.ui.canvas import CanvasTool, ImageCanvas
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
-    from studio.ui.harmonize_workspace import HarmonizeWorkspace
+    from studio.ui.harmonize.workspace import HarmonizeWorkspace
 
 WHEEL_SCALE_STEP = 1.05  # per wheel notch
 WHEEL_ROTATE_STEP = 2.0  # degrees per wheel notch

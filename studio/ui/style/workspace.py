@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 from studio.engines.events import Event, JobControl
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 from studio.ui.job_runner import JobSpec
-from studio.ui.style_panel import StylePanel
+from studio.ui.style.panel import StylePanel
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:

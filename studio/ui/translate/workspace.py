@@ -26,8 +26,8 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, Info, JobControl
 from studio.selection import Selection, selection_mask
 from studio.ui.job_runner import JobSpec
-from studio.ui.selection_tool import SelectionTool
-from studio.ui.translate_panel import TranslatePanel
+from studio.ui.translate.panel import TranslatePanel
+from studio.ui.translate.selection_tool import SelectionTool
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""The Harmonize tab: its workspace, panel, canvas tool and mask editor."""

@@ -1,0 +1,1 @@
+"""The Latent tab: its workspace and panel."""

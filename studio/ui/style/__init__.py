@@ -1,0 +1,1 @@
+"""The Style tab: its workspace and panel."""

@@ -1,0 +1,1 @@
+"""The Translate tab: its workspace, panel and selection tool."""
