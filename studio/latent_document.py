@@ -13,7 +13,9 @@ from studio.engines.gan.latent import lerp, slerp
 from studio.engines.gan.params import TrainGanParams
 
 if TYPE_CHECKING:
+    from studio.engines.gan.checkpoints import LoadedGenerator
     from studio.engines.gan.directions import Directions
+    from studio.recipe import Recipe
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,3 +66,20 @@ def with_direction(directions: tuple[float, ...], index: int, sigma: float) -> t
     d = list(directions) + [0.0] * max(0, index + 1 - len(directions))
     d[index] = float(sigma)
     return tuple(d)
+
+
+def latent_recipe(what: str, s: LatentState, gen: LoadedGenerator, z: np.ndarray | None) -> Recipe:
+    """The recipe of a picture or walk from the Latent tab: the generator (file and weights hash), the sample
+    and every slider, and the latent itself."""
+    from studio import __version__
+    from studio.engines.files import file_sha256
+    from studio.recipe import InputRef, Recipe
+
+    inputs = []
+    if gen.path is not None and gen.path.is_file():
+        inputs.append(InputRef("generator", str(gen.path.resolve()), file_sha256(gen.path)))
+    params = {"seed": s.seed, "choice": s.choice, "truncation": s.truncation, "directions": list(s.directions),
+              "raw_index": s.raw_index, "raw_amount": s.raw_amount, "ab_t": s.ab_t, "ab_mode": s.ab_mode,
+              "smooth": s.smooth, "z": [round(float(v), 6) for v in z] if z is not None else None}
+    return Recipe(engine=what, params=params, inputs=inputs, weights=gen.name, studio_version=__version__,
+                  extra={"weights_hash": gen.weights_hash})

@@ -90,4 +90,5 @@ def drive(events: Iterable[Event], bar: ProgressBar, suffix: Callable[[Progress]
 
 
 def total_loss(ev: Progress) -> str:
-    return f"{ev.stage} loss {ev.losses.get('total', float('nan')):.4g}"
+    """The stage and the total loss (the stage alone for a step that has no loss, like colour transfer)."""
+    return f"{ev.stage} loss {ev.losses['total']:.4g}" if "total" in ev.losses else ev.stage

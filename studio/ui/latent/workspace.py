@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, JobControl
-from studio.latent_document import LatentState, compose_latent, with_direction
+from studio.latent_document import LatentState, compose_latent, latent_recipe, with_direction
 from studio.ui.job_runner import JobSpec
 from studio.ui.latent.panel import LatentPanel
 from studio.ui.workspace import Workspace, WorkspaceHost
@@ -156,7 +156,6 @@ class LatentWorkspace(Workspace):
             raise ValueError(reason)
         if self._state.run_kind == "project":
             return self._project_job(prefs)
-        from studio import __version__
         from studio.engines.gan.train import run_train_gan
         from studio.image_save import IMAGE_FILES
         from studio.paths import models_dir
@@ -365,22 +364,8 @@ class LatentWorkspace(Workspace):
 
     # export -----------------------------------------------------------------------------------
     def recipe_text(self, what: str) -> dict[str, str]:
-        from studio.recipe import InputRef, Recipe
-
-        s = self._state
-        gen = self.gen
-        assert gen is not None
-        z = self.current_latent()
-        inputs = []
-        if gen.path is not None and gen.path.is_file():
-            from studio.engines.files import file_sha256
-
-            inputs.append(InputRef("generator", str(gen.path.resolve()), file_sha256(gen.path)))
-        params = {"seed": s.seed, "choice": s.choice, "truncation": s.truncation, "directions": list(s.directions),
-                  "raw_index": s.raw_index, "raw_amount": s.raw_amount, "ab_t": s.ab_t, "ab_mode": s.ab_mode,
-                  "smooth": s.smooth, "z": [round(float(v), 6) for v in z] if z is not None else None}
-        return Recipe(engine=what, params=params, inputs=inputs, weights=gen.name, studio_version=__version__,
-                      extra={"weights_hash": gen.weights_hash}).to_png_text()
+        assert self.gen is not None
+        return latent_recipe(what, self._state, self.gen, self.current_latent()).to_png_text()
 
     def export_png(self, path: str) -> Path | None:
         from studio.image_save import save_image
