@@ -120,6 +120,8 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         scroll.setWidget(ws.panel())
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.tabs.addTab(scroll, ws.title)
+        # a running job hears of its workspace's edits straight from the runner (the spec's live hook)
+        ws.state_changed.connect(lambda old, new, name=ws.name: self.runner.offer_state(name, new))
         ws.state_changed.connect(lambda old, new, w=ws: self._state_changed(w, old, new))
 
     def workspace(self, name: str | None = None) -> Workspace:
@@ -284,7 +286,6 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
     def _state_changed(self, ws: Workspace, old: Any, new: Any) -> None:
         job = self.runner.current
         if self.runner.is_running() and job is not None and job.spec.workspace == ws.name:
-            self.runner.offer_state(ws.name, new)
             if ws.needs_restart(job.spec.state, new) and not self._restart_hint_shown:
                 self._restart_hint_shown = True
                 self.statusBar().showMessage("Some changes apply on the next Run (press Run to start fresh).", 8000)
