@@ -145,6 +145,29 @@ def window(qtbot, settings, image_dir, fake_engine):
     win.close()
 
 
+class PaintCounter:
+    """Counts the paint events of the widgets it is installed on (``widget.installEventFilter``)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        paint = QEvent.Type.Paint
+
+        class _Filter(QObject):
+            def eventFilter(inner, obj, event) -> bool:  # noqa: N802, N805
+                if event.type() == paint:
+                    self.count += 1
+                return False
+
+        self.count = 0
+        self.filter = _Filter()
+
+
+@pytest.fixture
+def paint_counter() -> PaintCounter:
+    return PaintCounter()
+
+
 @pytest.fixture
 def engine_factory():
     """Make a FakeEngine with other timings: ``engine_factory(step_s=..., fail_at=...)``."""

@@ -13,7 +13,6 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from studio.compositing import Stroke
@@ -37,17 +36,6 @@ _GIVEN_BACK: list[None] = []
 def _none_refs() -> int:
     gc.collect()
     return sys.getrefcount(None)
-
-
-class PaintCounter(QObject):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Paint:
-            self.count += 1
-        return False
 
 
 def _rgb(h: int, w: int, seed: int) -> np.ndarray:
@@ -89,7 +77,7 @@ def busy_window(qtbot, settings, tmp_path):
     win.close()
 
 
-def test_painting_the_real_widgets_keeps_every_reference_to_none(qtbot, busy_window):
+def test_painting_the_real_widgets_keeps_every_reference_to_none(qtbot, busy_window, paint_counter):
     win = busy_window
     mask = np.zeros((90, 120), np.float32)
     mask[20:70, 30:90] = 1.0
@@ -103,9 +91,9 @@ def test_painting_the_real_widgets_keeps_every_reference_to_none(qtbot, busy_win
     view.show()
     qtbot.waitExposed(view)
     widgets = [win.loss_plot, win.canvas, win.history.viewport(), view]
-    counter = PaintCounter()
+    counter = paint_counter
     for w in widgets:
-        w.installEventFilter(counter)
+        w.installEventFilter(counter.filter)
     QApplication.processEvents()
 
     before = _none_refs()

@@ -8,25 +8,13 @@ import sys
 import time
 
 import pytest
-from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 PAINT_EVENTS = 20_000
 
 
-class PaintCounter(QObject):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Paint:
-            self.count += 1
-        return False
-
-
 @pytest.mark.slow
-def test_the_app_stays_up_through_20000_paint_events_of_a_running_style_job(qtbot, window):
+def test_the_app_stays_up_through_20000_paint_events_of_a_running_style_job(qtbot, window, paint_counter):
     from studio.weights import list_sources
 
     if not any(s.available for s in list_sources()):
@@ -39,9 +27,9 @@ def test_the_app_stays_up_through_20000_paint_events_of_a_running_style_job(qtbo
                                       ws.state().content, ws.state().styles))
     progress: list[int] = []
     win.runner.progress.connect(lambda job, p: progress.append(p.iteration))
-    counter = PaintCounter()
-    win.loss_plot.installEventFilter(counter)
-    win.canvas.installEventFilter(counter)
+    counter = paint_counter
+    win.loss_plot.installEventFilter(counter.filter)
+    win.canvas.installEventFilter(counter.filter)
     win.run()
     qtbot.waitUntil(lambda: len(progress) >= 2, timeout=60000)
 
