@@ -180,7 +180,7 @@ class HarmonizePanel(QWidget):
         self.mode.setMinimumContentsLength(14)
         for value, label in MODE_LABELS.items():
             self.mode.addItem(label, value)
-        self.tau = LogSlider(0.1, 30.0, 5.0)
+        self.tau = LogSlider(0.1, 30.0, HarmonizeParams.tau)
         presets = QHBoxLayout()
         presets.setSpacing(2)
         self.preset_buttons: dict[str, QToolButton] = {}

@@ -82,9 +82,9 @@ class StylePanel(QWidget):
         il.addWidget(self.style_list)
 
         # look ---------------------------------------------------------------------------------
-        self.content_weight = LogSlider(0.001, 1000.0, 1.0)
-        self.style_weight = LogSlider(0.01, 10000.0, 50.0)
-        self.tv_weight = LogSlider(0.0001, 10.0, 0.05, zero_at_minimum=True)
+        self.content_weight = LogSlider(0.001, 1000.0, StyleParams.content_weight)
+        self.style_weight = LogSlider(0.01, 10000.0, StyleParams.style_weight)
+        self.tv_weight = LogSlider(0.0001, 10.0, StyleParams.tv_weight, zero_at_minimum=True)
         self.original_colors = QCheckBox("Keep the photo's colours")
         look = QWidget()
         lf = QFormLayout(look)
