@@ -37,9 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the app's own options (studio.app): given first, they open the app rather than the command line
+APP_OPTIONS = ("--no-demo", "--settings")
+
+
+def _opens_the_app(argv: list[str]) -> bool:
+    if not argv or argv[0].startswith("-psn"):
+        return True
+    first = argv[0]
+    return first.split("=", 1)[0] in APP_OPTIONS or (first not in COMMANDS and not first.startswith("-"))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-psn") or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+    if _opens_the_app(argv):
         from studio.app import main as app_main
 
         return app_main(argv)

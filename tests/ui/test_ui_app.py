@@ -62,3 +62,17 @@ def test_a_straggling_job_thread_ends_the_process_cleanly(monkeypatch, tmp_path)
     monkeypatch.setattr(job_runner, "_STRAGGLERS", [Running()])
     studio.app._exit_past_stragglers(3, settings)
     assert exits == [3] and settings.synced
+
+
+def test_the_studio_command_opens_the_app_when_an_app_option_comes_first(monkeypatch, tmp_path):
+    import studio.app
+    from studio import cli
+
+    opened = []
+    monkeypatch.setattr(studio.app, "main", lambda argv: opened.append(argv) or 0)
+    for argv in (["--no-demo"], ["--settings", str(tmp_path / "s.ini")], [f"--settings={tmp_path / 's.ini'}"],
+                 [], ["photo.jpg"]):
+        assert cli.main(argv) == 0
+    assert opened == [["--no-demo"], ["--settings", str(tmp_path / "s.ini")], [f"--settings={tmp_path / 's.ini'}"],
+                      [], ["photo.jpg"]]
+    assert cli.main(["--version"]) == 0 and len(opened) == 5  # the command line's own options stay its own
