@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QMainWindow,
     QMessageBox,
@@ -35,6 +36,7 @@ from studio.ui.notice import NoticeBar
 from studio.ui.preferences import Preferences, PreferencesDialog
 from studio.ui.qimage import to_qimage
 from studio.ui.settings import get_int, last_folder, open_settings, remember_folder
+from studio.ui.wheel_guard import install as install_wheel_guard
 from studio.ui.window_chrome import WindowChrome
 from studio.ui.workspace import Workspace
 
@@ -55,6 +57,7 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        install_wheel_guard(QApplication.instance())
         self.setWindowTitle("studio")
         self.settings = settings if settings is not None else open_settings()
         self.prefs = Preferences.load(self.settings)
