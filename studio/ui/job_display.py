@@ -14,6 +14,11 @@ from studio.ui.qimage import to_qimage
 log = logging.getLogger("studio.ui")
 
 
+def plural(n: int, word: str) -> str:
+    """``1 iteration``, ``2 iterations``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "\u2026"
@@ -80,11 +85,11 @@ class JobDisplay:
             self._result = entry
             self.canvas.set_after(entry.qimage())
             what = "Stopped" if f.cancelled else "Finished"
-            self.canvas.set_caption(f"Result #{entry.number} \u00b7 {what} after {f.iterations} iterations")
+            self.canvas.set_caption(f"Result #{entry.number} \u00b7 {what} after {plural(f.iterations, 'iteration')}")
             self.progress.setRange(0, 100)
             self.progress.setValue(100 if not f.cancelled else self.progress.value())
             self.progress.setFormat(
-                f"{what}: {f.iterations} iterations in {format_duration(f.elapsed_s)}"
+                f"{what}: {plural(f.iterations, 'iteration')} in {format_duration(f.elapsed_s)}"
             )
             self.statusBar().showMessage(f"{what}: result #{entry.number} is in the history strip", 8000)
         self._update_actions()

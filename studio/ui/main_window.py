@@ -308,11 +308,11 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         reason = ws.run_blocker()
         running = self.runner.is_running()
         self.act_run.setEnabled(reason is None)
-        self.act_run.setText("\u25b6  Run again" if running else "\u25b6  Run")
+        self.act_run.setText("\u21bb  Restart" if running else "\u25b6  Run")
         if reason:
             self.act_run.setToolTip(reason)
         elif running:
-            self.act_run.setToolTip("Start again from scratch with the current settings (Ctrl+R)")
+            self.act_run.setToolTip("Stop this run and start again from scratch with the current settings (Ctrl+R)")
         else:
             self.act_run.setToolTip("Start a run with the current settings (Ctrl+R)")
         if hasattr(self, "run_button"):

@@ -421,3 +421,19 @@ def test_style_only_actions_are_hidden_in_other_tabs(qtbot, tmp_path):
     for other in (n for n in names if n != "style"):
         window.tabs.setCurrentIndex(names.index(other))
         assert not window.act_add_style.isVisible(), other
+
+
+def test_the_run_button_says_restart_while_a_run_goes_and_counts_read_right(qtbot, window, engine_factory):
+    from studio.ui.job_display import plural
+
+    ws = window.workspace("style")
+    ws.run_engine = engine_factory(step_s=0.05)
+    assert window.act_run.text().endswith("Run")
+    window.run()
+    qtbot.waitUntil(window.runner.is_running, timeout=5000)
+    assert window.act_run.text().endswith("Restart") and "Stop this run" in window.act_run.toolTip()
+    window.stop()
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
+    assert window.act_run.text().endswith("Run")
+    assert (plural(1, "iteration"), plural(0, "iteration"), plural(3, "scale")) == (
+        "1 iteration", "0 iterations", "3 scales")

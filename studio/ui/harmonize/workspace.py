@@ -45,6 +45,7 @@ from studio.harmonize_document import (
 from studio.ui.harmonize.canvas_tool import HarmonizeCanvasTool
 from studio.ui.harmonize.mask_editor import MaskEditorDialog
 from studio.ui.harmonize.panel import MODE_LABELS, HarmonizePanel
+from studio.ui.job_display import plural
 from studio.ui.job_runner import JobSpec
 from studio.ui.workspace import Workspace, WorkspaceHost
 
@@ -168,7 +169,7 @@ class HarmonizeWorkspace(Workspace):
         if p.mode == "dph":
             lines.append(f"iterations {p.pass1_iterations} + {p.pass2_iterations} \u00b7 seed {p.seed}")
         elif p.mode == "gatys":
-            lines.append(f"{p.gatys_iterations} iterations \u00b7 seed {p.seed}")
+            lines.append(f"{plural(p.gatys_iterations, 'iteration')} \u00b7 seed {p.seed}")
         if state.painting is not None:
             lines.append(f"painting: {Path(str(state.painting.path)).name}")
         if state.layer is not None:

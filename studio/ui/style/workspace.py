@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from studio.engines.events import Event, JobControl
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
+from studio.ui.job_display import plural
 from studio.ui.job_runner import JobSpec
 from studio.ui.style.panel import StylePanel
 from studio.ui.workspace import Workspace, WorkspaceHost
@@ -150,7 +151,8 @@ class StyleWorkspace(Workspace):
         lines = [
             f"content weight {p.content_weight:g} \u00b7 style weight {p.style_weight:g}"
             f" \u00b7 smoothness {p.tv_weight:g}",
-            f"{p.size} px \u00b7 {p.iterations} iterations \u00b7 {p.scales} scale(s) \u00b7 seed {p.seed}",
+            f"{p.size} px \u00b7 {plural(p.iterations, 'iteration')} \u00b7 {plural(p.scales, 'scale')}"
+            f" \u00b7 seed {p.seed}",
             f"style layers: {', '.join(p.style_layers)}",
         ]
         if state.content is not None:
