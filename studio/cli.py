@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 APP_OPTIONS = ("--no-demo", "--settings")
 
 
-def _opens_the_app(argv: list[str]) -> bool:
+def opens_the_app(argv: list[str]) -> bool:
     if not argv or argv[0].startswith("-psn"):
         return True
     first = argv[0]
@@ -50,7 +50,7 @@ def _opens_the_app(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if _opens_the_app(argv):
+    if opens_the_app(argv):
         from studio.app import main as app_main
 
         return app_main(argv)

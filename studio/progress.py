@@ -20,6 +20,11 @@ def format_seconds(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
 
 
+def plural(n: int, word: str) -> str:
+    """``1 iteration``, ``2 iterations``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 class ProgressBar:
     def __init__(self, label: str = "", stream: TextIO | None = None, width: int = 28,
                  min_interval: float = 0.2) -> None:

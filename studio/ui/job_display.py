@@ -7,16 +7,12 @@ import logging
 from dataclasses import replace
 
 from studio.engines.events import Finished, Progress
+from studio.progress import plural
 from studio.ui.history import HistoryEntry
 from studio.ui.job_runner import Job
 from studio.ui.qimage import to_qimage
 
 log = logging.getLogger("studio.ui")
-
-
-def plural(n: int, word: str) -> str:
-    """``1 iteration``, ``2 iterations``."""
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def format_duration(seconds: float | None) -> str:

@@ -424,7 +424,7 @@ def test_style_only_actions_are_hidden_in_other_tabs(qtbot, tmp_path):
 
 
 def test_the_run_button_says_restart_while_a_run_goes_and_counts_read_right(qtbot, window, engine_factory):
-    from studio.ui.job_display import plural
+    from studio.progress import plural
 
     ws = window.workspace("style")
     ws.run_engine = engine_factory(step_s=0.05)

@@ -42,10 +42,10 @@ from studio.harmonize_document import (
     with_painting,
     with_transform,
 )
+from studio.progress import plural
 from studio.ui.harmonize.canvas_tool import HarmonizeCanvasTool
 from studio.ui.harmonize.mask_editor import MaskEditorDialog
 from studio.ui.harmonize.panel import MODE_LABELS, HarmonizePanel
-from studio.ui.job_display import plural
 from studio.ui.job_runner import JobSpec
 from studio.ui.workspace import Workspace, WorkspaceHost
 

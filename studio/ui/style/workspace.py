@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from studio.engines.events import Event, JobControl
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
-from studio.ui.job_display import plural
+from studio.progress import plural
 from studio.ui.job_runner import JobSpec
 from studio.ui.style.panel import StylePanel
 from studio.ui.workspace import Workspace, WorkspaceHost
