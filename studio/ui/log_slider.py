@@ -1,12 +1,20 @@
-"""A slider on a logarithmic scale whose number is shown and can be typed."""
+"""A slider on a logarithmic scale whose number is shown and can be typed.
+
+Dragging moves the handle with the pointer; with Shift held it moves ten times slower (a fine mode
+for small steps), and the number shows beside the pointer while the drag lasts.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDoubleValidator
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSlider, QWidget
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QDoubleValidator, QMouseEvent
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSlider, QStyle, QStyleOptionSlider, QToolTip, QWidget
+
+FINE = 0.1  # the handle's speed with Shift held, relative to a normal drag
+PIXELS_PER_DECADE = 150  # a normal drag changes a log slider's value tenfold over at least this many pixels
 
 
 def nice(value: float, digits: int = 3) -> float:
@@ -24,11 +32,58 @@ def format_number(value: float) -> str:
     return f"{value:.2e}"
 
 
+class FineSlider(QSlider):
+    """A horizontal slider whose drag follows the pointer (no faster than ``max_steps_per_pixel``), or a
+    tenth of that with Shift held; while it is dragged, ``describe(position)`` shows beside the pointer."""
+
+    def __init__(self, describe: Callable[[int], str] | None = None, max_steps_per_pixel: float | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.describe = describe
+        self.max_steps_per_pixel = max_steps_per_pixel  # a narrow slider over a wide range moves slower
+        self._drag_x: float | None = None
+        self._drag_pos = 0.0
+
+    def _steps_per_pixel(self) -> float:
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderHandle, self)
+        span = max(1, self.width() - handle.width())
+        steps = (self.maximum() - self.minimum()) / span
+        return steps if self.max_steps_per_pixel is None else min(steps, self.max_steps_per_pixel)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        super().mousePressEvent(event)
+        if self.isSliderDown():  # the handle was grabbed: the drag is ours from here
+            self._drag_x = event.position().x()
+            self._drag_pos = float(self.value())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drag_x is None:
+            super().mouseMoveEvent(event)
+            return
+        x = event.position().x()
+        speed = FINE if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+        self._drag_pos += (x - self._drag_x) * speed * self._steps_per_pixel()
+        self._drag_pos = min(max(self._drag_pos, float(self.minimum())), float(self.maximum()))
+        self._drag_x = x
+        self.setValue(round(self._drag_pos))
+        if self.describe is not None:
+            QToolTip.showText(self.mapToGlobal(QPoint(round(x), -28)), self.describe(self.value()), self)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._drag_x = None
+        QToolTip.hideText()
+        super().mouseReleaseEvent(event)
+
+
 class LogSlider(QWidget):
     """``minimum``..``maximum`` on a log scale; with ``zero_at_minimum`` the leftmost stop means 0 (off).
 
     ``valueEdited(float)`` is emitted when the user moves the slider or types a number, never by
-    ``setValue``. Typed values may lie outside the slider's range (the slider then sits at its end).
+    ``setValue``. Shift while dragging: fine steps (see ``FineSlider``). Typed values may lie outside
+    the slider's range (the slider then sits at its end).
     """
 
     valueEdited = Signal(float)
@@ -51,7 +106,8 @@ class LogSlider(QWidget):
         self._value = float(value)
         self._updating = False
 
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        decade = self.STEPS / (self._hi - self._lo)
+        self.slider = FineSlider(lambda pos: format_number(self.value_at(pos)), decade / PIXELS_PER_DECADE)
         self.slider.setRange(0, self.STEPS)
         self.slider.setSingleStep(10)
         self.slider.setPageStep(100)

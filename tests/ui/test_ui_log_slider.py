@@ -60,3 +60,40 @@ def test_zero_at_minimum(qtbot):
     s.setValue(0.0)
     assert s.slider.value() == 0
     assert s.value_at(1) == pytest.approx(0.01)
+
+
+def test_a_drag_follows_the_pointer_and_shift_makes_it_ten_times_finer(qtbot):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    def drag(dx, modifier):
+        s = LogSlider(1.0, 5000.0, 50.0)
+        qtbot.addWidget(s)
+        s.resize(300, 30)
+        s.show()
+        qtbot.waitExposed(s)
+        before = s.slider.value()
+        from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+        opt = QStyleOptionSlider()
+        s.slider.initStyleOption(opt)
+        handle = s.slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                                 QStyle.SubControl.SC_SliderHandle, s.slider)
+        start = QPointF(handle.center())
+        qtbot.mousePress(s.slider, Qt.MouseButton.LeftButton, modifier, handle.center())
+        for i in range(1, 9):
+            at = QPointF(start.x() + dx * i / 8, start.y())
+            QApplication.sendEvent(s.slider, QMouseEvent(QMouseEvent.Type.MouseMove, at, s.slider.mapToGlobal(at),
+                                                         Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton,
+                                                         modifier))
+        qtbot.mouseRelease(s.slider, Qt.MouseButton.LeftButton, modifier, at.toPoint())
+        return s.slider.value() - before, s.value()
+
+    coarse, value = drag(40, Qt.KeyboardModifier.NoModifier)
+    fine, fine_value = drag(40, Qt.KeyboardModifier.ShiftModifier)
+    assert coarse > 0 and fine > 0
+    assert 8 <= coarse / fine <= 12  # a tenth of the speed
+    # a 40 px drag: under x2 (the issue saw 50 -> 1,660, x33); with Shift a few per cent
+    assert 50 * 1.3 < value < 50 * 2.0
+    assert 50 < fine_value < 50 * 1.08

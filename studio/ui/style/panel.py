@@ -82,9 +82,11 @@ class StylePanel(QWidget):
         il.addWidget(self.style_list)
 
         # look ---------------------------------------------------------------------------------
-        self.content_weight = LogSlider(0.001, 1000.0, StyleParams.content_weight)
-        self.style_weight = LogSlider(0.01, 10000.0, StyleParams.style_weight)
-        self.tv_weight = LogSlider(0.0001, 10.0, StyleParams.tv_weight, zero_at_minimum=True)
+        # ranges a hand controls (four decades or less across the slider; Shift drags in fine steps);
+        # a typed number may lie outside them
+        self.content_weight = LogSlider(0.01, 100.0, StyleParams.content_weight)
+        self.style_weight = LogSlider(1.0, 5000.0, StyleParams.style_weight)
+        self.tv_weight = LogSlider(0.001, 1.0, StyleParams.tv_weight, zero_at_minimum=True)
         self.original_colors = QCheckBox("Keep the photo's colours")
         look = QWidget()
         lf = QFormLayout(look)
