@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app)
     _leave_a_core_for_the_ui()
 
-    window = MainWindow(open_settings(args.settings), load_demo=not args.no_demo)
+    from studio.paths import session_dir
+    from studio.session import SessionStore
+
+    window = MainWindow(open_settings(args.settings), load_demo=not args.no_demo, session=SessionStore(session_dir()))
     window.show()
     if args.content:
         window.open_file(args.content)

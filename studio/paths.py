@@ -57,6 +57,11 @@ def data_dir() -> Path:
     return folder
 
 
+def session_dir() -> Path:
+    """The app's kept session: each tab's inputs, settings and history (``studio.session``)."""
+    return data_dir() / "session"
+
+
 def demo_dir() -> Path:
     """The offline demo pair, made on first use (the app and ``stylize --demo`` share it)."""
     return cache_dir() / "demo"

@@ -66,12 +66,12 @@ def export_image(path: str | Path, entry: HistoryEntry, *, quality: int = 95, em
             metadata = build_recipe(entry).to_png_text()
         except Exception:  # noqa: BLE001 - an image without its recipe is still worth saving
             log.exception("building the recipe for %s", path)
-    save_image(path, entry.image, metadata=metadata, quality=int(quality), overwrite=True)
+    save_image(path, entry.pixels(), metadata=metadata, quality=int(quality), overwrite=True)
     return path
 
 
 def copy_to_clipboard(entry: HistoryEntry) -> None:
-    QGuiApplication.clipboard().setImage(to_qimage(entry.image))
+    QGuiApplication.clipboard().setImage(to_qimage(entry.pixels()))
 
 
 class ExportDialog(QDialog):

@@ -1,27 +1,34 @@
-"""The history strip: every finished or stopped result with the parameters that made it."""
+"""The history strip: every finished or stopped result with the parameters that made it.
+
+It is bounded in bytes (``studio.history_budget``), not by a count: older results leave memory for
+the kept session on disk (read back when chosen), and the oldest are dropped only past the disk
+budget. Each entry names the tab and method that made it; Delete (or the context menu) removes one.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QKeyEvent, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
+from studio.history_budget import Held, HistoryBudget, default_budget, plan
 from studio.ui.job_runner import JobSpec
 from studio.ui.qimage import to_qimage
 
-MAX_ENTRIES = 40
 THUMB = 88
 
 
 @dataclass(eq=False)
 class HistoryEntry:
     number: int
-    image: np.ndarray  # RGB float32 [0, 1]
+    image: np.ndarray | None  # RGB float32 [0, 1]; None while only on disk (see ``pixels``)
     spec: JobSpec
     cancelled: bool
     iterations: int
@@ -30,63 +37,126 @@ class HistoryEntry:
     infos: tuple[str, ...] = ()
     created: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
+    thumbnail: np.ndarray | None = None  # RGB uint8, at most THUMB px
+    #: reads the pixels back from the kept session once they left memory (None: not kept on disk)
+    loader: Callable[[], np.ndarray] | None = None
+    workspace_title: str = ""
+    kept_name: str | None = None  # its pixels' name in the kept session, once written there
+    exported_to: str = ""  # the last file it was exported to
+    made_here: bool = True  # made in this session (False: restored from the last one)
+    nbytes: int = 0  # size of the full-resolution pixels (kept when they leave memory)
+
+    def pixels(self) -> np.ndarray:
+        """The full-resolution result (read back from disk if it left memory)."""
+        if self.image is None:
+            if self.loader is None:
+                raise RuntimeError(f"result #{self.number} is no longer kept")
+            return self.loader()
+        return self.image
 
     def qimage(self) -> QImage:
-        return to_qimage(self.image)
+        return to_qimage(self.pixels())
+
+    def size_bytes(self) -> int:
+        if self.image is not None:
+            return int(self.image.nbytes)
+        return int(self.nbytes)
+
+    @property
+    def method(self) -> str:
+        return self.spec.title or self.spec.engine
 
     @property
     def label(self) -> str:
-        what = "stopped" if self.cancelled else "done"
-        return f"#{self.number} {what} \u00b7 {self.iterations} it"
+        what = "opened" if self.extra.get("opened") else "stopped" if self.cancelled else "done"
+        tab = self.workspace_title or self.spec.workspace.title()
+        method = self.method if self.method.lower() != tab.lower() else ""
+        first = f"#{self.number} {tab}" + (f": {method}" if method else "")
+        return f"{first}\n{what} \u00b7 {self.iterations} it"
+
+
+def make_thumbnail(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = min(1.0, THUMB / max(h, w, 1))
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 class HistoryStrip(QListWidget):
     """A horizontal strip of thumbnails; clicking one emits ``entry_chosen``."""
 
     entry_chosen = Signal(object)  # HistoryEntry
+    delete_requested = Signal(object)  # HistoryEntry (Delete key or the context menu)
+    entries_dropped = Signal(list)  # [HistoryEntry]: dropped for the budget
+    changed = Signal()  # an entry added, removed or moved out of memory
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, budget: HistoryBudget | None = None) -> None:
         super().__init__(parent)
+        self.budget = budget or default_budget()
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
+        self.setWordWrap(True)
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 28, THUMB + 26))
+        self.setGridSize(QSize(THUMB + 44, THUMB + 40))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setFixedHeight(THUMB + 48)
-        self.setToolTip("History: every finished or stopped run. Click one to see it and get its settings back.")
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.setFixedHeight(THUMB + 62)
+        self.setToolTip("History: every finished or stopped run of this tab. Click one to see it and get its "
+                        "settings back; Delete removes it.")
         self._entries: list[HistoryEntry] = []
-        self._count = 0
         self.itemClicked.connect(self._clicked)
         self.itemActivated.connect(self._clicked)
 
     def entries(self) -> list[HistoryEntry]:
         return list(self._entries)
 
-    def next_number(self) -> int:
-        self._count += 1
-        return self._count
-
     def add(self, entry: HistoryEntry, tooltip: str = "") -> QListWidgetItem:
-        thumb = entry.qimage().scaled(
-            THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        item = QListWidgetItem(QIcon(QPixmap.fromImage(thumb)), entry.label)
+        if entry.thumbnail is None:
+            entry.thumbnail = make_thumbnail(entry.pixels())
+        item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(entry.thumbnail.astype(np.float32) / 255.0))),
+                               entry.label)
         item.setData(Qt.ItemDataRole.UserRole, entry.number)
-        item.setToolTip(tooltip or entry.label)
+        item.setToolTip(tooltip or entry.label.replace("\n", " \u00b7 "))
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
         self.insertItem(0, item)  # newest first
         self._entries.insert(0, entry)
-        while len(self._entries) > MAX_ENTRIES:
-            self._entries.pop()
-            self.takeItem(self.count() - 1)
         self.setCurrentItem(item)
         self.scrollToItem(item)
+        self.apply_budget()
+        self.changed.emit()
         return item
+
+    def apply_budget(self) -> None:
+        """Move older results out of memory, or drop them, past the budget (the newest always stays)."""
+        held = [Held(e.size_bytes() if e.image is not None else 0, e.size_bytes(), e.loader is not None)
+                for e in self._entries]
+        spill, drop = plan(held, self.budget)
+        for i in spill:
+            e = self._entries[i]
+            e.nbytes = e.size_bytes()
+            e.image = None
+        dropped = [self._entries[i] for i in drop]
+        for e in dropped:
+            self.remove(e, quiet=True)
+        if dropped:
+            self.entries_dropped.emit(dropped)
+        if spill or dropped:
+            self.changed.emit()
+
+    def remove(self, entry: HistoryEntry, *, quiet: bool = False) -> None:
+        if entry not in self._entries:
+            return
+        row = self._entries.index(entry)
+        self._entries.pop(row)
+        self.takeItem(row)
+        if not quiet:
+            self.changed.emit()
 
     def entry_at(self, row: int) -> HistoryEntry:
         return self._entries[row]
@@ -97,8 +167,29 @@ class HistoryStrip(QListWidget):
         self._clicked(item)
 
     def _clicked(self, item: QListWidgetItem) -> None:
+        entry = self._entry_of(item)
+        if entry is not None:
+            self.entry_chosen.emit(entry)
+
+    def _entry_of(self, item: QListWidgetItem | None) -> HistoryEntry | None:
+        if item is None:
+            return None
         number = item.data(Qt.ItemDataRole.UserRole)
-        for entry in self._entries:
-            if entry.number == number:
-                self.entry_chosen.emit(entry)
+        return next((e for e in self._entries if e.number == number), None)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            entry = self._entry_of(self.currentItem())
+            if entry is not None:
+                self.delete_requested.emit(entry)
                 return
+        super().keyPressEvent(event)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        entry = self._entry_of(self.itemAt(pos))
+        if entry is None:
+            return
+        menu = QMenu(self)
+        menu.addAction(f"Show result #{entry.number}", lambda: self.entry_chosen.emit(entry))
+        menu.addAction(f"Delete result #{entry.number}", lambda: self.delete_requested.emit(entry))
+        menu.exec(self.mapToGlobal(pos))

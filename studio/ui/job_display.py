@@ -34,21 +34,24 @@ def progress_text(p: Progress) -> str:
 
 
 class JobDisplay:
-    """The job runner's signals, shown (the runner has already dropped a superseded job's progress)."""
+    """The job runner's signals, shown on the desk of the workspace that started the job (the runner
+    has already dropped a superseded job's progress)."""
 
     def _job_started(self, job: Job) -> None:
-        self.loss_plot.clear()
-        self.progress.setRange(0, 0)  # busy until the first progress
-        self.progress.setFormat("Starting: loading the feature network\u2026")
+        desk = self.desk(job.spec.workspace)
+        desk.loss_plot.clear()
+        desk.progress.setRange(0, 0)  # busy until the first progress
+        desk.progress.setFormat("Starting: loading the feature network\u2026")
+        desk.show_job_note("")
         ws = self._workspaces[job.spec.workspace]
         before = ws.before_image(job.spec.state)
-        self.canvas.set_before(to_qimage(before) if before is not None else None)
-        self.canvas.set_caption("Starting\u2026")
+        desk.canvas.set_before(to_qimage(before) if before is not None else None)
+        desk.canvas.set_caption("Starting\u2026")
         if self.notice.level == "error":
             self.notice.hide()
 
     def _job_info(self, job: Job, message: str) -> None:
-        self.statusBar().showMessage(message, 10000)
+        self.desk(job.spec.workspace).show_job_note(message)
         fields = job.info_fields
         if fields.get("device"):
             self.device_label.setText(f"Device: {fields['device']}")
@@ -56,55 +59,62 @@ class JobDisplay:
             self.weights_label.setText(f"Feature network: {fields['weights']}")
 
     def _job_progress(self, job: Job, p: Progress) -> None:
-        self.progress.setRange(0, max(p.total, 1))
-        self.progress.setValue(min(p.iteration, p.total))
-        self.progress.setFormat(progress_text(p))
-        self.loss_plot.add(p.iteration, p.losses, p.total)
+        desk = self.desk(job.spec.workspace)
+        desk.progress.setRange(0, max(p.total, 1))
+        desk.progress.setValue(min(p.iteration, p.total))
+        desk.progress.setFormat(progress_text(p))
+        desk.loss_plot.add(p.iteration, p.losses, p.total)
         if p.preview is not None:
-            self.canvas.set_after(to_qimage(p.preview))
-            self.canvas.set_caption(f"Preview \u00b7 iteration {p.iteration} / {p.total}")
+            desk.canvas.set_after(to_qimage(p.preview))
+            desk.canvas.set_caption(f"Preview \u00b7 iteration {p.iteration} / {p.total}")
 
     def _job_finished(self, job: Job, f: Finished) -> None:
         ws = self._workspaces.get(job.spec.workspace)
         state = ws.result_state(job.spec.state, f.extra) if ws is not None else job.spec.state
         spec = job.spec if state is job.spec.state else replace(job.spec, state=state)
         entry = HistoryEntry(
-            number=self.history.next_number(), image=f.image, spec=spec, cancelled=f.cancelled,
+            number=self.next_entry_number(), image=f.image, spec=spec, cancelled=f.cancelled,
             iterations=f.iterations, elapsed_s=f.elapsed_s, losses=dict(f.losses), infos=tuple(job.infos),
             extra=dict(f.extra),
         )
         tip = entry.label + f" in {format_duration(f.elapsed_s)}"
         if ws is not None:
             tip += "\n" + ws.describe(state)
-        self.history.add(entry, tip)
+        if ws is None:
+            return
+        self.add_history(entry, tip)
         if job is self.runner.current:
-            self._result = entry
-            self.canvas.set_after(entry.qimage())
+            desk = self.desk(job.spec.workspace)
+            desk.result = entry
+            desk.canvas.set_after(entry.qimage())
             what = "Stopped" if f.cancelled else "Finished"
-            self.canvas.set_caption(f"Result #{entry.number} \u00b7 {what} after {plural(f.iterations, 'iteration')}")
-            self.progress.setRange(0, 100)
-            self.progress.setValue(100 if not f.cancelled else self.progress.value())
-            self.progress.setFormat(
+            desk.canvas.set_caption(f"Result #{entry.number} \u00b7 {what} after {plural(f.iterations, 'iteration')}")
+            desk.progress.setRange(0, 100)
+            desk.progress.setValue(100 if not f.cancelled else desk.progress.value())
+            desk.progress.setFormat(
                 f"{what}: {plural(f.iterations, 'iteration')} in {format_duration(f.elapsed_s)}"
             )
-            self.statusBar().showMessage(f"{what}: result #{entry.number} is in the history strip", 8000)
+            desk.show_job_note(f"Result #{entry.number} is in the history below")
         self._update_actions()
 
     def _job_failed(self, job: Job, message: str, details: str) -> None:
         self.notify(message + " (details in the log)", "error")
         self.notice.label.setToolTip(details[-3000:])
         if job is self.runner.current:
-            self.progress.setRange(0, 100)
-            self.progress.setValue(0)
-            self.progress.setFormat("Failed: see the message above the picture")
-            self.canvas.set_caption("The run failed")
+            desk = self.desk(job.spec.workspace)
+            desk.progress.setRange(0, 100)
+            desk.progress.setValue(0)
+            desk.progress.setFormat("Failed: see the message above the picture")
+            desk.canvas.set_caption("The run failed")
 
     def _running_changed(self, running: bool) -> None:
-        if not running and self.progress.maximum() == 0:
-            self.progress.setRange(0, 100)
-            self.progress.setFormat("Ready")
+        if not running:
+            for desk in self._desks.values():
+                if desk.progress.maximum() == 0:
+                    desk.progress.setRange(0, 100)
+                    desk.progress.setFormat("Ready")
         self._update_actions()
 
     def _live_update_sent(self, job: Job, changes: dict) -> None:
         names = ", ".join(sorted(k.replace("_", " ") for k in changes))
-        self.statusBar().showMessage(f"Applied to the running job: {names}", 4000)
+        self.desk(job.spec.workspace).show_job_note(f"Applied to the running job: {names}")

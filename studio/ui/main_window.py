@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QEventLoop, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,20 +21,27 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QStackedWidget,
     QTabWidget,
     QWidget,
 )
 
+from studio.engines.files import os_reason
+from studio.history_budget import format_bytes
 from studio.paths import demo_dir
+from studio.progress import plural
+from studio.session import SessionStore
 from studio.ui.canvas import ImageCanvas
+from studio.ui.desk import Desk
 from studio.ui.export import ExportDialog, copy_to_clipboard, export_image, format_of
 from studio.ui.history import HistoryEntry, HistoryStrip
 from studio.ui.job_display import JobDisplay
-from studio.ui.job_runner import Job, JobRunner
+from studio.ui.job_runner import Job, JobRunner, JobSpec
 from studio.ui.loss_plot import LossPlot
 from studio.ui.notice import NoticeBar
 from studio.ui.preferences import Preferences, PreferencesDialog
 from studio.ui.qimage import to_qimage
+from studio.ui.session_keeper import SessionKeeper
 from studio.ui.settings import get_int, last_folder, open_settings, remember_folder
 from studio.ui.wheel_guard import install as install_wheel_guard
 from studio.ui.window_chrome import WindowChrome
@@ -42,9 +49,14 @@ from studio.ui.workspace import Workspace
 
 log = logging.getLogger("studio.ui")
 
+
+def _not_runnable(control: Any) -> Any:
+    raise RuntimeError("this history entry was opened from a file; it has no job to run")
+
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.tga);;All files (*)"
 MAX_WORKING_PIXELS = 16_000_000  # larger inputs are downscaled on load, with a notice
 DEFAULT_SIZE = QSize(1400, 900)
+QUIT_WAIT_S = 5.0  # how long a quit waits for the running job's last picture
 
 
 class MainWindow(WindowChrome, JobDisplay, QMainWindow):
@@ -54,6 +66,7 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         *,
         workspaces: tuple[type[Workspace], ...] | None = None,
         load_demo: bool = True,
+        session: SessionStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -64,21 +77,14 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         self.runner = JobRunner(self)
         self.undo_group = QUndoGroup(self)
         self._workspaces: dict[str, Workspace] = {}
-        self._result: HistoryEntry | None = None
+        self._desks: dict[str, Desk] = {}
+        self._entry_count = 0
         self._restart_hint_shown = False
+        self._restart_hint = ""
+        self._closing_confirmed = False
 
-        self.canvas = ImageCanvas()
-        self.canvas.files_dropped.connect(self._canvas_drop)
         self.notice = NoticeBar()
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("Ready")
-        self.progress.setValue(0)
-        self.progress.setToolTip("Progress of the current run")
-        self.loss_plot = LossPlot()
-        self.loss_plot.setFixedWidth(360)
-        self.history = HistoryStrip()
-        self.history.entry_chosen.connect(self.restore_history)
+        self.desk_stack = QStackedWidget()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.currentChanged.connect(self._workspace_switched)
@@ -108,10 +114,33 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(geometry)
-        if load_demo:
+        self.keeper: SessionKeeper | None = None
+        restored = None
+        if session is not None:
+            self.keeper = SessionKeeper(self, session)
+            try:
+                restored = self.keeper.restore(session.open())
+            except OSError as exc:
+                self.notify(f"Your work cannot be kept between sessions: {os_reason(exc)}", "warning")
+                self.keeper = None
+        if load_demo and restored is None:
             self.load_demo()
+        if restored:
+            self.notify(restored, "info" if "did not quit" not in restored else "warning")
+        if self.keeper is not None:
+            self._keep_session()
         self._workspace_switched(self.tabs.currentIndex())
         self._update_actions()
+
+    def _keep_session(self) -> None:
+        """Every change of a state, a history or the tab shown is kept on disk (debounced)."""
+        keeper = self.keeper
+        assert keeper is not None
+        for ws in self._workspaces.values():
+            ws.state_changed.connect(lambda _old, _new: keeper.schedule())
+            self.desk(ws.name).history.changed.connect(keeper.schedule)
+        self.tabs.currentChanged.connect(lambda _i: keeper.schedule())
+        keeper.schedule()
 
     # workspaces ---------------------------------------------------------------------------------
     def add_workspace(self, ws: Workspace) -> None:
@@ -122,6 +151,18 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(ws.panel())
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        desk = Desk(ws.name)
+        desk.canvas.set_tool(ws.canvas_tool())
+        desk.canvas.files_dropped.connect(self._canvas_drop)
+        desk.canvas.zoom_changed.connect(lambda z, d=desk: self._zoom_changed(d, z))
+        desk.history.entry_chosen.connect(self.restore_history)
+        desk.history.delete_requested.connect(self.delete_history)
+        desk.history.entries_dropped.connect(self._history_dropped)
+        before = ws.before_image()
+        desk.canvas.set_before(to_qimage(before) if before is not None else None)
+        desk.canvas.set_caption(ws.before_caption if before is not None else "")
+        self._desks[ws.name] = desk
+        self.desk_stack.addWidget(desk)
         self.tabs.addTab(scroll, ws.title)
         # a running job hears of its workspace's edits straight from the runner (the spec's live hook)
         ws.state_changed.connect(lambda old, new, name=ws.name: self.runner.offer_state(name, new))
@@ -138,24 +179,50 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
     def current_workspace(self) -> Workspace:
         return list(self._workspaces.values())[max(self.tabs.currentIndex(), 0)]
 
+    def desk(self, name: str | None = None) -> Desk:
+        """The desk (canvas, progress, loss plot, history) of a workspace; by default the current tab's."""
+        return self._desks[name or self.current_workspace().name]
+
+    @property
+    def canvas(self) -> ImageCanvas:
+        return self.desk().canvas
+
+    @property
+    def progress(self) -> QProgressBar:
+        return self.desk().progress
+
+    @property
+    def loss_plot(self) -> LossPlot:
+        return self.desk().loss_plot
+
+    @property
+    def history(self) -> HistoryStrip:
+        return self.desk().history
+
+    @property
+    def _result(self) -> HistoryEntry | None:
+        return self.desk().result if self._desks else None
+
     def _workspace_switched(self, index: int) -> None:
         if index < 0 or not self._workspaces:
             return
         ws = self.current_workspace()
+        desk = self.desk(ws.name)
+        self.desk_stack.setCurrentWidget(desk)
         self.undo_group.setActiveStack(ws.undo_stack)
-        self.canvas.set_tool(ws.canvas_tool())
-        if self._result is None or self._result.spec.workspace != ws.name:
-            before = ws.before_image()
-            self.canvas.set_before(to_qimage(before) if before is not None else None)
-            if self._result is not None and self.canvas.after() is not None:
-                self.canvas.set_after(None)  # another workspace's result is not shown here
-            self.canvas.set_caption(ws.before_caption if before is not None else "")
-        elif self.canvas.after() is None:  # back to the workspace whose result is current
-            before = ws.before_image(self._result.spec.state)
-            self.canvas.set_before(to_qimage(before) if before is not None else None)
-            self.canvas.set_after(self._result.qimage())
-            self.canvas.set_caption(f"Result #{self._result.number}")
+        desk.canvas.set_split_mode(self.act_split.isChecked())
+        self._zoom_changed(desk, desk.canvas.zoom())
+        # typed keys go to the picture, not to the last field of the panel left behind
+        desk.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
         self._update_actions()
+
+    def _zoom_changed(self, desk: Desk, zoom: float) -> None:
+        if hasattr(self, "zoom_label") and self._desks and desk is self.desk():
+            self.zoom_label.setText(f"Zoom {zoom * 100:.0f} %")
+
+    def next_entry_number(self) -> int:
+        self._entry_count += 1
+        return self._entry_count
 
     # building -----------------------------------------------------------------------------------
     def notify(self, text: str, level: str = "info") -> None:
@@ -250,8 +317,7 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
                 self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
                 note = ws.restore_recipe(dict(recipe.params), [(i.role, i.path) for i in recipe.inputs])
                 if note is not None:
-                    self.canvas.set_after(to_qimage(image.rgb, image.alpha))
-                    self.canvas.set_caption(f"Opened {Path(path).name}")
+                    self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
                     self.notify(f"{Path(path).name}: {note}", "info")
                     return True
         ws = self.current_workspace()
@@ -259,6 +325,17 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
             self.notify(f"The {ws.title} workspace cannot use {Path(path).name}.", "warning")
             return False
         return True
+
+    def _add_opened_result(self, ws: Workspace, image: Any, params: dict, caption: str) -> None:
+        """A studio PNG opened with its recipe becomes this tab's current result (exportable, in its
+        history) with the settings that made it."""
+        spec = JobSpec(ws.name, ws.engine, _not_runnable, ws.params(), ws.state(), title=caption)
+        entry = HistoryEntry(number=self.next_entry_number(), image=image.rgb, spec=spec, cancelled=False,
+                             iterations=0, elapsed_s=0.0, extra={"params": dict(params), "opened": caption})
+        self.add_history(entry, f"{caption}\n{ws.describe(ws.state())}")
+        desk = self.desk(ws.name)
+        desk.canvas.set_after(entry.qimage())
+        desk.canvas.set_caption(caption)
 
     def _canvas_drop(self, paths: list[str]) -> None:
         self.open_file(paths[0])
@@ -279,6 +356,7 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
             self.notify(f"Could not start: {exc}", "error")
             return None
         self._restart_hint_shown = False
+        self._restart_hint = ""
         return self.runner.start(spec)
 
     def stop(self) -> None:
@@ -288,17 +366,17 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
 
     def _state_changed(self, ws: Workspace, old: Any, new: Any) -> None:
         job = self.runner.current
+        desk = self.desk(ws.name)
         if self.runner.is_running() and job is not None and job.spec.workspace == ws.name:
             if ws.needs_restart(job.spec.state, new) and not self._restart_hint_shown:
                 self._restart_hint_shown = True
-                self.statusBar().showMessage("Some changes apply on the next Run (press Run to start fresh).", 8000)
-        elif ws is self.current_workspace() and ws.before_image(old) is not ws.before_image(new):
+                self._restart_hint = "Some changes apply on the next Run: press Restart to start fresh with them."
+        elif ws.before_image(old) is not ws.before_image(new):
             before = ws.before_image(new)
-            self.canvas.set_before(to_qimage(before) if before is not None else None)
-            if self._result is None or self._result.spec.workspace == ws.name:
-                self.canvas.set_after(None)
-                self.canvas.set_caption(ws.before_caption)
-                self._result = None
+            desk.canvas.set_before(to_qimage(before) if before is not None else None)
+            desk.canvas.set_after(None)
+            desk.canvas.set_caption(ws.before_caption)
+            desk.result = None
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -317,8 +395,11 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
             self.act_run.setToolTip("Start a run with the current settings (Ctrl+R)")
         if hasattr(self, "run_button"):
             self.run_button.setToolTip(self.act_run.toolTip())
-            self.run_hint.setText(reason or "")
-            self.run_hint.setVisible(bool(reason))
+            job = self.runner.current
+            hint = reason or (self._restart_hint if running and job is not None
+                              and job.spec.workspace == ws.name else "")
+            self.run_hint.setText(hint)
+            self.run_hint.setVisible(bool(hint))
         self.act_stop.setEnabled(running)
         self.act_add_style.setVisible(hasattr(ws, "add_style_paths"))  # only the Style tab takes style images
         has_result = self._result is not None
@@ -326,6 +407,21 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         self.act_copy.setEnabled(has_result)
 
     # history ------------------------------------------------------------------------------------
+    def add_history(self, entry: HistoryEntry, tooltip: str = "") -> None:
+        """Put a result in its workspace's history strip."""
+        entry.workspace_title = self._workspaces[entry.spec.workspace].title
+        self.desk(entry.spec.workspace).history.add(entry, tooltip)
+
+    def delete_history(self, entry: HistoryEntry) -> None:
+        """Remove a result from its history (the desk stops showing it if it was the current one)."""
+        desk = self.desk(entry.spec.workspace)
+        desk.history.remove(entry)
+        if desk.result is entry:
+            desk.result = None
+            desk.canvas.set_after(None)
+            desk.canvas.set_caption(self._workspaces[desk.name].before_caption)
+        self._update_actions()
+
     def restore_history(self, entry: HistoryEntry) -> None:
         ws = self._workspaces.get(entry.spec.workspace)
         if ws is None:
@@ -333,12 +429,26 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
         if ws.state() is not entry.spec.state:
             ws.edit(entry.spec.state, f"Restore result #{entry.number}")
+        self.show_entry(entry, f"Result #{entry.number} (from the history)")
+
+    def show_entry(self, entry: HistoryEntry, caption: str = "") -> None:
+        """Make a history entry its tab's current result: on its canvas, and what Export saves."""
+        ws = self._workspaces[entry.spec.workspace]
+        desk = self.desk(ws.name)
         before = ws.before_image(entry.spec.state)
-        self.canvas.set_before(to_qimage(before) if before is not None else None)
-        self.canvas.set_after(entry.qimage())
-        self.canvas.set_caption(f"Result #{entry.number} (from the history)")
-        self._result = entry
+        desk.canvas.set_before(to_qimage(before) if before is not None else None)
+        desk.canvas.set_after(entry.qimage())
+        desk.canvas.set_caption(caption or f"Result #{entry.number}")
+        desk.result = entry
+        if self.keeper is not None:
+            self.keeper.schedule()
         self._update_actions()
+
+    def _history_dropped(self, entries: list) -> None:
+        numbers = ", ".join(f"#{e.number}" for e in entries)
+        b = self.desk(entries[0].spec.workspace).history.budget
+        self.notify(f"The history keeps {format_bytes(b.memory_bytes)} of results in memory and "
+                    f"{format_bytes(b.disk_bytes)} on disk; it let go of the oldest: {numbers}.", "info")
 
     def current_result(self) -> HistoryEntry | None:
         return self._result
@@ -347,16 +457,18 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
                        caption: str = "") -> bool:
         """A workspace re-derived its current result without a run (e.g. a new blend of a cached result):
         show it, and let export and the history entry carry it. False when that result is not shown."""
-        entry = self._result
-        if entry is None or entry.spec.workspace != workspace or self.runner.is_running():
+        desk = self.desk(workspace)
+        entry = desk.result
+        job = self.runner.current
+        if entry is None or (self.runner.is_running() and job is not None and job.spec.workspace == workspace):
             return False
         entry.image = image
         entry.spec = replace(entry.spec, state=state)
         if params is not None:
             entry.extra["params"] = params
-        self.canvas.set_after(entry.qimage())
+        desk.canvas.set_after(entry.qimage())
         if caption:
-            self.canvas.set_caption(f"Result #{entry.number} \u00b7 {caption}")
+            desk.canvas.set_caption(f"Result #{entry.number} \u00b7 {caption}")
         return True
 
     # export -------------------------------------------------------------------------------------
@@ -391,6 +503,9 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
             log.exception("exporting %s", target)
             self.notify(f"Could not save {target.name}: {exc}", "error")
             return None
+        entry.exported_to = str(written)
+        if self.keeper is not None:
+            self.keeper.schedule()
         remember_folder(self.settings, "export", target)
         self.settings.setValue("export/format", format_of(target))
         self.settings.setValue("export/quality", int(quality))
@@ -421,11 +536,60 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         QMessageBox.about(self, "About studio", f"studio {studio.__version__}\nNeural image techniques for artists.")
 
     # closing ------------------------------------------------------------------------------------
+    def what_quitting_loses(self) -> list[str]:
+        """Sentences naming what a quit now would lose or stop (empty: nothing)."""
+        lost: list[str] = []
+        job = self.runner.current
+        if self.runner.is_running() and job is not None:
+            ws = self._workspaces.get(job.spec.workspace)
+            what = job.spec.title or (ws.title if ws else "job")
+            p = job.last_progress
+            where = f" at iteration {p.iteration} of {p.total}" if p is not None else ""
+            lost.append(f"The running {what}{where} stops; the picture it has so far goes into the history.")
+        unsaved = [e for d in self._desks.values() for e in d.history.entries()
+                   if not e.exported_to and not e.extra.get("opened") and e.made_here]
+        if unsaved:
+            names = ", ".join(f"#{e.number} ({e.workspace_title})" for e in sorted(unsaved, key=lambda e: e.number))
+            if self.keeper is not None:
+                lost.append(f"{plural(len(unsaved), 'result')} of this session never exported: {names}. They stay "
+                            "in the history for the next start, but are not saved as image files.")
+            else:
+                lost.append(f"{plural(len(unsaved), 'result')} never exported will be lost: {names}.")
+        return lost
+
+    def _confirm_quit(self, lost: list[str]) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit studio?", "Quit studio?", parent=self)
+        box.setInformativeText("\n\n".join(lost))
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(quit_button)
+        box.exec()
+        return box.clickedButton() is quit_button
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._closing_confirmed:
+            lost = self.what_quitting_loses()
+            if lost and not self._confirm_quit(lost):
+                event.ignore()
+                return
+        self._closing_confirmed = True
         if self.runner.is_running():
             self.hide()  # the window goes at once; the job stops at its next check
+            self._wait_for_stop(QUIT_WAIT_S)
         self.runner.shutdown()
+        if self.keeper is not None and not self.keeper.close():
+            log.warning("the session could not be written completely before quitting")
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.sync()
         event.accept()
+
+    def _wait_for_stop(self, timeout_s: float) -> None:
+        """Stop the running job and let its last picture reach the history (within ``timeout_s``)."""
+        loop = QEventLoop()
+        self.runner.running_changed.connect(loop.quit)
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        self.runner.stop()
+        if self.runner.is_running():
+            loop.exec()
+        self.runner.running_changed.disconnect(loop.quit)

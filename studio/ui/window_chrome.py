@@ -1,5 +1,5 @@
-"""The main window's chrome: its actions, menus, toolbar, layout of canvas/panel/progress/plot/history and
-status bar (a mixin of ``MainWindow``, which holds the behaviour)."""
+"""The main window's chrome: its actions, menus, toolbar, layout of the panels beside the tabs' desks and
+the status bar (a mixin of ``MainWindow``, which holds the behaviour)."""
 
 from __future__ import annotations
 
@@ -59,11 +59,11 @@ class WindowChrome:
         self.act_quit = a("&Quit", self.close, QKeySequence.StandardKey.Quit, "Close studio")
         self.act_run = a("\u25b6  Run", self.run, ["Ctrl+R", "Ctrl+Return"], "Start a fresh run")
         self.act_stop = a("\u25a0  Stop", self.stop, ["Ctrl+.", "Esc"], "Stop the run and keep its picture")
-        self.act_fit = a("&Fit to window", self.canvas.fit, "Ctrl+0", "Fit the picture to the window")
-        self.act_100 = a("&Actual pixels (100 %)", self.canvas.actual_size, "Ctrl+1", "Show at 100 %")
-        self.act_zoom_in = a("Zoom &in", self.canvas.zoom_in, ["Ctrl++", "Ctrl+="], "Zoom in")
-        self.act_zoom_out = a("Zoom &out", self.canvas.zoom_out, "Ctrl+-", "Zoom out")
-        self.act_split = a("&Compare before/after", self.canvas.set_split_mode, "Ctrl+K",
+        self.act_fit = a("&Fit to window", lambda: self.canvas.fit(), "Ctrl+0", "Fit the picture to the window")
+        self.act_100 = a("&Actual pixels (100 %)", lambda: self.canvas.actual_size(), "Ctrl+1", "Show at 100 %")
+        self.act_zoom_in = a("Zoom &in", lambda: self.canvas.zoom_in(), ["Ctrl++", "Ctrl+="], "Zoom in")
+        self.act_zoom_out = a("Zoom &out", lambda: self.canvas.zoom_out(), "Ctrl+-", "Zoom out")
+        self.act_split = a("&Compare before/after", lambda on: self.canvas.set_split_mode(on), "Ctrl+K",
                            "Split view: the photo on the left of the line, the result on the right; "
                            "drag the line", checkable=True)
         self.act_undo = self.undo_group.createUndoAction(self, "&Undo")
@@ -178,26 +178,12 @@ class WindowChrome:
         ll.addWidget(self.run_hint)
         left.setMinimumWidth(360)
 
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(0, 0, 0, 0)
-        history_box = QVBoxLayout()
-        history_box.setSpacing(2)
-        history_box.addWidget(QLabel("History (click to restore)"))
-        history_box.addWidget(self.history)
-        bottom.addLayout(history_box, 1)
-        plot_box = QVBoxLayout()
-        plot_box.setSpacing(2)
-        plot_box.addWidget(QLabel("Loss"))
-        plot_box.addWidget(self.loss_plot, 1)
-        bottom.addLayout(plot_box)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(4, 4, 6, 4)
         rl.setSpacing(4)
         rl.addWidget(self.notice)
-        rl.addWidget(self.canvas, 1)
-        rl.addWidget(self.progress)
-        rl.addLayout(bottom)
+        rl.addWidget(self.desk_stack, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -217,7 +203,6 @@ class WindowChrome:
         self.weights_label.setToolTip("The feature network that defines content and style (File \u25b8 Preferences)")
         self.zoom_label = QLabel()
         self.zoom_label.setToolTip("Zoom: mouse wheel, Ctrl+0 fit, Ctrl+1 100 %; drag to pan")
-        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"Zoom {z * 100:.0f} %"))
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().addPermanentWidget(self.weights_label)
         self.statusBar().addPermanentWidget(self.device_label)

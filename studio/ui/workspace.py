@@ -54,6 +54,8 @@ class Workspace(QObject):
     title = "Workspace"  # tab label
     engine = "workspace"  # the engine name its recipes carry (as the CLI writes them)
     before_caption = "Content photo: press Run"  # the canvas caption while it shows the "before" picture
+    #: the dataclasses its states and job parameters are made of: the kept session builds only these
+    session_types: tuple[type, ...] = ()
 
     #: (old state, new state): after every change: edits, undo/redo, history restore.
     state_changed = Signal(object, object)

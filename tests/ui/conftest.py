@@ -26,6 +26,15 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _quit_without_asking(monkeypatch):
+    """A window closed by a test's teardown quits as if the user said Quit (a modal question would wait
+    for a click that never comes); tests of the question patch ``_confirm_quit`` themselves."""
+    from studio.ui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "_confirm_quit", lambda self, lost: True)
+
+
+@pytest.fixture(autouse=True)
 def _leave_a_core_for_the_ui():
     """As the app does (studio.app): CPU jobs use all cores but one, so the UI thread gets one.
 

@@ -71,7 +71,7 @@ def busy_window(qtbot, settings, tmp_path):
     win.canvas.set_split_mode(True)
     spec = JobSpec(workspace="style", engine="stylize", run=lambda control: iter(()), params=StyleParams())
     for n in range(8):
-        win.history.add(HistoryEntry(number=win.history.next_number(), image=_rgb(64, 96, 10 + n), spec=spec,
+        win.history.add(HistoryEntry(number=win.next_entry_number(), image=_rgb(64, 96, 10 + n), spec=spec,
                                      cancelled=False, iterations=10, elapsed_s=1.0))
     yield win
     win.close()

@@ -115,7 +115,10 @@ def test_slider_moves_during_a_run_reach_the_engine_without_restart(qtbot, windo
     panel.size.setValue(128)  # not live: applies on the next Run
     qtbot.wait(300)
     assert all("size" not in u for u in fake_engine.updates)
-    assert "next Run" in window.statusBar().currentMessage()
+    # said next to the Run button it is about, not in the status bar
+    assert "next Run" in window.run_hint.text() and window.run_hint.isVisibleTo(window)
+    assert "Applied to the running job: style layer weights, style layers, style weight" in \
+        window.desk().job_note.text()
     # Run again starts fresh with the new settings
     window.run()
     qtbot.waitUntil(lambda: len(fake_engine.calls) == 2, timeout=3000)

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
-from studio.compositing import ObjectLayer, layer_from_rgba, load_mask_file
+from studio.compositing import ObjectLayer, Stroke, Transform, layer_from_rgba, load_mask_file
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
 from studio.engines.harmonize.params import HarmonizeParams
@@ -61,6 +61,7 @@ class HarmonizeWorkspace(Workspace):
     name = "harmonize"
     title = "Harmonize"
     engine = "harmonize"  # as the CLI's recipes name it
+    session_types = (HarmonizeState, HarmonizeParams, ObjectLayer, Transform, Cutout, MaskEdit, Stroke)
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None,
                  engine: HarmonizeEngine | None = None) -> None:

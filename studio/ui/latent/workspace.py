@@ -54,6 +54,13 @@ class LatentWorkspace(Workspace):
     engine = "gan-latent"
     before_caption = "Generator sample: click the grid, move the sliders"
 
+    @property
+    def session_types(self) -> tuple[type, ...]:  # type: ignore[override]
+        from studio.engines.gan.params import TrainGanParams
+        from studio.engines.gan.project import ProjectParams  # imports torch: only when a session is read
+
+        return (LatentState, TrainGanParams, ProjectParams)
+
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None, model_path: str | None = None) -> None:
         super().__init__(host, parent)
         self.gen: LoadedGenerator | None = None

@@ -78,6 +78,7 @@ def state_mask(state: TranslateState) -> np.ndarray | None:
 class TranslateWorkspace(Workspace):
     name = "translate"
     title = "Translate"
+    session_types = (TranslateState, TranslateParams, TrainSetup, TrainParams, Selection)
     engine = "translate"
     before_caption = "Photo: choose a translator and press Run"
 

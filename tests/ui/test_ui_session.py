@@ -1,0 +1,154 @@
+"""Nothing lost: the window keeps each tab's inputs, settings and history on disk and brings them back;
+quitting asks first, naming what would stop or was never exported; each tab has its own desk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+from studio.history_budget import HistoryBudget, MiB
+from studio.session import SessionStore
+from studio.ui.main_window import MainWindow
+
+
+def _window(qtbot, settings, folder, engine=None):
+    win = MainWindow(settings, load_demo=False, session=SessionStore(folder))
+    qtbot.addWidget(win)
+    if engine is not None:
+        win.workspace("style").run_engine = engine
+    win.show()
+    return win
+
+
+def _run(qtbot, win):
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+
+
+def _prepare_style(win, image_dir, **changes):
+    ws = win.workspace("style")
+    assert ws.set_content_path(str(image_dir / "content.png"))
+    assert ws.add_style_paths([str(image_dir / "style.png"), str(image_dir / "style2.png")]) == 2
+    ws.edit_params(dict(size=64, iterations=12, scales=1, preview_every=4, **changes), "test")
+    return ws
+
+
+@pytest.fixture
+def quit_answers(monkeypatch):
+    """Records what the quit question named and answers it (True: Quit)."""
+    asked: list[list[str]] = []
+    answer = {"quit": True}
+
+    def confirm(self, lost):
+        asked.append(lost)
+        return answer["quit"]
+
+    monkeypatch.setattr(MainWindow, "_confirm_quit", confirm)
+    return asked, answer
+
+
+def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, settings, tmp_path, image_dir,
+                                                                      fake_engine, quit_answers):
+    folder = tmp_path / "session"
+    win = _window(qtbot, settings, folder, fake_engine)
+    style = _prepare_style(win, image_dir, style_weight=777.0)
+    _run(qtbot, win)
+    made = win.desk("style").history.entries()[0]
+    harm = win.workspace("harmonize")
+    assert harm.set_painting_path(str(image_dir / "big.png"))
+    assert harm.add_object_path(str(image_dir / "transparent.png"))
+    harm.set_transform({"x": 120.0, "y": 80.0, "scale": 1.5}, "Move", None)
+    placed = harm.state().layer.transform
+    win.tabs.setCurrentIndex(1)
+    win.close()
+    assert quit_answers[0] and "#1 (Style)" in quit_answers[0][0][0]
+    assert not (folder / "open").exists()  # a clean end
+
+    again = _window(qtbot, settings, folder)
+    s = again.workspace("style").state()
+    assert s.params.style_weight == 777.0 and s.params.iterations == 12
+    assert np.array_equal(s.content.rgb, style.state().content.rgb)
+    assert [p.path.name for p in s.styles] == ["style.png", "style2.png"]
+    h = again.workspace("harmonize").state()
+    assert h.layer.transform == placed and h.painting.rgb.shape == (300, 400, 3)
+    assert again.current_workspace().name == "harmonize"
+    entries = again.desk("style").history.entries()
+    assert len(entries) == 1 and entries[0].number == 1 and entries[0].iterations == 12
+    assert np.array_equal(entries[0].pixels(), made.image)
+    assert entries[0].spec.params.style_weight == 777.0
+    assert "Style" in entries[0].label and "Style transfer" in entries[0].label
+    assert again.desk("style").result is entries[0]  # the result the tab showed
+    assert again.desk("harmonize").history.entries() == []
+    assert "Restored your last session" in again.notice.text()
+    # the restored result exports (with its recipe) and the next run gets the next number
+    again.tabs.setCurrentIndex(0)
+    assert again.export_result(str(tmp_path / "out.png")) is not None
+    again.workspace("style").run_engine = fake_engine
+    _run(qtbot, again)
+    assert again.desk("style").history.entries()[0].number == 2
+    again._closing_confirmed = True
+    again.close()
+
+
+def test_quitting_while_a_job_runs_asks_and_a_no_keeps_everything(qtbot, settings, tmp_path, image_dir,
+                                                                  quit_answers):
+    from tests.ui.conftest import FakeEngine
+
+    asked, answer = quit_answers
+    win = _window(qtbot, settings, tmp_path / "session", FakeEngine(step_s=0.05))
+    _prepare_style(win, image_dir)
+    win.workspace("style").edit_params({"iterations": 400}, "long")
+    with qtbot.waitSignal(win.runner.progress, timeout=10000):
+        win.run()
+    answer["quit"] = False
+    win.close()
+    assert win.isVisible() and win.runner.is_running()
+    assert "The running Style transfer at iteration" in asked[-1][0]
+    answer["quit"] = True
+    win.close()
+    assert not win.runner.is_running()
+    stopped = win.desk("style").history.entries()
+    assert len(stopped) == 1 and stopped[0].cancelled  # its picture so far went into the history
+    again = _window(qtbot, settings, tmp_path / "session")
+    assert [e.cancelled for e in again.desk("style").history.entries()] == [True]
+    again._closing_confirmed = True
+    again.close()
+
+
+def test_each_tab_has_its_own_canvas_progress_plot_and_history(qtbot, window):
+    with qtbot.waitSignal(window.runner.finished, timeout=10000):
+        window.run()
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
+    style_desk = window.desk("style")
+    assert len(style_desk.history.entries()) == 1 and style_desk.canvas.after() is not None
+    window.tabs.setCurrentIndex(1)  # Harmonize
+    assert window.desk() is window.desk("harmonize") is not style_desk
+    assert window.history.entries() == [] and window.canvas.after() is None
+    assert window.loss_plot.series() == {} or not window.loss_plot.series()
+    assert not window.act_export.isEnabled()
+    assert QApplication.focusWidget() is window.canvas  # typed keys go to the picture, not a field
+    window.tabs.setCurrentIndex(0)
+    assert window.act_export.isEnabled() and window.canvas.after() is not None
+
+
+def test_a_result_can_be_deleted_and_the_history_is_bounded_in_bytes(qtbot, window):
+    for _ in range(3):
+        with qtbot.waitSignal(window.runner.finished, timeout=10000):
+            window.run()
+        qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
+    strip = window.history
+    assert [e.number for e in strip.entries()] == [3, 2, 1]
+    strip.setCurrentRow(1)
+    QApplication.sendEvent(strip, QKeyEvent(QKeyEvent.Type.KeyPress, Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier))
+    assert [e.number for e in strip.entries()] == [3, 1]
+    one = strip.entries()[0].size_bytes()
+    strip.budget = HistoryBudget(memory_bytes=one, disk_bytes=512 * MiB)  # room for one result in memory
+    with qtbot.waitSignal(window.runner.finished, timeout=10000):
+        window.run()
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
+    assert [e.number for e in strip.entries()] == [4]  # no kept session here: the older ones had to go
+    assert "let go of the oldest: #3, #1" in window.notice.text()
