@@ -92,6 +92,7 @@ class ImageCanvas(QWidget):
         self._drag: str | None = None  # "pan" | "split"
         self._drag_last = QPointF()
         self._caption = ""
+        self.drop_hover = False  # a file is being dragged over the picture
         self._placeholder = "Drop a photo here, or use File \u25b8 Open content\u2026"
         self._cache: dict[tuple[int, int, int], QPixmap] = {}
         self._checker = _checker_brush()
@@ -332,8 +333,16 @@ class ImageCanvas(QWidget):
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
+            self.drop_hover = True
+            self.update()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self.drop_hover = False
+        self.update()
 
     def dropEvent(self, event) -> None:  # noqa: N802
+        self.drop_hover = False
+        self.update()
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -407,6 +416,12 @@ class ImageCanvas(QWidget):
             p.restore()
         if self._caption:
             self._label(p, QPointF(10, self.height() - 30), self._caption, right=False)
+        if self.drop_hover:  # a file dragged over the picture: say what a drop does
+            p.fillRect(self.rect(), QColor(70, 130, 200, 60))
+            p.setPen(QPen(QColor(110, 170, 240), 3, Qt.PenStyle.DashLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(self.rect()).adjusted(3, 3, -3, -3))
+            self._label(p, QPointF(self.width() / 2 + 80, self.height() / 2 - 12), "Drop to open", right=True)
         p.end()
 
     def _label(self, p: QPainter, at: QPointF, text: str, *, right: bool) -> None:

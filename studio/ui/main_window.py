@@ -37,6 +37,7 @@ from studio.ui.export import ExportDialog, copy_to_clipboard, export_image, form
 from studio.ui.history import HistoryEntry, HistoryStrip
 from studio.ui.job_display import JobDisplay
 from studio.ui.job_runner import Job, JobRunner, JobSpec
+from studio.ui.key_guard import install as install_key_guard
 from studio.ui.loss_plot import LossPlot
 from studio.ui.notice import NoticeBar
 from studio.ui.preferences import Preferences, PreferencesDialog
@@ -100,6 +101,7 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         self._build_toolbar()
         self._build_layout()
         self._build_status()
+        self.key_guard = install_key_guard(self, lambda on: self.canvas.set_holding_before(on))
 
         r = self.runner
         r.started.connect(self._job_started)
