@@ -62,6 +62,13 @@ def session_dir() -> Path:
     return data_dir() / "session"
 
 
+def sent_dir() -> Path:
+    """Results sent from one tab to another ("Use result as input"), as PNG files with their recipe."""
+    folder = data_dir() / "sent"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def demo_dir() -> Path:
     """The offline demo pair, made on first use (the app and ``stylize --demo`` share it)."""
     return cache_dir() / "demo"

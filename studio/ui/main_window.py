@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.engines.files import os_reason
 from studio.history_budget import format_bytes
-from studio.paths import demo_dir
+from studio.paths import demo_dir, sent_dir
 from studio.progress import plural
 from studio.session import SessionStore
 from studio.ui.canvas import ImageCanvas
@@ -407,6 +407,8 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         has_result = self._result is not None
         self.act_export.setEnabled(has_result)
         self.act_copy.setEnabled(has_result)
+        if hasattr(self, "send_button"):
+            self.send_button.setEnabled(has_result)
 
     # history ------------------------------------------------------------------------------------
     def add_history(self, entry: HistoryEntry, tooltip: str = "") -> None:
@@ -513,6 +515,40 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         self.settings.setValue("export/quality", int(quality))
         self.notify(f"Saved {written}", "info")
         return written
+
+    def send_result(self, target: str) -> bool:
+        """Use the current result as another tab's input (the Style result as the Harmonize painting, a
+        translated photo as the Style content), as a PNG file with its recipe, so its origin is kept."""
+        entry = self._result
+        ws = self._workspaces.get(target)
+        if entry is None or ws is None or not ws.input_role:
+            return False
+        source = self._workspaces[entry.spec.workspace].title
+        try:
+            path = export_image(sent_dir() / f"result-{entry.number}.png", entry)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("sending result #%d", entry.number)
+            self.notify(f"Could not send result #{entry.number}: {exc}", "error")
+            return False
+        image = self.load_image(str(path), "content", remember=False)
+        if image is None:
+            return False
+        self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
+        if not ws.open_image(image):
+            self.notify(f"The {ws.title} tab cannot use result #{entry.number}.", "warning")
+            return False
+        self.notify(f"Result #{entry.number} of the {source} tab is now {ws.input_role} of the {ws.title} tab.",
+                    "info")
+        return True
+
+    def _fill_send_menu(self) -> None:
+        menu = self.send_menu
+        menu.clear()
+        here = self.current_workspace().name
+        for ws in self._workspaces.values():
+            if ws.input_role and ws.name != here:
+                act = menu.addAction(f"{ws.title}: as {ws.input_role}", lambda n=ws.name: self.send_result(n))
+                act.setEnabled(self._result is not None)
 
     def copy_result(self) -> None:
         if self._result is not None:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QSizePolicy,
     QSplitter,
     QToolButton,
@@ -91,6 +92,10 @@ class WindowChrome:
         edit = mb.addMenu("&Edit")
         edit.addAction(self.act_undo)
         edit.addAction(self.act_redo)
+        edit.addSeparator()
+        self.send_menu = QMenu("&Use result as input in", self)
+        self.send_menu.aboutToShow.connect(self._fill_send_menu)
+        edit.addMenu(self.send_menu)
         view = mb.addMenu("&View")
         for act in (self.act_fit, self.act_100, self.act_zoom_in, self.act_zoom_out):
             view.addAction(act)
@@ -139,6 +144,13 @@ class WindowChrome:
         tb.addWidget(spacer)
         tb.addAction(self.act_export)
         tb.addAction(self.act_copy)
+        self.send_button = QToolButton()
+        self.send_button.setText("Use in \u25be")
+        self.send_button.setToolTip("Use this result as the input of another tab (the Style result as the "
+                                    "Harmonize painting, a translated photo as the Style content)")
+        self.send_button.setMenu(self.send_menu)
+        self.send_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        tb.addWidget(self.send_button)
         tb.addAction(self.act_prefs)
         self.toolbar = tb
 

@@ -54,6 +54,8 @@ class Workspace(QObject):
     title = "Workspace"  # tab label
     engine = "workspace"  # the engine name its recipes carry (as the CLI writes them)
     before_caption = "Content photo: press Run"  # the canvas caption while it shows the "before" picture
+    #: what a picture sent from another tab becomes here ("Use result as input"); "" takes none
+    input_role = ""
     #: the dataclasses its states and job parameters are made of: the kept session builds only these
     session_types: tuple[type, ...] = ()
 

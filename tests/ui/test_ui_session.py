@@ -152,3 +152,22 @@ def test_a_result_can_be_deleted_and_the_history_is_bounded_in_bytes(qtbot, wind
     qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
     assert [e.number for e in strip.entries()] == [4]  # no kept session here: the older ones had to go
     assert "let go of the oldest: #3, #1" in window.notice.text()
+
+
+def test_a_result_is_used_as_another_tabs_input_with_its_recipe_kept(qtbot, window):
+    from studio.recipe import read_recipe
+
+    with qtbot.waitSignal(window.runner.finished, timeout=10000):
+        window.run()
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
+    result = window.current_result().image
+    window._fill_send_menu()
+    titles = [a.text() for a in window.send_menu.actions()]
+    assert titles == ["Harmonize: as the painting", "Translate: as the image to translate",
+                      "Latent: as the picture to fit"]
+    window.send_menu.actions()[0].trigger()
+    assert window.current_workspace().name == "harmonize"
+    painting = window.workspace("harmonize").state().painting
+    assert painting.rgb.shape == result.shape and abs(painting.rgb - result).max() <= 1 / 255 + 1e-6
+    assert read_recipe(painting.path).engine == "stylize"  # where the picture came from stays with it
+    assert "Result #1 of the Style tab is now the painting of the Harmonize tab" in window.notice.text()

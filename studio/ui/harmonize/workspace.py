@@ -61,6 +61,7 @@ class HarmonizeWorkspace(Workspace):
     name = "harmonize"
     title = "Harmonize"
     engine = "harmonize"  # as the CLI's recipes name it
+    input_role = "the painting"
     session_types = (HarmonizeState, HarmonizeParams, ObjectLayer, Transform, Cutout, MaskEdit, Stroke)
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None,

@@ -52,6 +52,7 @@ class LatentWorkspace(Workspace):
     name = "latent"
     title = "Latent"
     engine = "gan-latent"
+    input_role = "the picture to fit"
     before_caption = "Generator sample: click the grid, move the sliders"
 
     @property

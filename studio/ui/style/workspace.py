@@ -54,6 +54,7 @@ class StyleWorkspace(Workspace):
     name = "style"
     title = "Style"
     engine = "stylize"  # as the CLI's recipes name it
+    input_role = "the content photo"
     session_types = (StyleState, StyleParams)
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None,

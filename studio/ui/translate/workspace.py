@@ -80,6 +80,7 @@ class TranslateWorkspace(Workspace):
     title = "Translate"
     session_types = (TranslateState, TranslateParams, TrainSetup, TrainParams, Selection)
     engine = "translate"
+    input_role = "the image to translate"
     before_caption = "Photo: choose a translator and press Run"
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None) -> None:
