@@ -16,13 +16,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from studio.download import Opener, ProgressFn, fetch
 from studio.engines.errors import StudioInputError
 from studio.engines.files import atomic_copy, atomic_write_text, file_sha256
 from studio.paths import models_dir, shipped_model
@@ -51,8 +49,6 @@ _DESCRIPTIONS = {
 }
 
 Kind = Literal["default", "pretrained", "imported", "trained"]
-Opener = Callable[..., Any]
-ProgressFn = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -204,50 +200,13 @@ def download(name: str, progress: ProgressFn | None = None, opener: Opener | Non
 
     if name not in PRETRAINED and url is None:
         raise StudioInputError(f"{name!r} is not an official CycleGAN model; choose one of: {', '.join(PRETRAINED)}.")
-    opener = opener or urllib.request.urlopen
     src = url or url_for(name)
     folder = translators_dir()
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{name}.pth"
     part = folder / f"{name}.pth.part"
-    have = part.stat().st_size if part.is_file() else 0
-    req = urllib.request.Request(src, headers={"User-Agent": "studio"})
-    if have:
-        req.add_header("Range", f"bytes={have}-")
-    try:
-        resp = opener(req, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:  # the part file is already complete
-            resp = None
-        else:
-            raise StudioInputError(f"the server refused {src} (HTTP {e.code} {e.reason}).") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise StudioInputError(no_network_message(name)[:-1] + f" ({reason}).") from None
-    if resp is not None:
-        with resp:
-            status = getattr(resp, "status", None) or getattr(resp, "code", None) or 200
-            resumed = have > 0 and status == 206
-            if not resumed:
-                have = 0
-            length = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
-            total = have + int(length) if length is not None else None
-            done = have
-            try:
-                with open(part, "ab" if resumed else "wb") as f:
-                    while True:
-                        block = resp.read(1 << 16)
-                        if not block:
-                            break
-                        f.write(block)
-                        done += len(block)
-                        if progress:
-                            progress(done, total)
-            except OSError as e:
-                raise StudioInputError(f"the download of {name!r} stopped ({e}); run it again to resume.") from None
-        if total is not None and done < total:
-            raise StudioInputError(f"the download of {name!r} stopped at {done} of {total} bytes; run it again to "
-                                   "resume.")
+    fetch(src, part, what=repr(name), progress=progress, opener=opener, timeout=timeout,
+          offline_message=no_network_message(name))
     digest = file_sha256(part)
     want = recorded_checksums().get(name)
     if want is not None and want != digest:

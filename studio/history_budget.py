@@ -73,4 +73,10 @@ def plan(entries: list[Held], budget: HistoryBudget) -> tuple[list[int], list[in
 
 
 def format_bytes(n: float) -> str:
-    return f"{n / GiB:.1f} GB" if n >= GiB else f"{n / MiB:.0f} MB"
+    if n >= GiB:
+        return f"{n / GiB:.1f} GB"
+    if n >= 100 * MiB:
+        return f"{n / MiB:.0f} MB"
+    if n >= MiB:
+        return f"{n / MiB:.1f} MB"
+    return f"{n / 1024:.0f} KB"

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import torch
 
+from studio.download import Opener, ProgressFn, fetch
 from studio.engines.errors import StudioInputError
 from studio.engines.features.vgg import FeatureNetwork
-from studio.engines.files import atomic_write
+from studio.engines.files import atomic_write, file_sha256
 from studio.paths import models_dir, weights_cache_dir
 
 log = logging.getLogger("studio.weights")
@@ -157,11 +158,25 @@ def _hed_state_dict(h5: Path) -> dict[str, torch.Tensor]:
     return sd
 
 
-def download_torchvision(arch: str, progress: bool = True) -> Path:
-    """Fetch torchvision's ImageNet weights into the torch hub cache (verifying torchvision's hash)."""
+def download_torchvision(arch: str, progress: ProgressFn | None = None, opener: Opener | None = None) -> Path:
+    """Fetch torchvision's ImageNet weights into the torch hub cache, where torchvision looks for them
+    (resumable; the file's SHA-256 must begin with the hash in its name, as torch.hub checks)."""
     url = _torchvision_url(arch)
-    torch.hub.load_state_dict_from_url(url, progress=progress, check_hash=True, weights_only=True)
-    return _hub_file(url)
+    dest = _hub_file(url)
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    fetch(url, part, what=f"the {arch.upper()} ImageNet weights", progress=progress, opener=opener,
+          offline_message=f"the {arch}-torchvision weights cannot be downloaded without a network.")
+    prefix = dest.stem.rsplit("-", 1)[-1]
+    digest = file_sha256(part)
+    if not digest.startswith(prefix):
+        part.unlink(missing_ok=True)
+        raise StudioInputError(f"the downloaded {dest.name} has SHA-256 {digest[:12]}…, not the {prefix}… its name "
+                               "promises; it was deleted.")
+    os.replace(part, dest)
+    return dest
 
 
 def load_state_dict(source: WeightSource, allow_download: bool = True) -> dict[str, torch.Tensor]:

@@ -30,9 +30,21 @@ def cmd_weights(args: argparse.Namespace) -> int:
         return 0
     if args.name not in ("vgg19-torchvision", "vgg16-torchvision"):
         raise StudioInputError("download takes vgg19-torchvision or vgg16-torchvision.")
+    from studio.download import download_job
+    from studio.engines.events import JobControl
+    from studio.progress import ProgressBar, drive
+
+    arch = args.name.split("-")[0]
+    events = download_job(lambda progress: download_torchvision(arch, progress), args.name, JobControl())
     try:
-        path = download_torchvision(args.name.split("-")[0])
+        finished = drive(events, ProgressBar(f"downloading {args.name}"), megabytes)
+    except StudioInputError:
+        raise
     except Exception as e:  # noqa: BLE001
         raise StudioInputError(f"could not download {args.name}: {e}.") from None
-    print(f"saved {path}")
+    print(f"saved {finished.extra['path']}")
     return 0
+
+
+def megabytes(ev) -> str:
+    return f"{ev.iteration / 1e6:.1f} of {ev.total / 1e6:.0f} MB"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from studio.download import DOWNLOAD_STAGE
 from studio.engines.events import Finished, Progress
+from studio.history_budget import format_bytes
 from studio.progress import plural
 from studio.ui.history import HistoryEntry
 from studio.ui.job_runner import Job
@@ -25,7 +27,10 @@ def format_duration(seconds: float | None) -> str:
 
 
 def progress_text(p: Progress) -> str:
-    parts = [f"Iteration {p.iteration} / {p.total}"]
+    if p.stage == DOWNLOAD_STAGE:
+        parts = [f"Downloading: {format_bytes(p.iteration)} of {format_bytes(p.total)}"]
+    else:
+        parts = [f"Iteration {p.iteration} / {p.total}"]
     if p.scale_count > 1:
         parts.append(f"scale {p.scale_index + 1} of {p.scale_count}")
     parts.append(f"{format_duration(p.elapsed_s)} elapsed")
@@ -39,8 +44,11 @@ class JobDisplay:
 
     def _job_started(self, job: Job) -> None:
         desk = self.desk(job.spec.workspace)
-        desk.loss_plot.clear()
         desk.progress.setRange(0, 0)  # busy until the first progress
+        if not job.spec.keeps_result:
+            desk.progress.setFormat(f"{job.spec.title}: connecting\u2026")
+            return
+        desk.loss_plot.clear()
         desk.progress.setFormat("Starting: loading the feature network\u2026")
         desk.show_job_note("")
         ws = self._workspaces[job.spec.workspace]
@@ -63,12 +71,17 @@ class JobDisplay:
         desk.progress.setRange(0, max(p.total, 1))
         desk.progress.setValue(min(p.iteration, p.total))
         desk.progress.setFormat(progress_text(p))
+        if p.stage == DOWNLOAD_STAGE:
+            return
         desk.loss_plot.add(p.iteration, p.losses, p.total)
         if p.preview is not None:
             desk.canvas.set_after(to_qimage(p.preview))
             desk.canvas.set_caption(f"Preview \u00b7 iteration {p.iteration} / {p.total}")
 
     def _job_finished(self, job: Job, f: Finished) -> None:
+        if not job.spec.keeps_result:
+            self._task_finished(job, f)
+            return
         ws = self._workspaces.get(job.spec.workspace)
         state = ws.result_state(job.spec.state, f.extra) if ws is not None else job.spec.state
         spec = job.spec if state is job.spec.state else replace(job.spec, state=state)
@@ -95,6 +108,20 @@ class JobDisplay:
                 f"{what}: {plural(f.iterations, 'iteration')} in {format_duration(f.elapsed_s)}"
             )
             desk.show_job_note(f"Result #{entry.number} is in the history below")
+        self._update_actions()
+
+    def _task_finished(self, job: Job, f: Finished) -> None:
+        """The end of a job without a picture (a download)."""
+        desk = self.desk(job.spec.workspace)
+        desk.progress.setRange(0, 100)
+        if f.cancelled:
+            desk.progress.setValue(0)
+            desk.progress.setFormat(f"Stopped: {job.spec.title} (what arrived is kept; run it again to resume)")
+        else:
+            desk.progress.setValue(100)
+            desk.progress.setFormat(f"Done: {job.spec.title} in {format_duration(f.elapsed_s)}")
+            if job.spec.on_finished is not None:
+                job.spec.on_finished(f)
         self._update_actions()
 
     def _job_failed(self, job: Job, message: str, details: str) -> None:

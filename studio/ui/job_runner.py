@@ -46,6 +46,10 @@ class JobSpec:
     title: str = ""
     #: live(old state, new state) -> the changes a running job takes without restarting (control.update)
     live: Callable[[Any, Any], dict[str, Any]] | None = None
+    #: False for a job that makes no picture (a download): its end goes to no history
+    keeps_result: bool = True
+    #: called on the UI thread with the job's ``Finished`` when it ended without being stopped
+    on_finished: Callable[[Finished], None] | None = None
 
 
 @dataclass(eq=False)

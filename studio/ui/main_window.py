@@ -361,6 +361,32 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         self._restart_hint = ""
         return self.runner.start(spec)
 
+    def start_task(self, spec: JobSpec) -> Job | None:
+        """Start a job without a picture (a download) unless a run is going (it would stop that run)."""
+        if self.runner.is_running():
+            self.notify(f"{spec.title} waits for the running job: stop it or let it finish, then try again.",
+                        "warning")
+            return None
+        return self.runner.start(spec)
+
+    def download_weights(self, name: str) -> Job | None:
+        """Download torchvision's ImageNet weights (Preferences) as a background job with progress and Stop;
+        once there, they become the feature network."""
+        from studio.download import download_job
+        from studio.weights import download_torchvision
+
+        arch = name.split("-")[0]
+        ws = self.current_workspace()
+
+        def done(_finished: Any) -> None:
+            self.set_preferences(replace(self.prefs, weights=name))
+            self.notify(f"Downloaded {name}; it is now the feature network (File \u25b8 Preferences).", "info")
+
+        spec = JobSpec(ws.name, "download", lambda control: download_job(
+            lambda progress: download_torchvision(arch, progress), name, control), ws.params(), ws.state(),
+            title=f"Download {name}", keeps_result=False, on_finished=done)
+        return self.start_task(spec)
+
     def stop(self) -> None:
         if self.runner.is_running():
             self.runner.stop()
@@ -560,6 +586,8 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         dialog = PreferencesDialog(self.prefs, self)
         if dialog.exec() == PreferencesDialog.DialogCode.Accepted:
             self.set_preferences(dialog.preferences())
+            if dialog.download_choice:
+                self.download_weights(dialog.download_choice)
 
     def set_preferences(self, prefs: Preferences) -> None:
         self.prefs = prefs

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -147,7 +148,22 @@ class PreferencesDialog(QDialog):
             overview.setWordWrap(True)
             overview.setStyleSheet("color: palette(mid);")
             layout.addWidget(overview)
+        #: a feature network to download once the dialog closes (a background job in the window)
+        self.download_choice = ""
+        self.download_buttons: dict[str, QPushButton] = {}
+        for s in self._sources:
+            if s.name.endswith("-torchvision") and not s.available:
+                button = QPushButton(f"Download {s.name}")
+                button.setToolTip(f"{s.description}. Needs a network; the download runs in the background "
+                                  "with its progress under the picture, and Stop.")
+                button.clicked.connect(lambda _=False, n=s.name: self._download(n))
+                self.download_buttons[s.name] = button
+                layout.addWidget(button)
         layout.addWidget(buttons)
+
+    def _download(self, name: str) -> None:
+        self.download_choice = name
+        self.accept()
 
     def _show_source(self) -> None:
         name = self.weights.currentData()

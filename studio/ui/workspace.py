@@ -43,6 +43,10 @@ class WorkspaceHost(Protocol):
     def notify(self, text: str, level: str = "info") -> None:
         """A message in the window's notice bar ("info", "warning" or "error")."""
 
+    def start_task(self, spec: JobSpec) -> Any | None:
+        """Run a job that makes no picture (a download) through the window's job runner; None if it
+        cannot start now (said in the window)."""
+
 
 class Workspace(QObject):
     """Base class of a workspace. Subclasses set ``name``/``title`` and implement the marked methods."""

@@ -21,8 +21,8 @@ def _combo_to(combo, value):
 @pytest.mark.parametrize(
     ("field", "action", "expected"),
     [
-        ("content_weight", lambda p: p.content_weight.slider.setValue(750), pytest.approx(31.6, rel=0.01)),
-        ("style_weight", lambda p: p.style_weight.slider.setValue(1000), 10000.0),
+        ("content_weight", lambda p: p.content_weight.slider.setValue(750), pytest.approx(10.0, rel=0.01)),
+        ("style_weight", lambda p: p.style_weight.slider.setValue(1000), 5000.0),
         ("tv_weight", lambda p: p.tv_weight.slider.setValue(0), 0.0),
         ("original_colors", lambda p: p.original_colors.setChecked(True), True),
         ("size", lambda p: p.size.setValue(320), 320),

@@ -302,29 +302,22 @@ class TranslateWorkspace(Workspace):
         return dest.stem
 
     def download(self, name: str) -> bool:
+        """Download an official model as a background job (progress under the picture, Stop cancels and
+        keeps what arrived); once there it is chosen."""
         if not catalogue.network_available(timeout=2.0):
             self.host.notify(catalogue.no_network_message(name), "warning")
             return False
-        from PySide6.QtWidgets import QApplication, QProgressDialog
+        from studio.download import download_job
 
-        dialog = QProgressDialog(f"Downloading {name}\u2026", "", 0, 100, self._panel)
-        dialog.setCancelButton(None)
-        dialog.show()
+        def done(_finished: Any) -> None:
+            self._panel.set_models(catalogue.list_models())
+            self.edit(replace(self._state, model=name), "Model")
+            self.host.notify(f"Downloaded {name}.", "info")
 
-        def progress(done: int, total: int | None) -> None:
-            dialog.setValue(int(100 * done / total) if total else 0)
-            QApplication.processEvents()
-
-        try:
-            catalogue.download(name, progress)
-        except StudioInputError as e:
-            self.host.notify(str(e), "error")
-            return False
-        finally:
-            dialog.close()
-        self._panel.set_models(catalogue.list_models())
-        self.edit(replace(self._state, model=name), "Model")
-        return True
+        spec = JobSpec(self.name, "download", lambda control: download_job(
+            lambda progress: catalogue.download(name, progress), name, control), self._state.params, self._state,
+            title=f"Download {name}", keeps_result=False, on_finished=done)
+        return self.host.start_task(spec) is not None
 
     def _generator(self, path: Path) -> Any:
         from studio.engines.cyclegan.io import load_generator

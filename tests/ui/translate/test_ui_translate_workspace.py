@@ -162,3 +162,40 @@ def test_screenshot(qtbot, win):
     qtbot.wait(100)
     if folder:
         assert win.grab().save(str(Path(folder) / "translate_workspace.png"))
+
+
+def test_a_download_runs_as_a_background_job_with_progress_and_stop(qtbot, win, monkeypatch):
+    import threading
+
+    from studio import cyclegan_catalogue as catalogue
+
+    ws = win.workspace("translate")
+    win.tabs.setCurrentIndex(list(win._workspaces).index("translate"))
+    gate = threading.Event()
+    calls = []
+
+    def fake_download(name, progress=None, **kw):
+        calls.append(name)
+        total = 10 * 65536
+        for i in range(1, 11):
+            progress(i * 65536, total)
+            if i == 3:
+                gate.wait(10)  # the UI thread goes on meanwhile
+        return catalogue.translators_dir() / f"{name}.pth"
+
+    monkeypatch.setattr(catalogue, "network_available", lambda timeout=2.0: True)
+    monkeypatch.setattr(catalogue, "download", fake_download)
+    assert ws.download("style_monet")
+    qtbot.waitUntil(lambda: "Downloading:" in win.progress.text(), timeout=5000)
+    assert win.runner.is_running() and win.act_stop.isEnabled()
+    assert "of 640 KB" in win.progress.text()
+    win.stop()
+    gate.set()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=5000)
+    assert win.progress.text().startswith("Stopped: Download style_monet")
+    assert ws.state().model != "style_monet" and win.history.entries() == []
+    gate.set()
+    assert ws.download("style_monet")
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=5000)
+    assert win.progress.text().startswith("Done: Download style_monet")
+    assert ws.state().model == "style_monet" and win.history.entries() == []  # a download is no result
