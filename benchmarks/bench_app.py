@@ -40,6 +40,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--run-s", type=float, default=0.4)
+    ap.add_argument("--no-freeze", action="store_true", help="leave the garbage collector as Python sets it")
+    ap.add_argument("--preload", action="store_true", help="import the style engine before the first cycle")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="studio-bench-app-"))
     os.environ.update(STUDIO_SETTINGS=str(folder / "s.ini"), STUDIO_DATA_DIR=str(folder / "data"))
@@ -48,7 +50,7 @@ def main() -> int:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from studio.app import ui_friendly_threads
+    from studio.app import keep_collections_short, ui_friendly_threads
     from studio.paths import session_dir
     from studio.session import SessionStore
     from studio.ui.main_window import MainWindow
@@ -58,10 +60,29 @@ def main() -> int:
     torch.set_num_threads(ui_friendly_threads(torch.get_num_threads()))
     win = MainWindow(open_settings(), load_demo=True, session=SessionStore(session_dir()))
     win.show()
+    if not args.no_freeze:
+        keep_collections_short(win)  # as studio.app does
     ws = win.workspace("style")
     ws.edit_params({"size": args.size, "iterations": 100000, "scales": 1, "preview_every": 5}, "bench")
 
+    if args.preload:
+        import studio.engines.style.run  # noqa: F401
+        import studio.weights  # noqa: F401
+    import gc
+
+    collections: list[tuple[float, int]] = []  # (ms, generation) of the garbage collector's runs
+    gc_start = [0.0]
+
+    def on_gc(step: str, info: dict) -> None:
+        if step == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            collections.append(((time.perf_counter() - gc_start[0]) * 1000, info["generation"]))
+
+    gc.callbacks.append(on_gc)
     gaps: list[float] = []
+    where: list[tuple[float, int, str]] = []  # (gap, cycle, phase) of each tick
+    phase = {"cycle": -1, "name": "idle"}
     clock = QElapsedTimer()
     clock.start()
     last = [clock.nsecsElapsed()]
@@ -72,6 +93,7 @@ def main() -> int:
         now = clock.nsecsElapsed()
         if win.runner.is_running():
             gaps.append((now - last[0]) / 1e6 - 5.0)
+            where.append((gaps[-1], phase["cycle"], phase["name"]))
         last[0] = now
 
     ticker.timeout.connect(tick)
@@ -95,10 +117,13 @@ def main() -> int:
         if cycle == args.warmup:
             rss_after_warmup = rss_mb()
         before = len(win.desk("style").history.entries())
+        phase.update(cycle=cycle, name="starting")
         job = win.run()
         assert job is not None
         wait(lambda j=job: j.last_progress is not None, 120)
+        phase["name"] = "running"
         wait(lambda: False, args.run_s)
+        phase["name"] = "stopping"
         t0 = time.perf_counter()
         win.stop()
         wait(lambda j=job: j.done, 60)
@@ -123,6 +148,13 @@ def main() -> int:
           f"({growth:+.1f} %; target under 5 %)")
     print(f"UI stall while jobs ran: longest {gaps[-1]:.1f} ms, p99 {p(gaps, 0.99):.1f} ms "
           f"over {len(gaps)} ticks (target 50 ms)")
+    later = sorted(g for g, c, _n in where if c > 0)
+    if later:
+        print(f"  after the first job's start: longest {later[-1]:.1f} ms, p99 {p(later, 0.99):.1f} ms")
+    slow_gc = sorted(collections, reverse=True)[:3]
+    print("slowest garbage collections: " + ", ".join(f"{ms:.0f} ms (generation {g})" for ms, g in slow_gc))
+    worst = sorted(where, reverse=True)[:5]
+    print("longest stalls: " + ", ".join(f"{g:.0f} ms (cycle {c + 1}, {n})" for g, c, n in worst))
     print(f"history: {len(win.desk('style').history.entries())} results kept")
     win._closing_confirmed = True
     win.close()

@@ -66,10 +66,17 @@ def caffe_vgg19_path() -> Path | None:
     return p if p.is_file() else None
 
 
-def _torchvision_url(arch: str) -> str:
-    from torchvision.models import VGG16_Weights, VGG19_Weights
+#: torchvision's IMAGENET1K_V1 weights (``VGG19_Weights.IMAGENET1K_V1.url``; a test checks they agree).
+#: Written out because importing ``torchvision.models`` pulls in torch._dynamo and sympy: over a second,
+#: with the interpreter lock held for 200 ms at a time, which stalled the window at a run's first start.
+TORCHVISION_URLS = {
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+}
 
-    return (VGG19_Weights if arch == "vgg19" else VGG16_Weights).IMAGENET1K_V1.url
+
+def _torchvision_url(arch: str) -> str:
+    return TORCHVISION_URLS["vgg19" if arch == "vgg19" else "vgg16"]
 
 
 def _hub_file(url: str) -> Path:

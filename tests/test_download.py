@@ -61,3 +61,11 @@ def test_torchvision_weights_must_match_the_hash_in_their_name(tmp_path, monkeyp
     assert not list((tmp_path / "hub").iterdir())
     path = w.download_torchvision("vgg19", opener=FakeServer(good))
     assert path.name == f"vgg19-{prefix}.pth" and path.read_bytes() == good
+
+
+def test_the_written_out_torchvision_urls_are_torchvisions():
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    from studio.weights import TORCHVISION_URLS
+
+    assert {"vgg16": VGG16_Weights.IMAGENET1K_V1.url, "vgg19": VGG19_Weights.IMAGENET1K_V1.url} == TORCHVISION_URLS

@@ -70,8 +70,9 @@ class HistoryEntry:
     def label(self) -> str:
         what = "opened" if self.extra.get("opened") else "stopped" if self.cancelled else "done"
         tab = self.workspace_title or self.spec.workspace.title()
-        method = self.method if self.method.lower() != tab.lower() else ""
-        first = f"#{self.number} {tab}" + (f": {method}" if method else "")
+        method = self.method
+        # "Style transfer" names its tab already; "Fit a picture" gets "Latent: " before it
+        first = f"#{self.number} {method}" if tab.lower() in method.lower() else f"#{self.number} {tab}: {method}"
         return f"{first}\n{what} \u00b7 {self.iterations} it"
 
 
@@ -100,7 +101,7 @@ class HistoryStrip(QListWidget):
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 44, THUMB + 40))
+        self.setGridSize(QSize(THUMB + 64, THUMB + 40))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEventLoop, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -27,13 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engines.files import os_reason
-from studio.history_budget import format_bytes
-from studio.paths import demo_dir, sent_dir
-from studio.progress import plural
+from studio.paths import demo_dir
 from studio.session import SessionStore
 from studio.ui.canvas import ImageCanvas
 from studio.ui.desk import Desk
-from studio.ui.export import ExportDialog, copy_to_clipboard, export_image, format_of
 from studio.ui.history import HistoryEntry, HistoryStrip
 from studio.ui.job_display import JobDisplay
 from studio.ui.job_runner import Job, JobRunner, JobSpec
@@ -42,25 +39,22 @@ from studio.ui.loss_plot import LossPlot
 from studio.ui.notice import NoticeBar
 from studio.ui.preferences import Preferences, PreferencesDialog
 from studio.ui.qimage import to_qimage
+from studio.ui.quitting import Quitting
+from studio.ui.results import Results
 from studio.ui.session_keeper import SessionKeeper
-from studio.ui.settings import get_int, last_folder, open_settings, remember_folder
+from studio.ui.settings import last_folder, open_settings, remember_folder
 from studio.ui.wheel_guard import install as install_wheel_guard
 from studio.ui.window_chrome import WindowChrome
 from studio.ui.workspace import Workspace
 
 log = logging.getLogger("studio.ui")
 
-
-def _not_runnable(control: Any) -> Any:
-    raise RuntimeError("this history entry was opened from a file; it has no job to run")
-
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.tga);;All files (*)"
 MAX_WORKING_PIXELS = 16_000_000  # larger inputs are downscaled on load, with a notice
 DEFAULT_SIZE = QSize(1400, 900)
-QUIT_WAIT_S = 5.0  # how long a quit waits for the running job's last picture
 
 
-class MainWindow(WindowChrome, JobDisplay, QMainWindow):
+class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
     def __init__(
         self,
         settings: QSettings | None = None,
@@ -328,17 +322,6 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
             return False
         return True
 
-    def _add_opened_result(self, ws: Workspace, image: Any, params: dict, caption: str) -> None:
-        """A studio PNG opened with its recipe becomes this tab's current result (exportable, in its
-        history) with the settings that made it."""
-        spec = JobSpec(ws.name, ws.engine, _not_runnable, ws.params(), ws.state(), title=caption)
-        entry = HistoryEntry(number=self.next_entry_number(), image=image.rgb, spec=spec, cancelled=False,
-                             iterations=0, elapsed_s=0.0, extra={"params": dict(params), "opened": caption})
-        self.add_history(entry, f"{caption}\n{ws.describe(ws.state())}")
-        desk = self.desk(ws.name)
-        desk.canvas.set_after(entry.qimage())
-        desk.canvas.set_caption(caption)
-
     def _canvas_drop(self, paths: list[str]) -> None:
         self.open_file(paths[0])
         if len(paths) > 1:
@@ -436,151 +419,6 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         if hasattr(self, "send_button"):
             self.send_button.setEnabled(has_result)
 
-    # history ------------------------------------------------------------------------------------
-    def add_history(self, entry: HistoryEntry, tooltip: str = "") -> None:
-        """Put a result in its workspace's history strip."""
-        entry.workspace_title = self._workspaces[entry.spec.workspace].title
-        self.desk(entry.spec.workspace).history.add(entry, tooltip)
-
-    def delete_history(self, entry: HistoryEntry) -> None:
-        """Remove a result from its history (the desk stops showing it if it was the current one)."""
-        desk = self.desk(entry.spec.workspace)
-        desk.history.remove(entry)
-        if desk.result is entry:
-            desk.result = None
-            desk.canvas.set_after(None)
-            desk.canvas.set_caption(self._workspaces[desk.name].before_caption)
-        self._update_actions()
-
-    def restore_history(self, entry: HistoryEntry) -> None:
-        ws = self._workspaces.get(entry.spec.workspace)
-        if ws is None:
-            return
-        self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
-        if ws.state() is not entry.spec.state:
-            ws.edit(entry.spec.state, f"Restore result #{entry.number}")
-        self.show_entry(entry, f"Result #{entry.number} (from the history)")
-
-    def show_entry(self, entry: HistoryEntry, caption: str = "") -> None:
-        """Make a history entry its tab's current result: on its canvas, and what Export saves."""
-        ws = self._workspaces[entry.spec.workspace]
-        desk = self.desk(ws.name)
-        before = ws.before_image(entry.spec.state)
-        desk.canvas.set_before(to_qimage(before) if before is not None else None)
-        desk.canvas.set_after(entry.qimage())
-        desk.canvas.set_caption(caption or f"Result #{entry.number}")
-        desk.result = entry
-        if self.keeper is not None:
-            self.keeper.schedule()
-        self._update_actions()
-
-    def _history_dropped(self, entries: list) -> None:
-        numbers = ", ".join(f"#{e.number}" for e in entries)
-        b = self.desk(entries[0].spec.workspace).history.budget
-        self.notify(f"The history keeps {format_bytes(b.memory_bytes)} of results in memory and "
-                    f"{format_bytes(b.disk_bytes)} on disk; it let go of the oldest: {numbers}.", "info")
-
-    def current_result(self) -> HistoryEntry | None:
-        return self._result
-
-    def refresh_result(self, workspace: str, image: Any, state: Any, params: dict | None = None,
-                       caption: str = "") -> bool:
-        """A workspace re-derived its current result without a run (e.g. a new blend of a cached result):
-        show it, and let export and the history entry carry it. False when that result is not shown."""
-        desk = self.desk(workspace)
-        entry = desk.result
-        job = self.runner.current
-        if entry is None or (self.runner.is_running() and job is not None and job.spec.workspace == workspace):
-            return False
-        entry.image = image
-        entry.spec = replace(entry.spec, state=state)
-        if params is not None:
-            entry.extra["params"] = params
-        desk.canvas.set_after(entry.qimage())
-        if caption:
-            desk.canvas.set_caption(f"Result #{entry.number} \u00b7 {caption}")
-        return True
-
-    # export -------------------------------------------------------------------------------------
-    def ask_export(self) -> None:
-        if self._result is None:
-            self.notify("Nothing to export yet: run first.", "info")
-            return
-        folder = last_folder(self.settings, "export")
-        fmt = self.settings.value("export/format", "png")
-        ext = {"jpg": ".jpg", "webp": ".webp", "tif": ".tif"}.get(str(fmt), ".png")
-        suggested = str(Path(folder) / f"studio-{self._result.number}{ext}")
-        dialog = ExportDialog(suggested, get_int(self.settings, "export/quality", 95), self)
-        if dialog.exec() != ExportDialog.DialogCode.Accepted:
-            return
-        self.export_result(dialog.chosen_path(), quality=dialog.quality.value())
-
-    def export_result(self, path: str, *, quality: int = 95, entry: HistoryEntry | None = None) -> Path | None:
-        entry = entry or self._result
-        if entry is None:
-            return None
-        target = Path(path).expanduser()
-        if format_of(target) is None:
-            self.notify(f"{target.name}: choose a .png, .jpg, .webp or .tif file name.", "error")
-            return None
-        if target.exists() and not self.confirm(
-            "Replace the file?", f"{target.name} already exists in {target.parent}.\nReplace it?"
-        ):
-            return None
-        try:
-            written = export_image(target, entry, quality=quality)
-        except Exception as exc:  # noqa: BLE001
-            log.exception("exporting %s", target)
-            self.notify(f"Could not save {target.name}: {exc}", "error")
-            return None
-        entry.exported_to = str(written)
-        if self.keeper is not None:
-            self.keeper.schedule()
-        remember_folder(self.settings, "export", target)
-        self.settings.setValue("export/format", format_of(target))
-        self.settings.setValue("export/quality", int(quality))
-        self.notify(f"Saved {written}", "info")
-        return written
-
-    def send_result(self, target: str) -> bool:
-        """Use the current result as another tab's input (the Style result as the Harmonize painting, a
-        translated photo as the Style content), as a PNG file with its recipe, so its origin is kept."""
-        entry = self._result
-        ws = self._workspaces.get(target)
-        if entry is None or ws is None or not ws.input_role:
-            return False
-        source = self._workspaces[entry.spec.workspace].title
-        try:
-            path = export_image(sent_dir() / f"result-{entry.number}.png", entry)
-        except Exception as exc:  # noqa: BLE001
-            log.exception("sending result #%d", entry.number)
-            self.notify(f"Could not send result #{entry.number}: {exc}", "error")
-            return False
-        image = self.load_image(str(path), "content", remember=False)
-        if image is None:
-            return False
-        self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
-        if not ws.open_image(image):
-            self.notify(f"The {ws.title} tab cannot use result #{entry.number}.", "warning")
-            return False
-        self.notify(f"Result #{entry.number} of the {source} tab is now {ws.input_role} of the {ws.title} tab.",
-                    "info")
-        return True
-
-    def _fill_send_menu(self) -> None:
-        menu = self.send_menu
-        menu.clear()
-        here = self.current_workspace().name
-        for ws in self._workspaces.values():
-            if ws.input_role and ws.name != here:
-                act = menu.addAction(f"{ws.title}: as {ws.input_role}", lambda n=ws.name: self.send_result(n))
-                act.setEnabled(self._result is not None)
-
-    def copy_result(self) -> None:
-        if self._result is not None:
-            copy_to_clipboard(self._result)
-            self.statusBar().showMessage("Copied the result to the clipboard", 4000)
-
     # preferences --------------------------------------------------------------------------------
     def show_preferences(self) -> None:
         dialog = PreferencesDialog(self.prefs, self)
@@ -600,62 +438,3 @@ class MainWindow(WindowChrome, JobDisplay, QMainWindow):
         import studio
 
         QMessageBox.about(self, "About studio", f"studio {studio.__version__}\nNeural image techniques for artists.")
-
-    # closing ------------------------------------------------------------------------------------
-    def what_quitting_loses(self) -> list[str]:
-        """Sentences naming what a quit now would lose or stop (empty: nothing)."""
-        lost: list[str] = []
-        job = self.runner.current
-        if self.runner.is_running() and job is not None:
-            ws = self._workspaces.get(job.spec.workspace)
-            what = job.spec.title or (ws.title if ws else "job")
-            p = job.last_progress
-            where = f" at iteration {p.iteration} of {p.total}" if p is not None else ""
-            lost.append(f"The running {what}{where} stops; the picture it has so far goes into the history.")
-        unsaved = [e for d in self._desks.values() for e in d.history.entries()
-                   if not e.exported_to and not e.extra.get("opened") and e.made_here]
-        if unsaved:
-            names = ", ".join(f"#{e.number} ({e.workspace_title})" for e in sorted(unsaved, key=lambda e: e.number))
-            if self.keeper is not None:
-                lost.append(f"{plural(len(unsaved), 'result')} of this session never exported: {names}. They stay "
-                            "in the history for the next start, but are not saved as image files.")
-            else:
-                lost.append(f"{plural(len(unsaved), 'result')} never exported will be lost: {names}.")
-        return lost
-
-    def _confirm_quit(self, lost: list[str]) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit studio?", "Quit studio?", parent=self)
-        box.setInformativeText("\n\n".join(lost))
-        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(quit_button)
-        box.exec()
-        return box.clickedButton() is quit_button
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self._closing_confirmed:
-            lost = self.what_quitting_loses()
-            if lost and not self._confirm_quit(lost):
-                event.ignore()
-                return
-        self._closing_confirmed = True
-        if self.runner.is_running():
-            self.hide()  # the window goes at once; the job stops at its next check
-            self._wait_for_stop(QUIT_WAIT_S)
-        self.runner.shutdown()
-        if self.keeper is not None and not self.keeper.close():
-            log.warning("the session could not be written completely before quitting")
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
-        self.settings.sync()
-        event.accept()
-
-    def _wait_for_stop(self, timeout_s: float) -> None:
-        """Stop the running job and let its last picture reach the history (within ``timeout_s``)."""
-        loop = QEventLoop()
-        self.runner.running_changed.connect(loop.quit)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        self.runner.stop()
-        if self.runner.is_running():
-            loop.exec()
-        self.runner.running_changed.disconnect(loop.quit)

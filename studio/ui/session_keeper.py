@@ -172,7 +172,7 @@ class SessionKeeper(QObject):
                     w.add_history(entry, f"{entry.label.replace(chr(10), ' · ')}\n{ws.describe(entry.spec.state)}")
                     results += 1
                     if entry.number == shown:
-                        w.show_entry(entry)
+                        w.show_entry(entry, f"Result #{entry.number} (kept from the last session)")
             current = doc.get("current")
             names = [ws.name for ws in w.workspaces()]
             if current in names:
