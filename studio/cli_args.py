@@ -40,14 +40,20 @@ def number(name: str, minimum: float = 0.0, allow_zero: bool = True):
     return parse
 
 
-def integer(name: str, minimum: int = 0):
+def integer(name: str, minimum: int = 0, maximum: int | None = None, why: str = ""):
     def parse(text: str) -> int:
+        if len(text.strip()) > 40:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number of at most 40 digits, got "
+                                             f"{len(text.strip())} characters")
         try:
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {text!r}")
+        if maximum is not None and v > maximum:
+            because = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(f"{name} must be at most {maximum}{because}, got {text!r}")
         return v
 
     return parse

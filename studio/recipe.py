@@ -38,6 +38,21 @@ class InputRef:
         return cls(role=role, path=str(path), sha256=file_sha256(path))
 
 
+MAX_RECIPE_CHARS = 4_000_000  # a recipe names its inputs and parameters; masks lie beside it
+MAX_RECIPE_DEPTH = 12
+MAX_RECIPE_INPUTS = 64  # content, a few styles, masks: a recipe with 200 style inputs is not one of ours
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_RECIPE_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
 @dataclass
 class Recipe:
     """Everything that made a result; ``params`` is e.g. ``StyleParams.to_dict()``."""
@@ -78,10 +93,20 @@ class Recipe:
     @classmethod
     def from_json(cls, text: str, *, source: str = "The recipe") -> Recipe:
         """Parse a recipe; ``source`` names where it came from in error messages."""
+        if isinstance(text, str) and len(text) > MAX_RECIPE_CHARS:
+            raise StudioInputError(f"{source} is {len(text):,} characters long, more than a recipe can be "
+                                   f"({MAX_RECIPE_CHARS:,}).")
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError) as exc:
             raise StudioInputError(f"{source} is not valid JSON: {exc}.") from exc
+        except RecursionError:
+            raise StudioInputError(f"{source} nests its values too deeply to be a recipe.") from None
+        except ValueError as exc:  # e.g. an integer of thousands of digits
+            raise StudioInputError(f"{source} holds a value no recipe has ({str(exc).split(';')[0]}).") from None
+        if _depth(data) > MAX_RECIPE_DEPTH:
+            raise StudioInputError(f"{source} nests its values more than {MAX_RECIPE_DEPTH} levels deep; "
+                                   "a recipe never does.")
         if not isinstance(data, dict) or data.get("format") != RECIPE_FORMAT:
             raise StudioInputError(f'{source} is not a studio recipe (no "format": "{RECIPE_FORMAT}").')
         version = data.get("format_version")
@@ -93,7 +118,11 @@ class Recipe:
         try:
             engine = _typed(data, "engine", str)
             params = _typed(data, "params", dict)
-            inputs = [_input_ref(item) for item in _typed(data, "inputs", list)]
+            listed = _typed(data, "inputs", list)
+            if len(listed) > MAX_RECIPE_INPUTS:
+                raise StudioInputError(f"{source} lists {len(listed)} input files, more than the "
+                                       f"{MAX_RECIPE_INPUTS} a recipe may read.")
+            inputs = [_input_ref(item) for item in listed]
             recipe = cls(
                 engine=engine,
                 params=params,

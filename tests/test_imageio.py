@@ -627,3 +627,39 @@ def test_file_sha256(tmp_path: Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc")
     assert file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def _real_png_bomb(path: Path, side: int) -> None:
+    """A valid RGB PNG of side x side black pixels: a few hundred KB that decode to side² x 3 bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    row = b"\x00" * (1 + side * 3)
+    idat = b"".join(z.compress(row * 64) for _ in range(side // 64)) + z.compress(row * (side % 64)) + z.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_a_real_png_bomb_is_refused_from_its_header_under_a_memory_ceiling(tmp_path: Path) -> None:
+    """The issue's bomb had real pixels: the EXIF look-up decoded all of them before the size check."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.png"
+    _real_png_bomb(path, 6000)  # 108 MB of pixels in about 100 KB
+    assert path.stat().st_size < 1_000_000
+    code = (
+        "import resource, sys\nfrom studio.imageio import load_image\n"
+        "from studio.engines.errors import StudioInputError\n"
+        "vm = next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmSize'))\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + 400 * 2**20, vm + 400 * 2**20))  # a ceiling\n"
+        "m = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nb = m()\n"
+        "try:\n    load_image(sys.argv[1], max_pixels=4_000_000, hard_max_pixels=20_000_000)\n"
+        "except StudioInputError as e:\n    print(e)\nprint('grown', m() - b)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "6000 × 6000 pixels (36 megapixels), more than the 20 megapixels studio will open" in out.stdout
+    grown = float(out.stdout.split("grown")[-1])
+    assert grown < 20, f"{grown:.0f} MB grown: the pixels were decoded before the size was checked"

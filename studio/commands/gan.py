@@ -19,7 +19,8 @@ from studio.engines.errors import StudioInputError
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="generator file (default: studio's shipped model)")
-    p.add_argument("--upscale", type=integer("upscale", 1), default=1, help="enlarge the output by this factor")
+    p.add_argument("--upscale", type=integer("upscale", 1, 32, "a 64 px sample at 32 times is 2048 px"), default=1,
+                   help="enlarge the output by this factor")
     p.add_argument("--smooth", action="store_true", help="bicubic upscaling instead of pixel blocks")
     p.add_argument("--force", action="store_true", help="overwrite outputs without asking")
 

@@ -89,6 +89,13 @@ class Params:
     naming it) and ``with_changes``. ``SOURCE`` names where such a dict comes from, for the message."""
 
     SOURCE: ClassVar[str] = "recipe"
+    #: the range of each numeric field (``studio.engines.limits``), checked whenever one is made
+    LIMITS: ClassVar[dict[str, Any]] = {}
+
+    def __post_init__(self) -> None:
+        from studio.engines.limits import check_limits
+
+        check_limits(self)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)  # type: ignore[call-overload]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from studio.engines.limits import PREVIEW, SECONDS, SEED, WEIGHT, Limit
 from studio.engines.params import Params
 
 NormStats = Literal["global", "tile"]
@@ -25,6 +26,11 @@ class TranslateParams(Params):
     original's chroma (YIQ) and takes only the translation's luminance.
     """
 
+    LIMITS = {
+        "strength": Limit(0, 1), "tile": Limit(0, 8192, "a larger tile is no tile"),
+        "overlap": Limit(0, 1024), "stats_side": Limit(64, 8192),
+    }
+
     strength: float = 1.0
     preserve_colors: bool = False
     tile: int = 1024
@@ -43,6 +49,18 @@ class TrainParams(Params):
     With ``max_seconds`` the decay also follows the clock (the same share of the time at the full rate),
     so a time-boxed run still ends at a low learning rate.
     """
+
+    LIMITS = {
+        "ngf": Limit(1, 512), "ndf": Limit(1, 512),
+        "n_blocks": Limit(1, 32, "the official models use 6 or 9"),
+        # a crop under 32 px leaves the critic's normalised layers a single pixel (instance norm fails)
+        "load_size": Limit(32, 4096), "crop_size": Limit(32, 4096),
+        "batch_size": Limit(1, 256), "lr": Limit(0, 1, "Adam diverges far below that", above_lowest=True),
+        "lambda_a": WEIGHT, "lambda_b": WEIGHT, "lambda_identity": WEIGHT, "pool_size": Limit(0, 10_000),
+        "epochs": Limit(0, 1_000_000), "epochs_decay": Limit(0, 1_000_000), "epoch_size": Limit(1, 10_000_000),
+        "save_every_s": Limit(1, 7 * 24 * 3600), "save_epoch_every": Limit(1, 1_000_000),
+        "preview_every": PREVIEW, "max_seconds": SECONDS, "seed": SEED, "threads": Limit(1, 1024),
+    }
 
     ngf: int = 64
     ndf: int = 64

@@ -66,8 +66,8 @@ def validate(params: TrainParams) -> None:
     for name in ("ngf", "ndf", "batch_size", "crop_size"):
         if getattr(params, name) < 1:
             raise bad(name, "must be at least 1")
-    if params.crop_size < 16 or params.crop_size % 4:
-        raise bad("crop_size", "must be a multiple of 4 of at least 16")
+    if params.crop_size < 32 or params.crop_size % 4:  # under 32 the critic's normed layers are 1 px
+        raise bad("crop_size", "must be a multiple of 4 of at least 32")
     if params.load_size < params.crop_size:
         raise bad("load_size", f"must be at least the crop size ({params.crop_size})")
     if params.n_blocks < 0 or params.pool_size < 0 or params.epochs < 0 or params.epochs_decay < 0:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from studio.engines.errors import StudioInputError
+from studio.engines.limits import Limit
 from studio.engines.params import Params
 
 Norm = Literal["batch", "none"]
@@ -29,6 +30,12 @@ Norm = Literal["batch", "none"]
 @dataclass(frozen=True)
 class GanArch(Params):
     """The shape of a generator/critic pair."""
+
+    LIMITS = {
+        "image_size": Limit(8, 1024, "a DCGAN above 1024 px does not train"), "nz": Limit(1, 4096),
+        "ngf": Limit(1, 1024), "ndf": Limit(1, 1024), "nc": Limit(1, 4),
+        "n_extra_layers": Limit(0, 16, "each extra layer adds a full-size convolution"),
+    }
 
     image_size: int = 64
     nz: int = 100

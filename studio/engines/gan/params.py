@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from studio.engines.errors import StudioInputError
+from studio.engines.limits import PREVIEW, SECONDS, SEED, WEIGHT, Limit
 from studio.engines.params import Params
 
 GanLoss = Literal["wgan", "wgan-gp", "dcgan"]
@@ -26,6 +27,18 @@ class TrainGanParams(Params):
     generator steps and every 500th). ``wgan-gp``: Adam (0, 0.9), gradient penalty ``gp_weight``,
     no batch norm in the critic. ``dcgan``: BCE, Adam (0.5, 0.999), one critic step.
     """
+
+    LIMITS = {
+        "size": Limit(8, 1024, "a DCGAN above 1024 px does not train"), "iterations": Limit(1, 10_000_000),
+        "batch_size": Limit(1, 4096, "a batch of 4096 64 px images is already 200 MB"),
+        "nz": Limit(1, 4096), "ngf": Limit(1, 1024), "ndf": Limit(1, 1024),
+        "n_extra_layers": Limit(0, 16, "each extra layer adds a full-size convolution"),
+        "learning_rate": Limit(0, 1, "Adam and RMSprop diverge far below that", above_lowest=True),
+        "n_critic": Limit(1, 1000), "clamp": Limit(0, 10, "weights are clamped to a small box", above_lowest=True),
+        "gp_weight": WEIGHT, "crop_min": Limit(0.01, 1.0), "crop_max": Limit(0.01, 1.0),
+        "load_side": Limit(8, 16384), "sample_every": PREVIEW, "sample_count": Limit(1, 1024),
+        "checkpoint_every": PREVIEW, "max_seconds": SECONDS, "seed": SEED,
+    }
 
     size: int = 64
     loss: GanLoss = "wgan"

@@ -21,11 +21,17 @@ import torch
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, JobControl, Progress
 from studio.engines.gan.models import DCGAN_G, to_uint8_images
+from studio.engines.limits import ITERATIONS, PREVIEW, SEED, WEIGHT, Limit
 from studio.engines.params import Params
 
 
 @dataclass(frozen=True)
 class ProjectParams(Params):
+
+    LIMITS = {
+        "steps": ITERATIONS, "learning_rate": Limit(0, 10, above_lowest=True),
+        "candidates": Limit(1, 4096), "prior_weight": WEIGHT, "seed": SEED, "preview_every": PREVIEW,
+    }
     steps: int = 300
     learning_rate: float = 0.05
     candidates: int = 64  # random starts; the best one is optimised

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from studio.engines.limits import ITERATIONS, PREVIEW, SEED, Limit, largest_side, memory_words
 from studio.engines.params import Params
 
 #: dph: the paper's two passes; gatys: masked Gatys (content = composite, style = painting);
@@ -21,6 +22,16 @@ TAU_PRESETS: dict[str, float] = {"realistic": 1.0, "impressionist": 5.0, "expres
 @dataclass(frozen=True)
 class HarmonizeParams(Params):
     """Everything that decides a harmonization, apart from the painting, composite and masks."""
+
+    #: a harmonization needs about 8 KB a pixel (two passes of VGG features, patch matching)
+    LIMITS = {
+        "tau": Limit(0, 100), "size": Limit(32, largest_side(8_000),
+                                            f"the largest a harmonization fits in this machine's {memory_words()}"),
+        "loose_radius": Limit(0, 512, "a loose mask wider than 512 px is no longer about the object"),
+        "feather": Limit(0, 256, "a soft edge wider than 256 px blurs the whole object"),
+        "gatys_iterations": ITERATIONS, "crop_margin": Limit(0, 4096), "tv_factor": Limit(0, 100),
+        "seed": SEED, "preview_every": PREVIEW,
+    }
 
     mode: Mode = "dph"
     tau: float = 5.0  # style strength: ~1 realistic, ~5 impressionist, ~10 expressionist / cubist

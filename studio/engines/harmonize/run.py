@@ -38,6 +38,7 @@ import torch
 
 from studio.engines.cpu_memory import keep_large_blocks
 from studio.engines.device import describe
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.harmonize.dph import build_pass1, build_pass2
@@ -240,6 +241,9 @@ def _to_input_resolution(work: _Work, result_work: np.ndarray, painting: np.ndar
     return blend(painting, up, tight, params.feather * k)
 
 
+MIN_WORKING_PIXELS = 16
+
+
 def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.ndarray,
                   loose_mask: np.ndarray | None, params: HarmonizeParams, control: JobControl | None = None,
                   network: FeatureNetwork | None = None) -> Iterator[Event]:
@@ -280,6 +284,11 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
                {"weights": net.source or net.arch, "device": describe(device)})
 
     work = _prepare(painting, composite, tight_mask, loose_mask, params)
+    left = int((work.tight > 0.5).sum())
+    if left < MIN_WORKING_PIXELS:
+        raise StudioInputError(f"At the working size of {params.size} px the object covers {left} pixel"
+                               f"{'' if left == 1 else 's'}, too few to harmonize (at least {MIN_WORKING_PIXELS}); "
+                               "use a larger object or a larger size.")
     y0, y1, x0, x1 = work.box
     hw = work.painting.shape[:2]
     yield Info(f"Working at {hw[1]}x{hw[0]}; optimising the {x1 - x0}x{y1 - y0} region around the object.")

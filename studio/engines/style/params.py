@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from studio.engines.limits import ITERATIONS, PREVIEW, SECONDS, SEED, WEIGHT, Limit, largest_side, memory_words
 from studio.engines.params import Params
 
 CONTENT_LAYERS_DEFAULT: tuple[str, ...] = ("relu4_2",)
@@ -36,6 +37,17 @@ class StyleParams(Params):
     Loss terms are normalised (content by the content features' energy, each style layer by
     its target Gram's energy), so the weights mean the same at any size and with any network.
     """
+
+    #: a style run needs about 6 KB a pixel (VGG features, their gradients, L-BFGS's history)
+    LIMITS = {
+        "size": Limit(16, largest_side(6_000), f"the largest a style run fits in this machine's {memory_words()}"),
+        "content_weight": WEIGHT, "style_weight": WEIGHT, "tv_weight": WEIGHT,
+        "style_layer_weights": Limit(0, 1000), "style_blend": Limit(0, 1000),
+        "style_scale": Limit(0.05, 8.0, "the style image at eight times the output is already huge"),
+        "iterations": ITERATIONS, "learning_rate": Limit(0, 10, above_lowest=True),
+        "seed": SEED, "scales": Limit(1, 8, "eight scales go from the output size down to 1/128 of it"),
+        "preview_every": PREVIEW, "max_seconds": SECONDS,
+    }
 
     size: int = 512  # long side of the output, in pixels
     content_weight: float = 1.0

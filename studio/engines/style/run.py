@@ -65,8 +65,14 @@ def content_factor(index: int, count: int) -> float:
     return 1.0 if index == count - 1 else _COARSE_CONTENT_WEIGHT
 
 
+MAX_STYLES = 16
+
+
 def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None) -> None:
     """Raise StudioInputError with one clear sentence for a bad parameter value."""
+    if n_styles > MAX_STYLES:
+        raise StudioInputError(f"{n_styles} style images is more than the {MAX_STYLES} a run blends (each one "
+                               "costs the memory of its features).")
     for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
         v = getattr(params, name)
         if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:

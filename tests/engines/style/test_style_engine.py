@@ -204,12 +204,12 @@ def test_max_seconds_bounds_the_run(random_net):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"content_weight": -1.0}, "content-weight must be a non-negative number"),
-        ({"style_weight": float("nan")}, "style-weight must be a non-negative number"),
+        ({"content_weight": -1.0}, "content-weight must be at least 0 and at most 1,000,000, got -1.0"),
+        ({"style_weight": float("nan")}, "style-weight must be a finite number, got nan"),
         ({"style_layers": ("relu1_1", "relu9_9")}, "unknown style layer name 'relu9_9'"),
         ({"content_layers": ("conv7_1",)}, "unknown content layer name 'conv7_1'"),
         ({"style_layer_weights": (1.0,)}, "style-layer-weights has 1 values for 5 style layers"),
-        ({"size": 4}, "size must be an integer of at least 16"),
+        ({"size": 4}, "size must be at least 16 and at most"),
         ({"optimizer": "sgd"}, "optimizer must be lbfgs or adam"),
     ],
 )

@@ -1,0 +1,128 @@
+"""Hardening: every bad number, recipe or file below is one sentence, exit code 2, no traceback and no file
+written, before any memory is taken (issue 19). The corpus is built here, small and fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.cli import main
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("corpus")
+    yy, xx = np.mgrid[0:48, 0:64]
+    photo = np.stack([xx * 4, yy * 5, 128 + 0 * xx], -1).astype(np.uint8)
+    Image.fromarray(photo).save(d / "photo.png")
+    Image.fromarray(photo[::-1]).save(d / "style.png")
+    dot = np.zeros((48, 64), np.uint8)
+    dot[20, 30] = 255
+    Image.fromarray(dot).save(d / "dot_mask.png")  # a one-pixel mask
+    for sub in ("a", "b"):
+        (d / sub).mkdir()
+        for i in range(2):
+            Image.fromarray(np.roll(photo, 7 * i, axis=1)).save(d / sub / f"{i}.png")
+
+    (d / "out").mkdir()
+
+    def as_png(name: str, text: str) -> None:
+        from PIL.PngImagePlugin import PngInfo
+
+        from studio.recipe import RECIPE_KEY
+
+        info = PngInfo()
+        info.add_text(RECIPE_KEY, text, zip=True)
+        Image.fromarray(photo).save(d / name, pnginfo=info)
+
+    def recipe(name: str, params: dict, inputs=None) -> None:
+        body = {"format": "studio-recipe", "format_version": 1, "engine": "stylize", "params": params,
+                "inputs": inputs if inputs is not None else [
+                    {"role": "content", "path": str(d / "photo.png"), "sha256": ""},
+                    {"role": "style", "path": str(d / "style.png"), "sha256": ""}],
+                "weights": "vgg16-hed", "studio_version": "0", "created": "x"}
+        as_png(name, json.dumps(body))
+
+    recipe("seed30.png", {"seed": 10**30})
+    recipe("size1e5.png", {"size": 100000})
+    recipe("styles200.png", {}, [{"role": "content", "path": str(d / "photo.png"), "sha256": ""}]
+           + [{"role": "style", "path": str(d / "style.png"), "sha256": ""}] * 200)
+    as_png("nested.png", '{"format": "studio-recipe", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    as_png("digits.png", '{"format": "studio-recipe", "format_version": 1, "params": {"size": ' + "9" * 5000 + "}}")
+    return d
+
+
+def _cases(d: Path) -> list[tuple[str, list[str], str]]:
+    photo, style, out = str(d / "photo.png"), str(d / "style.png"), str(d / "out" / "o.png")
+    big = "99999999999999999999"
+    return [
+        ("stylize size", ["stylize", photo, style, "-o", out, "--size", "20000"],
+         "size must be at least 16 and at most"),
+        ("stylize size 1e12", ["stylize", photo, style, "-o", out, "--size", "999999999999"], "size must be"),
+        ("stylize scales", ["stylize", photo, style, "-o", out, "--scales", "999999999999"], "scales must be"),
+        ("stylize scales 1e6", ["stylize", photo, style, "-o", out, "--scales", "1000000"], "scales must be"),
+        ("stylize seed", ["stylize", photo, style, "-o", out, "--seed", big], "seed must be"),
+        ("stylize style-scale", ["stylize", photo, style, "-o", out, "--style-scale", "1e308"], "style-scale must be"),
+        ("recipe seed 1e30", ["stylize", "--recipe", str(d / "seed30.png"), "-o", out], "seed must be"),
+        ("recipe size 1e5", ["stylize", "--recipe", str(d / "size1e5.png"), "-o", out], "size must be"),
+        ("recipe 200 styles", ["stylize", "--recipe", str(d / "styles200.png"), "-o", out], "more than the 64"),
+        ("recipe nested", ["stylize", "--recipe", str(d / "nested.png"), "-o", out], "nests its values"),
+        ("recipe digits", ["stylize", "--recipe", str(d / "digits.png"), "-o", out], "value no recipe has"),
+        ("harmonize seed", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
+                            "--seed", big], "seed must be"),
+        ("harmonize loose-radius", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"),
+                                    "-o", out, "--loose-radius", "999999999999"], "loose-radius must be"),
+        ("harmonize feather", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
+                               "--feather", "1e308"], "feather must be"),
+        ("harmonize size", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
+                            "--size", "999999999999"], "size must be"),
+        ("train-gan lr", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--lr", "1e308"],
+         "learning-rate must be"),
+        ("train-gan clamp", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--clamp", "1e308"], "clamp"),
+        ("train-gan seed", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--seed", big], "seed"),
+        ("train-gan extra-layers", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"),
+                                    "--extra-layers", "999999999999"], "extra-layers"),
+        ("train-gan batch-size", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"),
+                                  "--batch-size", "999999999999"], "batch-size"),
+        ("train-gan nz", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--nz", "999999999999"], "nz"),
+        ("train-gan ngf", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--ngf", "999999999999"], "ngf"),
+        ("train-cyclegan blocks", ["train-cyclegan", str(d / "a"), str(d / "b"), "-o", str(d / "out" / "c"),
+                                   "--blocks", "999999999999"], "blocks"),
+        ("train-cyclegan crop 16", ["train-cyclegan", str(d / "a"), str(d / "b"), "-o", str(d / "out" / "c"),
+                                    "--crop-size", "16", "--load-size", "40"], "crop-size must be"),
+        ("train-cyclegan crop 20", ["train-cyclegan", str(d / "a"), str(d / "b"), "-o", str(d / "out" / "c"),
+                                    "--crop-size", "20", "--load-size", "40"], "crop-size must be"),
+        ("gan sample upscale", ["gan", "sample", "-o", str(d / "out" / "s.png"), "--upscale", "200"], "upscale"),
+    ]
+
+
+CASE_IDS = [c[0] for c in _cases(Path("/x"))]
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_each_bad_input_is_one_sentence_exit_2_and_nothing_written(corpus, case, capsys):
+    name, argv, words = next(c for c in _cases(corpus) if c[0] == case)
+    before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.startswith("studio: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert words.lower() in lines[0].lower(), lines[0]
+    assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == before  # nothing written
+
+
+def test_a_one_pixel_mask_is_one_sentence(corpus, capsys, random_net, monkeypatch):
+    import studio.weights
+
+    monkeypatch.setattr(studio.weights, "load_feature_network", lambda *a, **k: random_net)
+    out = corpus / "out" / "h.png"
+    rc = main(["harmonize", str(corpus / "style.png"), "--composite", str(corpus / "photo.png"), "--mask",
+               str(corpus / "dot_mask.png"), "-o", str(out), "--size", "64", "--iterations", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    assert "too few to harmonize" in err or "at least 64" in err
+    assert not out.exists()
