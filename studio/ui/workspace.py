@@ -156,7 +156,14 @@ class Workspace(QObject):
 
     def edit_params(self, changes: dict[str, Any], text: str, merge_key: str = "") -> None:
         """A panel's parameter edit (``Binder.edited``) as an undoable edit of the state's ``params``."""
-        new = self._state.params.with_changes(**changes)
+        from studio.engines.errors import StudioInputError
+
+        try:
+            new = self._state.params.with_changes(**changes)
+        except StudioInputError as exc:  # past a range (studio.engines.limits): said, and the panel shows the old value
+            self.host.notify(str(exc)[:1].upper() + str(exc)[1:], "warning")
+            self._show(self._state)
+            return
         if new != self._state.params:
             self.edit(replace(self._state, params=new), text, merge_key or None)
 

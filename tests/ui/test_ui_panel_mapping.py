@@ -122,3 +122,14 @@ def test_typing_into_a_spin_box_is_one_edit(ws, qtbot):
     assert ws.params().size == 64  # not yet: no edit per keystroke
     qtbot.keyClick(box, Qt.Key.Key_Return)
     assert ws.params().size == 320 and ws.undo_stack.count() == 1
+
+
+def test_a_value_past_its_range_is_said_and_the_panel_keeps_the_old_one(qtbot, window):
+    ws = window.workspace("style")
+    before = ws.params()
+    ws.edit_params({"style_scale": 1e308}, "Style scale")
+    assert ws.params() == before
+    assert window.notice.level == "warning"
+    assert "Style-scale must be at least 0.05 and at most 8" in window.notice.text()
+    panel = ws.panel()
+    assert panel.size.maximum() == ws.params().LIMITS["size"].highest  # the machine's memory, not a guess

@@ -193,7 +193,7 @@ class HarmonizePanel(QWidget):
             self.preset_buttons[name] = b
         presets.addStretch(1)
         self.size = QSpinBox()
-        self.size.setRange(64, 4096)
+        self.size.setRange(64, int(HarmonizeParams.LIMITS["size"].highest))  # what this machine's memory allows
         self.size.setSingleStep(64)
         self.size.setSuffix(" px")
         self.pass1 = QSpinBox()

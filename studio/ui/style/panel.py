@@ -97,7 +97,7 @@ class StylePanel(QWidget):
 
         # output -------------------------------------------------------------------------------
         self.size = QSpinBox()
-        self.size.setRange(32, 8192)
+        self.size.setRange(32, int(StyleParams.LIMITS["size"].highest))  # what this machine's memory allows
         self.size.setSingleStep(64)
         self.size.setSuffix(" px")
         self.iterations = QSpinBox()
