@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from studio import __version__
-from studio.cli_args import EXIT_BAD_INPUT, Parser
+from studio.cli_args import EXIT_BAD_INPUT, EXIT_TERMINATED, Parser, Terminated, handle_sigterm
 from studio.engines.errors import StudioInputError
 
 #: command name -> module under studio.commands (imported only when the command line needs it)
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         from studio.app import main as app_main
 
         return app_main(argv)
+    handle_sigterm()
+    _remove_stale_temporaries()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, or a bad argument (already reported)
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.func(args))
+    except Terminated:
+        print("\nstudio: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\nstudio: interrupted", file=sys.stderr)
         return 130
@@ -71,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         msg = msg[0].upper() + msg[1:] if msg and not msg[0].isupper() and not msg.startswith(("'", "/")) else msg
         print(f"studio: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _remove_stale_temporaries() -> None:
+    """Temporary files of studio's own atomic writes that a kill left in its own folders (an hour old)."""
+    from studio.engines.files import remove_stale_temporaries
+    from studio.paths import cache_dir, data_dir, models_dir
+
+    for folder in (cache_dir(), models_dir(), data_dir()):
+        remove_stale_temporaries(folder)
 
 
 if __name__ == "__main__":

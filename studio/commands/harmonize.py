@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.cli_args import confirm_overwrite, integer, number, param_help
+from studio.cli_args import confirm_overwrite, integer, interrupted_code, number, param_help
 from studio.engines.errors import StudioInputError
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
@@ -108,9 +108,9 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
         network = network_for(params) if params.needs_network else None
         finished = drive(run_harmonize(painting.rgb, composite.rgb, tight, loose, params, network=network), bar,
                          total_loss)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bar.close("interrupted; nothing was written")
-        return 130
+        return interrupted_code(exc)
     inputs = [InputRef("painting", str(Path(args.painting).resolve()), painting.sha256),
               InputRef("composite", str(Path(args.composite).resolve()), composite.sha256),
               InputRef("mask", str(Path(args.mask).resolve()), tight_sha)]

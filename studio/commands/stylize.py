@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.cli_args import confirm_overwrite, integer, names, number, numbers, param_help
+from studio.cli_args import confirm_overwrite, integer, interrupted_code, names, number, numbers, param_help
 from studio.engines.errors import StudioInputError
 from studio.engines.style.params import StyleParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
@@ -131,9 +131,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     try:
         finished = drive(run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params)),
                          bar, total_loss, on_progress=snapshot)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bar.close("interrupted; nothing was written")
-        return 130
+        return interrupted_code(exc)
     inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
         InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
     recipe = Recipe.of_run("stylize", finished, params, inputs)

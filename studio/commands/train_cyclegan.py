@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from studio.cli_args import integer, number
+from studio.cli_args import integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
 from studio.progress import ProgressBar, drive, format_seconds
 
@@ -78,9 +78,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         finished = drive(run_train(args.dir_a, args.dir_b, out, params, resume=args.resume, files=IMAGE_FILES),
                          bar, losses)
-    except KeyboardInterrupt:
-        bar.close(f"interrupted; the last checkpoint in {out} is kept (resume with --resume)")
-        return 130
+    except KeyboardInterrupt as exc:
+        bar.close(f"interrupted; the last checkpoint in {out} is kept (resume with --resume)"
+                  if (out / "latest_net_G_A.pth").is_file()
+                  else "interrupted before the first checkpoint; nothing to resume from was written")
+        return interrupted_code(exc)
     bar.close(f"{'cancelled' if finished.cancelled else 'done'}: {finished.iterations} iterations in "
               f"{format_seconds(finished.elapsed_s)}; translator {out / 'latest_net_G_A.pth'}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from studio.cli_args import confirm_overwrite, integer, number
+from studio.cli_args import confirm_overwrite, integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
 from studio.progress import ProgressBar, drive, format_seconds
 
@@ -73,9 +73,11 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         finished = drive(run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
                                        made_by=__version__),
                          bar, lambda ev: " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items()))
-    except KeyboardInterrupt:
-        bar.close(f"interrupted; the last checkpoint in {out} is kept")
-        return 130
+    except KeyboardInterrupt as exc:
+        ckpt = out / "checkpoint.pt"
+        bar.close(f"interrupted; the last checkpoint {ckpt} is kept (resume with --resume {ckpt})" if ckpt.is_file()
+                  else "interrupted before the first checkpoint; nothing to resume from was written")
+        return interrupted_code(exc)
     bar.close(f"wrote {finished.extra.get('generator')} after {finished.extra.get('generator_iterations')} generator "
               f"steps in {format_seconds(finished.elapsed_s)}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
-from studio.cli_args import confirm_overwrite, integer, number
+from studio.cli_args import confirm_overwrite, integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
 from studio.progress import ProgressBar, drive, format_seconds
 
@@ -93,9 +93,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
         bar = ProgressBar(f"[{n}/{len(args.images)}] {Path(src).name}")
         try:
             finished = drive(run_translate(net, rgb, params, mask=mask), bar, show_info=n == 1)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             bar.close("interrupted; the current image was not written")
-            return 130
+            return interrupted_code(exc)
         inputs = [InputRef("image", str(Path(src).resolve()), img.sha256)]
         if args.mask:
             inputs.append(InputRef("mask", str(Path(args.mask).resolve()), file_sha256(args.mask)))

@@ -104,3 +104,26 @@ def file_sha256(path: PathLike) -> str:
     except OSError as exc:
         raise StudioInputError(f"{str(path)!r} cannot be read: {os_reason(exc)}.") from exc
     return digest.hexdigest()
+
+
+def remove_stale_temporaries(folder: PathLike, older_than_s: float = 3600.0) -> int:
+    """Delete the temporary files of ``atomic_write`` (``.NAME.<hex>.tmp``) under ``folder`` that are older
+    than ``older_than_s``: a kill leaves them; a write in progress is never that old. Returns the count."""
+    import re
+    import time
+
+    root = Path(folder)
+    if not root.is_dir():
+        return 0
+    pattern = re.compile(r"^\..+\.[0-9a-f]{6,}\.tmp$")
+    now = time.time()
+    gone = 0
+    for p in root.rglob(".*.tmp"):
+        try:
+            if pattern.match(p.name) and p.is_file() and now - p.stat().st_mtime > older_than_s:
+                p.unlink()
+                gone += 1
+        except OSError:
+            continue
+    return gone
+
