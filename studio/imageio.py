@@ -284,6 +284,10 @@ def _decode(
         )
     orientation = _orientation(img)
     upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    frames = getattr(img, "n_frames", 1)
+    if isinstance(frames, int) and frames > 1:  # an animated GIF or WebP, a multi-page TIFF
+        kind = "pages" if img.format == "TIFF" else "frames"
+        warnings.append(f"{quoted(path)} has {frames} {kind}; studio uses the first.")
     target, budget_bound = _target_size((w, h), max_pixels, max_side)
     drafted = False
     if target != (w, h) and img.format in _DRAFTABLE_FORMATS:

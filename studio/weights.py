@@ -25,6 +25,7 @@ from studio.download import Opener, ProgressFn, fetch
 from studio.engines.errors import StudioInputError
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.files import atomic_write, file_sha256
+from studio.engines.torch_files import load_tensors
 from studio.paths import models_dir, weights_cache_dir
 
 log = logging.getLogger("studio.weights")
@@ -134,10 +135,7 @@ def choose_source(name: str = "auto") -> WeightSource:
 
 
 def _load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user
-        raise StudioInputError(f"{path} is not a loadable weights file: {e}") from None
+    sd = load_tensors(path, "weights")
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):

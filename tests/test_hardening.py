@@ -126,3 +126,42 @@ def test_a_one_pixel_mask_is_one_sentence(corpus, capsys, random_net, monkeypatc
     assert rc == 2 and "Traceback" not in err, err
     assert "too few to harmonize" in err or "at least 64" in err
     assert not out.exists()
+
+
+def test_a_refused_checkpoint_is_one_sentence_that_never_advises_unsafe_loading(tmp_path):
+    import pickle
+
+    import torch
+
+    from studio.engines.errors import StudioInputError
+    from studio.engines.gan.checkpoints import load_generator
+    from studio.engines.torch_files import load_tensors
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    evil = tmp_path / "evil.pth"
+    torch.save({"x": 1}, evil)  # a real zip checkpoint ...
+    with open(evil, "wb") as f:  # ... replaced by a pickle that would call a function
+        pickle.dump({"state_dict": Evil()}, f)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint at all")
+    for path in (evil, junk):
+        with pytest.raises(StudioInputError) as err:
+            load_tensors(path)
+        text = str(err.value)
+        assert "weights_only" not in text and "\n" not in text and "Re-running" not in text
+        assert path.name in text
+    with pytest.raises(StudioInputError, match="damaged, cut short or another kind of file"):
+        load_generator(junk)
+
+
+def test_an_animated_gif_says_only_its_first_frame_is_used(tmp_path):
+    from studio.imageio import load_image
+
+    a = np.zeros((16, 16, 3), np.uint8)
+    frames = [Image.fromarray(a), Image.fromarray(a + 200)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    loaded = load_image(tmp_path / "anim.gif")
+    assert any("has 2 frames; studio uses the first" in w for w in loaded.warnings)

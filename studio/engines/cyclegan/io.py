@@ -12,22 +12,13 @@ from torch import nn
 from studio.engines.cyclegan.models import ResnetGenerator, generator_from_state_dict
 from studio.engines.errors import StudioInputError
 from studio.engines.files import atomic_write
+from studio.engines.torch_files import load_tensors
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``torch.load(..., weights_only=True)`` of a file, with one clear sentence for every failure."""
     p = Path(path)
-    if not p.exists():
-        raise StudioInputError(f"{str(p)!r} does not exist.")
-    if not p.is_file():
-        raise StudioInputError(f"{str(p)!r} is not a file.")
-    if p.stat().st_size == 0:
-        raise StudioInputError(f"{str(p)!r} is empty (0 bytes).")
-    try:
-        sd = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure means the same to the user
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise StudioInputError(f"{str(p)!r} is not a readable PyTorch weights file ({reason[:160]}).") from None
+    sd = load_tensors(p, "weights")
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):

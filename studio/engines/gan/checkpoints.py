@@ -27,6 +27,7 @@ import torch
 from studio.engines.errors import StudioInputError
 from studio.engines.files import atomic_write, atomic_write_text
 from studio.engines.gan.models import DCGAN_G, GanArch, check_arch
+from studio.engines.torch_files import load_tensors
 
 GENERATOR_FORMAT = "studio-gan-generator"
 CHECKPOINT_FORMAT = "studio-gan-checkpoint"
@@ -70,15 +71,7 @@ def card_path(weights: Path) -> Path:
 
 
 def _torch_load(path: Path) -> Any:
-    if not path.exists():
-        raise StudioInputError(f"{str(path)!r} does not exist.")
-    if path.is_dir():
-        raise StudioInputError(f"{str(path)!r} is a folder, not a checkpoint file.")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickle errors, zip errors, refused globals
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StudioInputError(f"{str(path)!r} is not a readable PyTorch checkpoint: {reason}.") from exc
+    return load_tensors(path, "checkpoint")
 
 
 def weights_hash(state_dict: dict[str, torch.Tensor]) -> str:

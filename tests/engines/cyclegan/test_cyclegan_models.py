@@ -117,7 +117,7 @@ def test_wrong_checkpoints_give_one_clear_sentence(tmp_path):
         load_generator(tmp_path / "shape.pth")
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"PK\x03\x04 this is not a checkpoint")
-    with pytest.raises(StudioInputError, match="not a readable PyTorch weights file"):
+    with pytest.raises(StudioInputError, match="is not a weights file studio can read"):
         load_generator(corrupt)
     (tmp_path / "empty.pth").write_bytes(b"")
     with pytest.raises(StudioInputError, match="empty"):

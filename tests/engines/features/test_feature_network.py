@@ -137,7 +137,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 
     bad = tmp_path / "vgg.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(StudioInputError, match="not a loadable weights file"):
+    with pytest.raises(StudioInputError, match="is not a weights file studio can read: it is damaged"):
         load_feature_network(str(bad))
 
 
