@@ -43,4 +43,12 @@ def save_png_sequence(frames: Sequence[np.ndarray], folder: str | os.PathLike[st
         raise StudioInputError(f"{str(d)!r} is a file, not a folder for the frames.")
     d.mkdir(parents=True, exist_ok=True)
     digits = max(4, len(str(len(frames) - 1)))
-    return [save_image(d / f"{stem}_{i:0{digits}d}.png", f, metadata=metadata) for i, f in enumerate(frames)]
+    written: list[Path] = []
+    try:
+        for i, f in enumerate(frames):
+            written.append(save_image(d / f"{stem}_{i:0{digits}d}.png", f, metadata=metadata))
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the frames so far are whole, and said to be a part
+        exc.add_note(f"{len(written)} of {len(frames)} frames were written to {d} before the interruption; "
+                     "the sequence is incomplete.")
+        raise
+    return written

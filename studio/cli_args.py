@@ -43,12 +43,29 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one sentence and exits with code 2."""
 
     def error(self, message: str) -> NoReturn:
-        # "argument --x: x must be ..." -> "x must be ..." when our own parser already named the value
-        head, sep, rest = message.partition(": ")
-        if sep and head.startswith("argument ") and head.split("/")[-1].lstrip("-") in rest:
-            message = rest
-        sys.stderr.write(f"studio: error: {message}\n(see '{self.prog} --help')\n")
+        sys.stderr.write(f"studio: error: {plain_error(message)}\n(see '{self.prog} --help')\n")
         raise SystemExit(EXIT_BAD_INPUT)
+
+
+def plain_error(message: str) -> str:
+    """argparse's "argument --x: ..." as a sentence of its own: the prefix goes (the sentence names the
+    option), "invalid choice" lists the choices, a missing value says so."""
+    head, sep, rest = message.partition(": ")
+    if not (sep and head.startswith("argument ")):
+        return message
+    option = head[len("argument "):].split("/")[-1]
+    if option.lstrip("-") in rest or option in rest:
+        return rest
+    if rest.startswith("invalid choice: "):
+        choice, _, choices = rest[len("invalid choice: "):].partition(" (choose from ")
+        return f"{option} must be one of {choices.rstrip(')')}, got {choice}"
+    if rest.startswith("expected one argument"):
+        return f"{option} needs a value"
+    if rest.startswith("invalid ") and " value: " in rest:
+        kind, _, value = rest[len("invalid "):].partition(" value: ")
+        return f"{option} must be {'a whole number' if kind == 'int' else 'a number' if kind == 'float' else kind}, " \
+               f"got {value}"
+    return f"{option}: {rest}"
 
 
 def number(name: str, minimum: float = 0.0, allow_zero: bool = True):

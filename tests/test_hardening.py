@@ -165,3 +165,47 @@ def test_an_animated_gif_says_only_its_first_frame_is_used(tmp_path):
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     loaded = load_image(tmp_path / "anim.gif")
     assert any("has 2 frames; studio uses the first" in w for w in loaded.warnings)
+
+
+def test_translate_refuses_an_empty_mask_says_a_coloured_one_and_makes_no_folder(corpus, tmp_path, capsys):
+    black = tmp_path / "black.png"
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(black)
+    out = tmp_path / "new_folder"
+    assert main(["translate", "default", str(corpus / "photo.png"), "-o", str(out), "--mask", str(black)]) == 2
+    assert "all black" in capsys.readouterr().err and not out.exists()
+    assert main(["translate", "default", str(corpus / "missing.png"), "-o", str(out)]) == 2
+    assert not out.exists()  # a bad input leaves no empty folder behind
+    red = tmp_path / "red.png"
+    Image.fromarray(np.full((48, 64, 3), (255, 0, 0), np.uint8)).save(red)
+    assert main(["translate", "default", str(corpus / "photo.png"), "-o", str(out), "--mask", str(red)]) == 0
+    assert "is in colour; its brightness is used" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "sentence"), [
+    (["stylize", "a.png", "b.png", "--optimizer", "sgd"], "--optimizer must be one of"),
+    (["stylize", "a.png", "b.png", "--size"], "--size needs a value"),
+    (["harmonize", "p.png", "--composite", "c.png", "--mask", "m.png", "--mode", "magic"], "--mode must be one of"),
+])
+def test_argument_errors_read_as_sentences_without_the_parsers_prefix(argv, sentence, capsys):
+    assert main(argv) == 2
+    line = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("studio: error:"))
+    assert sentence in line and "argument " not in line, line
+
+
+def test_an_interrupted_frame_sequence_says_it_is_incomplete(tmp_path, monkeypatch):
+    import studio.animation as animation
+
+    calls = []
+
+    def save(path, image, metadata=None):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(path)
+        path.write_bytes(b"png")
+        return path
+
+    monkeypatch.setattr(animation, "save_image", save)
+    frames = [np.zeros((4, 4, 3), np.float32)] * 10
+    with pytest.raises(KeyboardInterrupt) as err:
+        animation.save_png_sequence(frames, tmp_path / "frames")
+    assert "3 of 10 frames were written" in " ".join(err.value.__notes__)

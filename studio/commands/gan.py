@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from studio import __version__
-from studio.cli_args import confirm_overwrite, integer, number
+from studio.cli_args import confirm_overwrite, integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
 
 
@@ -145,7 +145,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             raise StudioInputError(f"{args.output!r}: give a .gif file or a folder for a PNG sequence.")
         if out.is_dir() and any(out.glob("frame_*.png")) and not args.force:
             raise StudioInputError(f"{str(out)!r} already holds frames; pass --force to overwrite them.")
-        save_png_sequence(frames, out, metadata=_recipe("gan-interpolate", gen, params))
+        try:
+            save_png_sequence(frames, out, metadata=_recipe("gan-interpolate", gen, params))
+        except KeyboardInterrupt as exc:
+            for note in getattr(exc, "__notes__", ()):
+                print(f"studio: {note}", file=sys.stderr)
+            return interrupted_code(exc)
     print(f"wrote {out} ({len(frames)} frames, {args.mode})", file=sys.stderr)
     return 0
 

@@ -52,7 +52,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from studio.engines.files import file_sha256
     from studio.engines.pixels import resize_long_side
     from studio.image_save import save_image
-    from studio.imageio import load_image
+    from studio.imageio import check_input_file, load_image
     from studio.recipe import InputRef, Recipe
 
     if args.strength > 1:
@@ -74,10 +74,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for p in args.images:
         if not Path(p).is_file():
             raise StudioInputError(f"{p!r} does not exist or is not a file.")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    mask_img = _mask(args.mask) if args.mask else None
+    for p in args.images:  # every input is readable before a folder is made or a file is written
+        check_input_file(Path(p))
     for o in outputs:
         confirm_overwrite(o, args.force)
-    mask_img = load_image(args.mask).rgb.mean(axis=2) if args.mask else None
+    out_dir.mkdir(parents=True, exist_ok=True)
     print(f"model {model_path} (ngf {net.ngf}, {net.n_blocks} blocks)", file=sys.stderr)
     t_all = time.perf_counter()
     for n, (src, dst) in enumerate(zip(args.images, outputs, strict=True), 1):
@@ -110,3 +112,23 @@ def cmd_translate(args: argparse.Namespace) -> int:
         print(f"translated {len(args.images)} images in {format_seconds(time.perf_counter() - t_all)}",
               file=sys.stderr)
     return 0
+
+
+def _mask(path: str) -> Any:
+    """The selection mask (white: translate, black: keep); an empty one is refused, a coloured one said."""
+    import numpy as np
+
+    from studio.imageio import load_image
+
+    loaded = load_image(path)
+    for w in loaded.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    rgb = loaded.rgb
+    m = rgb.mean(axis=2)
+    if float(m.max()) < 0.02:
+        raise StudioInputError(f"the mask {path!r} is all black: it selects nothing to translate.")
+    if float(np.abs(rgb - m[..., None]).max()) > 0.05:
+        print(f"warning: the mask {path!r} is in colour; its brightness is used (white: translate, black: keep).",
+              file=sys.stderr)
+    return m
+
