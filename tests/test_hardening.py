@@ -209,3 +209,34 @@ def test_an_interrupted_frame_sequence_says_it_is_incomplete(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt) as err:
         animation.save_png_sequence(frames, tmp_path / "frames")
     assert "3 of 10 frames were written" in " ".join(err.value.__notes__)
+
+
+def test_a_recipe_says_what_it_reads_and_never_starts_a_download(corpus, capsys, monkeypatch):
+    from studio.recipe import Recipe, read_recipe
+    from studio.recipe_reach import recipe_reach
+
+    base = read_recipe(corpus / "seed30.png")
+    recipe = Recipe(base.engine, {"weights": "vgg19-torchvision", "size": 32}, base.inputs, "vgg19-torchvision")
+    import studio.weights as w
+
+    monkeypatch.setattr(w, "_hub_file", lambda url: corpus / "no-such-dir" / "vgg19.pth")  # not installed
+    reach = recipe_reach(recipe)
+    assert reach.lines[0] == f"reads the content image {corpus / 'photo.png'}"
+    assert "not installed (a 548 MB download)" in reach.lines[-1]
+    assert "never starts a 548 MB download" in reach.refusal and "--weights auto" in reach.refusal
+    assert recipe_reach(recipe, "vgg19-torchvision", chosen_by_user=True).refusal is None  # the user's own choice
+    path = recipe_reach(recipe, "/elsewhere/net.pth").lines[-1]
+    assert "loads weights from the file /elsewhere/net.pth, which the recipe names" in path
+
+    from PIL.PngImagePlugin import PngInfo
+
+    from studio.recipe import RECIPE_KEY
+
+    info = PngInfo()
+    info.add_text(RECIPE_KEY, recipe.to_json())
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(corpus / "asks_vgg19.png", pnginfo=info)
+    assert main(["stylize", "--recipe", str(corpus / "asks_vgg19.png"), "-o", str(corpus / "out" / "r.png")]) == 2
+    err = capsys.readouterr().err
+    assert "reads the style image" in err and "a recipe never starts a 548 MB download" in err
+    assert not (corpus / "out" / "r.png").exists()
+    (corpus / "asks_vgg19.png").unlink()

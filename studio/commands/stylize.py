@@ -84,6 +84,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             raise StudioInputError(f"{args.recipe} holds no studio recipe.")
         if recipe.engine != "stylize":
             raise StudioInputError(f"{args.recipe} holds a {recipe.engine!r} recipe, not a stylize one.")
+        from studio.recipe_reach import recipe_reach
+
+        reach = recipe_reach(recipe, args.weights, chosen_by_user=args.weights is not None)
+        print(f"the recipe in {args.recipe}:", file=sys.stderr)
+        for line in reach.lines:
+            print(f"  {line}", file=sys.stderr)
+        if reach.refusal:
+            raise StudioInputError(reach.refusal)
         for w in check_inputs(recipe):
             print(f"warning: {w}", file=sys.stderr)
         base = dict(recipe.params)

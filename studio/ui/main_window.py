@@ -261,6 +261,15 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
             remember_folder(self.settings, role, paths[0])
         return paths
 
+    def confirm_recipe_reads(self, name: str, reads: list[str]) -> bool:
+        """A recipe is someone's file: before it opens the files it names, the user sees the list."""
+        if not reads:
+            return True
+        shown = "\n".join(reads[:12]) + (f"\n… and {len(reads) - 12} more" if len(reads) > 12 else "")
+        return self.confirm("Open the files of this recipe?",
+                            f"{name} holds the settings that made it. Its recipe also reads these files:\n\n"
+                            f"{shown}\n\nOpen them too? (No: only the settings are taken.)")
+
     def confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                       QMessageBox.StandardButton.No)
@@ -311,7 +320,11 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                             "can use; opened it as a photo.", "warning")
             else:
                 self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
-                note = ws.restore_recipe(dict(recipe.params), [(i.role, i.path) for i in recipe.inputs])
+                if not self.confirm_recipe_reads(Path(path).name, [f"{i.role}: {i.path}" for i in recipe.inputs]):
+                    recipe_inputs: list[tuple[str, str]] = []  # the settings only, none of its files
+                else:
+                    recipe_inputs = [(i.role, i.path) for i in recipe.inputs]
+                note = ws.restore_recipe(dict(recipe.params), recipe_inputs)
                 if note is not None:
                     self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
                     self.notify(f"{Path(path).name}: {note}", "info")

@@ -103,7 +103,7 @@ def test_bad_inputs_get_one_sentence_and_exit_2(case, tmp_path, capsys):
         (["--composite", str(small_painting)], "differ in size"),
         (["--loose-mask", str(empty)], "loose mask"),
         (["--tau", "-1"], "tau"),
-        (["--mode", "nope"], "invalid choice"),
+        (["--mode", "nope"], "--mode must be one of"),
     ]
     for flags, words in cases:
         args = _args(case, out, "--mode", "color")

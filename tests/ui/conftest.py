@@ -32,6 +32,8 @@ def _quit_without_asking(monkeypatch):
     from studio.ui.main_window import MainWindow
 
     monkeypatch.setattr(MainWindow, "_confirm_quit", lambda self, lost: True)
+    # a recipe's list of files is shown and accepted (tests of that question patch it themselves)
+    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: True)
 
 
 @pytest.fixture(autouse=True)

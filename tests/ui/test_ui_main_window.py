@@ -440,3 +440,19 @@ def test_the_run_button_says_restart_while_a_run_goes_and_counts_read_right(qtbo
     assert window.act_run.text().endswith("Run")
     assert (plural(1, "iteration"), plural(0, "iteration"), plural(3, "scale")) == (
         "1 iteration", "0 iterations", "3 scales")
+
+
+def test_a_recipe_lists_the_files_it_reads_and_no_takes_only_its_settings(qtbot, window, tmp_path, image_dir,
+                                                                         monkeypatch):
+    ws = window.workspace("style")
+    run_to_end(qtbot, window)
+    out = tmp_path / "result.png"
+    assert window.export_result(str(out)) == out
+    asked = []
+    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: asked.append(reads) or False)
+    assert ws.set_content_path(str(image_dir / "big.png"))
+    ws.panel().seed.setValue(11)
+    assert window.open_file(str(out))
+    assert asked == [[f"content: {image_dir / 'content.png'}", f"style: {image_dir / 'style.png'}"]]
+    assert ws.params().seed == 0  # the settings came back ...
+    assert ws.state().content.path.name == "big.png"  # ... but none of the files it names was opened

@@ -1,0 +1,52 @@
+"""What a recipe will read and fetch, said before it runs: a recipe is a file from someone else.
+
+A re-run reads the input files the recipe names and loads the feature network it names. Both are
+listed for the user first (the CLI prints them; the app asks), a network that is not installed is
+never downloaded because a recipe asked (the user downloads it, or chooses another), and weights
+from a path the recipe names are called that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.recipe import Recipe
+
+TORCHVISION_MB = {"vgg19": 548, "vgg16": 528}
+
+
+@dataclass(frozen=True)
+class Reach:
+    lines: tuple[str, ...]  # one per file or network, for the user
+    refusal: str | None  # why the recipe cannot run as it is, or None
+
+
+def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: bool = False) -> Reach:
+    """The files ``recipe`` reads and the network ``weights`` (default: the recipe's) it loads."""
+    lines = []
+    for ref in recipe.inputs:
+        state = "" if Path(ref.path).is_file() else " (missing)"
+        lines.append(f"reads the {ref.role} image {ref.path}{state}")
+    name = weights if weights is not None else str(recipe.params.get("weights") or "auto")
+    refusal = None
+    if name in ("", "auto"):
+        lines.append("loads the best feature network installed here")
+    elif name.endswith("-torchvision"):
+        from studio.weights import get_source
+
+        source = get_source(name)
+        if source.available:
+            lines.append(f"loads the feature network {name} (installed)")
+        else:
+            mb = TORCHVISION_MB.get(source.arch, 500)
+            lines.append(f"asks for the feature network {name}, which is not installed (a {mb} MB download)")
+            if not chosen_by_user:
+                refusal = (f"the recipe asks for the {name} network, which is not installed; a recipe never starts "
+                           f"a {mb} MB download: run 'studio weights download {name}' first, or add --weights auto.")
+    elif name.endswith((".pth", ".pt")) or "/" in name:
+        lines.append(f"loads weights from the file {name}, which the "
+                     f"{'command line' if chosen_by_user else 'recipe'} names (not one of studio's networks)")
+    else:
+        lines.append(f"loads the feature network {name}")
+    return Reach(tuple(lines), refusal)
