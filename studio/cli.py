@@ -71,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstudio: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # an unwritable folder, a full disk: the file and the reason, never a traceback
+        from studio.engines.files import os_reason
+
+        where = f"{e.filename!r}: " if getattr(e, "filename", None) else ""
+        print(f"studio: error: {where}{os_reason(e)}.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except StudioInputError as e:
         msg = str(e)
         msg = msg[0].upper() + msg[1:] if msg and not msg[0].isupper() and not msg.startswith(("'", "/")) else msg
@@ -83,8 +89,11 @@ def _remove_stale_temporaries() -> None:
     from studio.engines.files import remove_stale_temporaries
     from studio.paths import cache_dir, data_dir, models_dir
 
-    for folder in (cache_dir(), models_dir(), data_dir()):
-        remove_stale_temporaries(folder)
+    try:
+        for folder in (cache_dir(), models_dir(), data_dir()):
+            remove_stale_temporaries(folder)
+    except OSError:  # a read-only home: nothing to clean there, and the command goes on
+        pass
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def test_download_resumes_records_and_verifies_the_checksum(folder):
     assert dest.read_bytes() == data and not part.exists()
     assert seen[-1] == (len(data), len(data))
     assert cat.recorded_checksums()["horse2zebra"] == file_sha256(dest)
-    assert cat.verify("horse2zebra")
+    assert cat.verify("horse2zebra").ok and "first seen" in cat.verify("horse2zebra").words
     assert cat.resolve_model("horse2zebra") == dest
     # a later download with different bytes is refused and set aside
     with pytest.raises(StudioInputError, match="was recorded"):
@@ -96,7 +96,7 @@ def test_download_resumes_records_and_verifies_the_checksum(folder):
     assert (folder / "horse2zebra.pth.bad").is_file() and dest.read_bytes() == data
     # a damaged file no longer verifies
     dest.write_bytes(data[:-10] + b"0123456789")
-    assert not cat.verify("horse2zebra")
+    assert not cat.verify("horse2zebra").ok
 
 
 def test_download_of_something_else_is_set_aside(folder):

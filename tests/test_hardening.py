@@ -240,3 +240,15 @@ def test_a_recipe_says_what_it_reads_and_never_starts_a_download(corpus, capsys,
     assert "reads the style image" in err and "a recipe never starts a 548 MB download" in err
     assert not (corpus / "out" / "r.png").exists()
     (corpus / "asks_vgg19.png").unlink()
+
+
+def test_an_unwritable_place_is_one_sentence_not_a_traceback(corpus, capsys, monkeypatch):
+    """As root the folder permissions of the issue's cases do not hold, so the refusal is made to happen
+    where the command makes its output folder."""
+    def refuse(self, *a, **k):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    rc = main(["train-gan", str(corpus / "a"), "--out", str(corpus / "out" / "g"), "--iterations", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "Permission denied" in err and "out/g" in err, err

@@ -50,9 +50,9 @@ def cmd_translators(args: argparse.Namespace) -> int:
         print(f"imported {args.target} as {dest.stem} ({dest})")
         return 0
     if args.action == "verify":
-        ok = cat.verify(args.target)
-        print(f"{args.target}: {'checksum matches' if ok else 'CHECKSUM MISMATCH'}")
-        return 0 if ok else 1
+        verdict = cat.verify(args.target)
+        print(f"{args.target}: {verdict.words}")
+        return 0 if verdict.ok else 1
     if args.target not in cat.PRETRAINED:
         raise StudioInputError(f"{args.target!r} is not an official CycleGAN model; choose one of: "
                                f"{', '.join(cat.PRETRAINED)}.")

@@ -218,9 +218,14 @@ class CycleGANTrainer:
         if not sf.is_file():
             return 0, 0
         state = read_state_dict(sf)
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        return int(state["epoch"]), int(state["iteration"])
+        try:
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            return int(state["epoch"]), int(state["iteration"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            what = f"lacks {exc}" if isinstance(exc, KeyError) else "holds optimiser states that do not fit this run"
+            raise StudioInputError(f"{str(sf)!r} {what}; remove it to resume from the networks alone "
+                                   "(the optimisers then start afresh).") from None
 
 
 def _batch(domain: Domain, p: TrainParams, rng: np.random.Generator, device: torch.device,

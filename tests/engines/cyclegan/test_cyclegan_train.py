@@ -147,3 +147,23 @@ def test_a_damaged_options_file_of_a_run_folder_is_one_sentence(tmp_path, conten
         read_run_options(tmp_path)
     assert "\n" not in str(err.value)
     assert read_run_options(tmp_path / "elsewhere") == {}
+
+
+def test_resume_from_a_damaged_run_folder_is_one_sentence(domains, tmp_path):
+    import json
+
+    from studio.engines.cyclegan.train import OPT_FILE, STATE_FILE, read_run_options
+
+    out = tmp_path / "run"
+    _run(*domains, out, TINY.with_changes(epochs=1, epochs_decay=0, epoch_size=2))
+    state = torch.load(out / STATE_FILE, weights_only=True)
+    del state["opt_G"]
+    torch.save(state, out / STATE_FILE)
+    with pytest.raises(StudioInputError, match="lacks 'opt_G'; remove it to resume from the networks alone"):
+        list(run_train(*domains, out, TINY.with_changes(epochs=2, epoch_size=2), resume=True, files=IMAGE_FILES))
+    (out / OPT_FILE).write_text("not json")
+    with pytest.raises(StudioInputError, match="is not a readable options file"):
+        read_run_options(out)
+    (out / OPT_FILE).write_text(json.dumps([1, 2]))
+    with pytest.raises(StudioInputError, match="holds a list, not the object of options"):
+        read_run_options(out)
