@@ -252,3 +252,12 @@ def test_an_unwritable_place_is_one_sentence_not_a_traceback(corpus, capsys, mon
     rc = main(["train-gan", str(corpus / "a"), "--out", str(corpus / "out" / "g"), "--iterations", "1"])
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and "Permission denied" in err and "out/g" in err, err
+
+
+def test_a_generator_config_asking_for_a_billion_layers_is_refused_at_once():
+    from studio.engines.errors import StudioInputError
+    from studio.engines.gan.checkpoints import arch_from_wgan_config
+
+    with pytest.raises(StudioInputError, match="n-extra-layers must be at least 0 and at most 16"):
+        arch_from_wgan_config({"imageSize": 64, "nz": 100, "nc": 3, "ngf": 64, "n_extra_layers": 1e9})
+    # refused when the architecture is described, before a single layer is built (it sat for a minute)
