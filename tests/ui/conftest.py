@@ -183,3 +183,11 @@ def paint_counter() -> PaintCounter:
 def engine_factory():
     """Make a FakeEngine with other timings: ``engine_factory(step_s=..., fail_at=...)``."""
     return FakeEngine
+
+
+def run_job(qtbot, win) -> None:
+    """Press Run and wait until the job has ended (its result is in the history)."""
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+

@@ -7,6 +7,8 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 
+from tests.ui.conftest import run_job
+
 
 class GreedyField(QLineEdit):
     """A text field that claims every shortcut key for itself, as QLineEdit does for Ctrl+E (end of line)
@@ -26,14 +28,8 @@ def _field_in_panel(window, cls=QLineEdit):
     return field
 
 
-def _run(qtbot, win):
-    with qtbot.waitSignal(win.runner.finished, timeout=10000):
-        win.run()
-    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
-
-
 def test_export_runs_from_a_text_field_with_the_focus(qtbot, window, monkeypatch):
-    _run(qtbot, window)
+    run_job(qtbot, window)
     asked = []
     monkeypatch.setattr(window, "ask_export", lambda: asked.append(True))
     window.act_export.triggered.disconnect()
@@ -51,7 +47,7 @@ def test_export_runs_from_a_text_field_with_the_focus(qtbot, window, monkeypatch
 
 
 def test_holding_b_shows_the_before_picture_from_a_slider_but_types_in_a_field(qtbot, window):
-    _run(qtbot, window)
+    run_job(qtbot, window)
     slider = window.workspace("style").panel().style_weight.slider
     slider.setFocus()
     qtbot.waitUntil(slider.hasFocus, timeout=2000)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from studio.history_budget import HistoryBudget, MiB
 from studio.session import SessionStore
 from studio.ui.main_window import MainWindow
+from tests.ui.conftest import run_job
 
 
 def _window(qtbot, settings, folder, engine=None):
@@ -21,12 +22,6 @@ def _window(qtbot, settings, folder, engine=None):
         win.workspace("style").run_engine = engine
     win.show()
     return win
-
-
-def _run(qtbot, win):
-    with qtbot.waitSignal(win.runner.finished, timeout=10000):
-        win.run()
-    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
 
 
 def _prepare_style(win, image_dir, **changes):
@@ -56,7 +51,7 @@ def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, set
     folder = tmp_path / "session"
     win = _window(qtbot, settings, folder, fake_engine)
     style = _prepare_style(win, image_dir, style_weight=777.0)
-    _run(qtbot, win)
+    run_job(qtbot, win)
     made = win.desk("style").history.entries()[0]
     harm = win.workspace("harmonize")
     assert harm.set_painting_path(str(image_dir / "big.png"))
@@ -88,7 +83,7 @@ def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, set
     again.tabs.setCurrentIndex(0)
     assert again.export_result(str(tmp_path / "out.png")) is not None
     again.workspace("style").run_engine = fake_engine
-    _run(qtbot, again)
+    run_job(qtbot, again)
     assert again.desk("style").history.entries()[0].number == 2
     again._closing_confirmed = True
     again.close()
