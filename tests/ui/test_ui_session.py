@@ -58,6 +58,10 @@ def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, set
     assert harm.add_object_path(str(image_dir / "transparent.png"))
     harm.set_transform({"x": 120.0, "y": 80.0, "scale": 1.5}, "Move", None)
     placed = harm.state().layer.transform
+    lat = win.workspace("latent")
+    lat.choose(5)
+    lat.set_direction(0, 1.5)
+    frame = lat.state().frame
     win.tabs.setCurrentIndex(1)
     win.close()
     assert quit_answers[0] and "#1 (Style)" in quit_answers[0][0][0]
@@ -71,6 +75,8 @@ def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, set
     h = again.workspace("harmonize").state()
     assert h.layer.transform == placed and h.painting.rgb.shape == (300, 400, 3)
     assert again.current_workspace().name == "harmonize"
+    la = again.workspace("latent").state()
+    assert la.choice == 5 and la.directions[0] == 1.5 and np.array_equal(la.frame, frame)
     entries = again.desk("style").history.entries()
     assert len(entries) == 1 and entries[0].number == 1 and entries[0].iterations == 12
     assert np.array_equal(entries[0].pixels(), made.image)
