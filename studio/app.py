@@ -6,8 +6,9 @@ import argparse
 import logging
 import os
 import sys
+import threading
 
-from studio.cli_args import EXIT_BAD_INPUT
+from studio.cli_args import EXIT_BAD_INPUT, EXIT_TERMINATED
 
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -56,9 +57,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.styles:
         ws = window.workspace("style")
         ws.add_style_paths(args.styles)
+    terminated = close_on_sigterm(window)
     code = _exec(app)
+    if terminated():
+        code = EXIT_TERMINATED
     _exit_past_stragglers(code, window.settings)
     return code
+
+
+def close_on_sigterm(window):
+    """SIGTERM (a logout, ``kill``) closes the window as a quit does, without the question: the running job
+    stops, its picture and the session are written and the session is marked as ended cleanly. Returns a
+    function that tells whether that happened. Python runs signal handlers only when it has control, so a
+    timer hands it control five times a second while Qt's loop waits."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    seen = {"term": False}
+
+    def on_term(signum, frame) -> None:
+        seen["term"] = True
+        window._closing_confirmed = True  # a signal cannot be asked
+        QTimer.singleShot(0, window.close)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
+        heartbeat = QTimer(window)
+        heartbeat.setInterval(200)
+        heartbeat.timeout.connect(lambda: None)
+        heartbeat.start()
+    return lambda: seen["term"]
 
 
 def _exec(app) -> int:

@@ -50,3 +50,23 @@ def test_a_killed_app_comes_back_with_its_inputs_settings_and_history(tmp_path, 
     assert report["styles"] == ["style.png"]
     assert [h[:2] for h in report["history"]] == [[1, 7]] and 0.0 < report["history"][0][2] < 1.0
     assert "did not quit properly" in report["notice"] and "1 result" in report["notice"]
+
+
+def test_sigterm_closes_the_app_as_a_quit_does_and_keeps_the_session(tmp_path):
+    env = dict(os.environ, STUDIO_DATA_DIR=str(tmp_path / "data"), STUDIO_SETTINGS=str(tmp_path / "s.ini"),
+               STUDIO_CACHE_DIR=str(tmp_path / "cache"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    app = subprocess.Popen([sys.executable, "-m", "studio.cli", "--no-demo"], env=env, cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    session = tmp_path / "data" / "session"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (session / "session.json").exists():
+            assert app.poll() is None, app.stderr.read()[-2000:]
+            time.sleep(0.2)
+        assert (session / "open").exists()  # running
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(60) == 128 + signal.SIGTERM
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert (session / "session.json").exists() and not (session / "open").exists()  # a clean end
