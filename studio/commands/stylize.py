@@ -38,6 +38,8 @@ def add_parser(sub: Any) -> None:
                    help=param_help(StyleParams, "style_scale"))
     g.add_argument("--original-colors", action="store_const", const=True, default=None,
                    help=param_help(StyleParams, "original_colors"))
+    g.add_argument("--strength", type=number("strength"), help=param_help(StyleParams, "strength"))
+    g.add_argument("--fade", choices=("rgb", "luminance"), help=param_help(StyleParams, "fade"))
     o = p.add_argument_group("optimisation")
     o.add_argument("--iterations", type=integer("iterations"), help=param_help(StyleParams, "iterations"))
     o.add_argument("--scales", type=integer("scales", 1), help=param_help(StyleParams, "scales"))
@@ -61,7 +63,8 @@ def add_parser(sub: Any) -> None:
 
 
 _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
-                "style_layer_weights", "style_blend", "style_scale", "original_colors", "iterations", "scales",
+                "style_layer_weights", "style_blend", "style_scale", "original_colors", "strength", "fade",
+                "iterations", "scales",
                 "max_seconds", "optimizer", "precondition", "learning_rate", "init", "seed", "pooling", "device",
                 "weights")
 

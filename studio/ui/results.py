@@ -82,6 +82,10 @@ class Results:
         self.notify(f"The history keeps {format_bytes(b.memory_bytes)} of results in memory and "
                     f"{format_bytes(b.disk_bytes)} on disk; it let go of the oldest: {numbers}.", "info")
 
+    def result_of(self, workspace: str) -> HistoryEntry | None:
+        """The result a tab shows (and exports), or None."""
+        return self.desk(workspace).result
+
     def current_result(self) -> HistoryEntry | None:
         return self._result
 

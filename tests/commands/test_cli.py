@@ -234,3 +234,19 @@ def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, hed_net):
     r_again = read_recipe(again)
     assert r_again is not None and r_again.params["precondition"] is False
     np.testing.assert_array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(plain)))
+
+
+def test_stylize_strength_fades_and_the_recipe_carries_it(pair, tmp_path, hed_net):
+    c, s = pair
+    full, half = tmp_path / "full.png", tmp_path / "half.png"
+    assert main(["stylize", str(c), str(s), "-o", str(full), "--seed", "1", *FAST]) == 0
+    assert main(["stylize", str(c), str(s), "-o", str(half), "--seed", "1", "--strength", "0.5", "--fade", "rgb",
+                 *FAST]) == 0
+    recipe = read_recipe(half)
+    assert recipe.params["strength"] == 0.5 and recipe.params["fade"] == "rgb"
+    photo = np.asarray(Image.open(c).resize((32, 24), Image.Resampling.BOX), np.float32)
+    a, b = np.asarray(Image.open(full), np.float32), np.asarray(Image.open(half), np.float32)
+    assert np.abs(b - (a + photo) / 2).mean() < 3.0  # halfway between the stylised picture and the photo
+    again = tmp_path / "again.png"
+    assert main(["stylize", "--recipe", str(half), "-o", str(again), "--force"]) == 0
+    assert read_recipe(again).params["strength"] == 0.5

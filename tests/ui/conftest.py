@@ -127,7 +127,7 @@ class FakeEngine:
                 preview=(img * 255).astype(np.uint8) if show else None)
         yield Finished(image=img, cancelled=cancelled, iterations=done, elapsed_s=time.perf_counter() - t0,
                        losses={"total": 1.0}, extra={"weights": "fake-net", "device": "cpu",
-                                                     "params": params.to_dict()})
+                                                     "params": params.to_dict(), "stylised": img})
 
 
 @pytest.fixture

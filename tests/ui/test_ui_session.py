@@ -172,3 +172,24 @@ def test_a_result_is_used_as_another_tabs_input_with_its_recipe_kept(qtbot, wind
     assert painting.rgb.shape == result.shape and abs(painting.rgb - result).max() <= 1 / 255 + 1e-6
     assert read_recipe(painting.path).engine == "stylize"  # where the picture came from stays with it
     assert "Result #1 of the Style tab is now the painting of the Harmonize tab" in window.notice.text()
+
+
+def test_the_fade_changes_the_finished_picture_at_once_without_a_run(qtbot, window, fake_engine, tmp_path):
+    from studio.recipe import read_recipe
+    from studio.ui.qimage import from_qimage
+
+    run_job(qtbot, window)
+    ws = window.workspace("style")
+    entry = window.current_result()
+    stylised = entry.extra["stylised"]
+    ws.panel().strength.setValue(0.0)  # the panel's Strength: all photo
+    assert len(fake_engine.calls) == 1 and not window.runner.is_running()  # no new run
+    photo = ws.state().content.rgb
+    assert np.allclose(entry.image, photo, atol=1e-6)  # what Export saves
+    assert np.abs(from_qimage(window.canvas.after())[..., :3] / 255.0 - photo).max() < 2 / 255  # what is shown
+    ws.panel().strength.setValue(1.0)
+    assert np.array_equal(window.current_result().image, stylised)
+    ws.edit_params({"strength": 0.5, "fade": "luminance"}, "Fade")
+    out = window.export_result(str(tmp_path / "faded.png"))
+    params = read_recipe(out).params
+    assert params["strength"] == 0.5 and params["fade"] == "luminance"  # the recipe carries the fade

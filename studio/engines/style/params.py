@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from studio.engines.limits import ITERATIONS, PREVIEW, SECONDS, SEED, WEIGHT, Limit, largest_side, memory_words
 from studio.engines.params import Params
+from studio.engines.style.fade import FadeMode
 
 CONTENT_LAYERS_DEFAULT: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS_DEFAULT: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -16,6 +17,9 @@ Init = Literal["content", "noise", "median-noise"]
 Pooling = Literal["max", "avg"]
 
 # Fields a running job accepts through JobControl.update(); they take effect at the next iteration.
+#: applied to a finished picture (``studio.engines.style.fade``): never a reason to run again
+FADE_FIELDS: frozenset[str] = frozenset({"strength", "fade"})
+
 LIVE_FIELDS: frozenset[str] = frozenset(
     {
         "content_weight",
@@ -43,6 +47,7 @@ class StyleParams(Params):
         "size": Limit(16, largest_side(6_000), f"the largest a style run fits in this machine's {memory_words()}"),
         "content_weight": WEIGHT, "style_weight": WEIGHT, "tv_weight": WEIGHT,
         "style_layer_weights": Limit(0, 1000), "style_blend": Limit(0, 1000),
+        "strength": Limit(0, 1),
         "style_scale": Limit(0.05, 8.0, "the style image at eight times the output is already huge"),
         "iterations": ITERATIONS, "learning_rate": Limit(0, 10, above_lowest=True),
         "seed": SEED, "scales": Limit(1, 8, "eight scales go from the output size down to 1/128 of it"),
@@ -67,6 +72,8 @@ class StyleParams(Params):
     init: Init = "content"
     seed: int = 0
     original_colors: bool = False
+    strength: float = 1.0  # fade: 1 the stylised picture, 0 the photo (applied after the run; live in the app)
+    fade: FadeMode = "rgb"  # what the fade mixes back: "rgb" (colour and tone) or "luminance" (tone only)
     scales: int = 3  # coarse-to-fine levels, each twice the size of the one before; 1 = single scale
     pooling: Pooling = "max"
     preview_every: int = 10  # iterations between previews (the first preview comes sooner)
@@ -80,6 +87,9 @@ class StyleParams(Params):
         "style_weight": "How strongly the painting's texture and strokes are applied. Higher: more painting.",
         "tv_weight": "Smoothness: removes speckle noise. 0 turns it off; high values blur fine detail.",
         "original_colors": "Keep the photo's colours and take only the brush strokes from the painting.",
+        "strength": "Fade: how much of the stylised picture to keep, from 0 (the photo) to 1 (all of it). "
+                    "Changes the finished picture at once, without a new run.",
+        "fade": "What the fade mixes back: rgb (the photo's colour and tone) or luminance (its tone only).",
         "size": "Long side of the result in pixels. Larger is slower (time grows with the pixel count).",
         "iterations": "Optimisation steps at each size (see Coarse-to-fine steps). More steps: a more finished "
                       "look, more time.",

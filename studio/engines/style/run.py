@@ -34,6 +34,7 @@ from studio.engines.device import describe
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.style.fade import fade
 from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 
@@ -319,8 +320,10 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             final = _resize(final, final_hw)
     if params_now.original_colors:
         final = original_colors(final, content_final)
+    stylised = final
+    final = fade(stylised, content_final, params_now.strength, params_now.fade)
     x = objective = stepper = None  # the L-BFGS history alone is 100 image copies
     give_back_memory()
     yield Finished(image=final, cancelled=cancelled, iterations=performed, elapsed_s=time.perf_counter() - t0,
                    losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
-                                              "params": params_now.to_dict()})
+                                              "params": params_now.to_dict(), "stylised": stylised})

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 from studio.engines.events import Event, JobControl
-from studio.engines.style.params import LIVE_FIELDS, StyleParams
+from studio.engines.style.params import FADE_FIELDS, LIVE_FIELDS, StyleParams
 from studio.progress import plural
 from studio.ui.job_runner import JobSpec
 from studio.ui.style.panel import StylePanel
@@ -71,6 +71,7 @@ class StyleWorkspace(Workspace):
         p.add_style_clicked.connect(self._ask_styles)
         p.style_blend_edited.connect(self._blend_edited)
         p.remove_style_clicked.connect(self.remove_style)
+        self.state_changed.connect(self._refade)
         self._show(self._state)
 
     # Workspace --------------------------------------------------------------------------------
@@ -127,7 +128,25 @@ class StyleWorkspace(Workspace):
         return changes
 
     def live_fields(self) -> frozenset[str]:
-        return LIVE_FIELDS
+        return LIVE_FIELDS | FADE_FIELDS  # the fade never needs a run: it is applied to the finished picture
+
+    def _refade(self, old: StyleState, new: StyleState) -> None:
+        """A strength or fade change re-mixes this tab's shown result with its photo at once, without a run."""
+        if old is None or not any(getattr(old.params, f) != getattr(new.params, f) for f in FADE_FIELDS):
+            return
+        result_of = getattr(self.host, "result_of", None)
+        entry = result_of(self.name) if result_of is not None else None
+        stylised = entry.extra.get("stylised") if entry is not None else None
+        if stylised is None or entry.spec.state.content is None:
+            return
+        from studio.engines.style.fade import fade_to_photo
+
+        image = fade_to_photo(stylised, entry.spec.state.content.rgb, new.params.strength, new.params.fade)
+        used = dict(entry.extra.get("params") or {}, strength=new.params.strength, fade=new.params.fade)
+        state = replace(entry.spec.state, params=entry.spec.state.params.with_changes(
+            strength=new.params.strength, fade=new.params.fade))
+        self.host.refresh_result(self.name, image, state, params=used,
+                                 caption=f"strength {new.params.strength:.2f}")
 
     def needs_restart(self, old: StyleState, new: StyleState) -> bool:
         return not old.same_images(new) or super().needs_restart(old, new)
