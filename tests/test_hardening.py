@@ -78,6 +78,8 @@ def _cases(d: Path) -> list[tuple[str, list[str], str]]:
                                     "-o", out, "--loose-radius", "999999999999"], "loose-radius must be"),
         ("harmonize feather", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
                                "--feather", "1e308"], "feather must be"),
+        ("harmonize iterations", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"),
+                                  "-o", out, "--iterations", "999999999999"], "iterations must be"),
         ("harmonize size", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
                             "--size", "999999999999"], "size must be"),
         ("train-gan lr", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--lr", "1e308"],

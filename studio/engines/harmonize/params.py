@@ -29,6 +29,7 @@ class HarmonizeParams(Params):
                                             f"the largest a harmonization fits in this machine's {memory_words()}"),
         "loose_radius": Limit(0, 512, "a loose mask wider than 512 px is no longer about the object"),
         "feather": Limit(0, 256, "a soft edge wider than 256 px blurs the whole object"),
+        "pass1_iterations": ITERATIONS, "pass2_iterations": ITERATIONS,
         "gatys_iterations": ITERATIONS, "crop_margin": Limit(0, 4096), "tv_factor": Limit(0, 100),
         "seed": SEED, "preview_every": PREVIEW,
     }

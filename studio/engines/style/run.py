@@ -70,22 +70,12 @@ MAX_STYLES = 16
 
 
 def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None) -> None:
-    """Raise StudioInputError with one clear sentence for a bad parameter value."""
+    """Raise StudioInputError with one clear sentence for a bad parameter value. Every number's range is
+    checked when the parameters are made (``StyleParams.LIMITS``); what is left here depends on the inputs,
+    the network and the choices."""
     if n_styles > MAX_STYLES:
         raise StudioInputError(f"{n_styles} style images is more than the {MAX_STYLES} a run blends (each one "
                                "costs the memory of its features).")
-    for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
-        v = getattr(params, name)
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
-            raise StudioInputError(f"{name.replace('_', '-')} must be a non-negative number, got {v!r}")
-    if params.style_scale <= 0:
-        raise StudioInputError(f"style-scale must be greater than 0, got {params.style_scale!r}")
-    if not isinstance(params.size, int) or params.size < 16:
-        raise StudioInputError(f"size must be an integer of at least 16 pixels, got {params.size!r}")
-    if params.iterations < 0:
-        raise StudioInputError(f"iterations must be 0 or more, got {params.iterations!r}")
-    if params.scales < 1:
-        raise StudioInputError(f"scales must be at least 1, got {params.scales!r}")
     if params.optimizer not in ("lbfgs", "adam"):
         raise StudioInputError(f"optimizer must be lbfgs or adam, got {params.optimizer!r}")
     if params.init not in ("content", "noise", "median-noise"):
@@ -96,21 +86,14 @@ def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | No
         raise StudioInputError("at least one style image is needed")
     if not params.style_layers and params.style_weight > 0:
         raise StudioInputError("no style layers are selected; choose at least one")
-    if params.style_layer_weights is not None:
-        if len(params.style_layer_weights) != len(params.style_layers):
-            raise StudioInputError(f"style-layer-weights has {len(params.style_layer_weights)} values for "
-                             f"{len(params.style_layers)} style layers")
-        if any(not math.isfinite(w) or w < 0 for w in params.style_layer_weights):
-            raise StudioInputError(
-                f"style-layer-weights must be non-negative numbers, got {params.style_layer_weights}")
+    if params.style_layer_weights is not None and len(params.style_layer_weights) != len(params.style_layers):
+        raise StudioInputError(f"style-layer-weights has {len(params.style_layer_weights)} values for "
+                               f"{len(params.style_layers)} style layers")
     if params.style_blend is not None:
         if len(params.style_blend) != n_styles:
             raise StudioInputError(f"style-blend has {len(params.style_blend)} values for {n_styles} style images")
-        if any(not math.isfinite(w) or w < 0 for w in params.style_blend) or sum(params.style_blend) <= 0:
-            raise StudioInputError(
-                f"style-blend must be non-negative numbers with a positive sum, got {params.style_blend}")
-    if params.max_seconds is not None and params.max_seconds <= 0:
-        raise StudioInputError(f"max-seconds must be greater than 0, got {params.max_seconds!r}")
+        if sum(params.style_blend) <= 0:  # each one's range is checked with the parameters
+            raise StudioInputError(f"style-blend must have a positive sum, got {params.style_blend}")
     if net is not None:
         net.check_layers(params.content_layers, "content layer")
         net.check_layers(params.style_layers, "style layer")
