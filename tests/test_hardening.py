@@ -79,7 +79,7 @@ def _cases(d: Path) -> list[tuple[str, list[str], str]]:
         ("harmonize feather", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
                                "--feather", "1e308"], "feather must be"),
         ("harmonize iterations", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"),
-                                  "-o", out, "--iterations", "999999999999"], "iterations must be"),
+                                  "-o", out, "--pass1-iterations", "999999999999"], "pass1-iterations must be"),
         ("harmonize size", ["harmonize", style, "--composite", photo, "--mask", str(d / "dot_mask.png"), "-o", out,
                             "--size", "999999999999"], "size must be"),
         ("train-gan lr", ["train-gan", str(d / "a"), "--out", str(d / "out" / "g"), "--lr", "1e308"],
