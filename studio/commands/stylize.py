@@ -23,6 +23,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--demo", action="store_true", help="use the embedded demo photo and painting (offline)")
     p.add_argument("--recipe", metavar="OLD.png", help="re-run the recipe embedded in a studio PNG")
     p.add_argument("--force", action="store_true", help="overwrite the output without asking")
+    p.add_argument("--start", metavar="PREVIEW.png",
+                   help="render at full size: refine this smaller result of the same photo at --size (only the "
+                        "final scale runs; the time it will take is printed first). A studio PNG brings its recipe: "
+                        "its photo, paintings and settings")
     g = p.add_argument_group("style")
     g.add_argument("--size", type=integer("size", 16), help=param_help(StyleParams, "size"))
     g.add_argument("--content-weight", type=number("content-weight"),
@@ -81,6 +85,11 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     base: dict[str, Any] = {}
     content_path: str | None = args.content
     style_paths: list[str] = list(args.styles)
+    start_recipe = read_recipe(args.start) if args.start else None
+    if args.start and not args.recipe and not content_path and start_recipe is not None:
+        args.recipe = args.start  # the preview's own recipe: its photo, paintings and settings
+    if args.start and args.size is None:
+        raise StudioInputError("--start needs --size: the long side to render the preview at (for example 2048).")
     if args.recipe:
         recipe = read_recipe(args.recipe)
         if recipe is None:
@@ -128,6 +137,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     content = load_image(content_path, max_side=max(4 * params.size, 2048))
     styles = [load_image(p, max_side=max(4 * params.size, 2048)) for p in style_paths]
+    start = _full_size_start(args.start, start_recipe, content.rgb, params, styles) if args.start else None
     for img in (content, *styles):
         for w in img.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -140,15 +150,43 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             save_image(out.with_name(f"{out.stem}_iter{ev.iteration}{out.suffix}"), ev.preview)
 
     try:
-        finished = drive(run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params)),
-                         bar, total_loss, on_progress=snapshot)
+        finished = drive(run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params),
+                                   start=start), bar, total_loss, on_progress=snapshot)
     except KeyboardInterrupt as exc:
         bar.close("interrupted; nothing was written")
         return interrupted_code(exc)
     inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
         InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
     recipe = Recipe.of_run("stylize", finished, params, inputs)
+    if start is not None:
+        recipe.extra["full_size_from"] = [int(start.shape[1]), int(start.shape[0])]
     save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
     bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
               f"{format_seconds(time.perf_counter() - t0)}")
     return 0
+
+
+def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, styles: list[Any]) -> Any:
+    """The preview at ``path`` as the start of a full-size render (its fade undone), after printing how long
+    the render will take on this machine."""
+    from studio.engines.style.full_size import check_start, estimate_seconds, measure_rate, unfade
+    from studio.engines.style.run import scale_shapes
+    from studio.imageio import load_image
+    from studio.weights import network_for
+
+    preview = load_image(path, max_side=params.size)
+    rgb = preview.rgb
+    made = recipe.params if recipe is not None else {}
+    strength = made.get("strength", 1.0)
+    if isinstance(strength, int | float) and strength < 1.0:
+        fade = made.get("fade") if made.get("fade") in ("rgb", "luminance") else "rgb"
+        print(f"note: {path} was faded to strength {strength:g}; the render starts from the picture before the "
+              "fade", file=sys.stderr)
+        rgb = unfade(rgb, content, float(strength), fade)
+    hw = scale_shapes(*content.shape[:2], params.size, 1)[-1]
+    check_start(rgb, content, hw)
+    rate = measure_rate(content, [s.rgb for s in styles], params, network_for(params))
+    seconds = estimate_seconds(rate, hw, params.iterations, rgb.shape[:2])
+    print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
+          f"about {format_seconds(seconds)} on this machine", file=sys.stderr)
+    return rgb

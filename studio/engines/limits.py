@@ -43,6 +43,12 @@ def largest_side(bytes_per_pixel: float, fraction: float = 0.6, memory: int | No
     return max(512, int(side) // 64 * 64)
 
 
+def largest_pixels(bytes_per_pixel: float, fraction: float = 0.6, memory: int | None = None) -> int:
+    """The most pixels (any shape) a run that needs ``bytes_per_pixel`` can take within ``fraction`` of memory."""
+    memory = machine_memory() if memory is None else memory
+    return max(512 * 512, int(memory * fraction / bytes_per_pixel))
+
+
 def memory_words(memory: int | None = None) -> str:
     memory = machine_memory() if memory is None else memory
     return f"{memory / 1024**3:.0f} GB"

@@ -429,6 +429,9 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         has_result = self._result is not None
         self.act_export.setEnabled(has_result)
         self.act_copy.setEnabled(has_result)
+        self.act_full_size.setVisible(hasattr(ws, "full_size_job"))
+        self.act_full_size.setEnabled(has_result and not running and hasattr(ws, "full_size_job")
+                                      and ws.can_render_full_size(self._result))
         if hasattr(self, "send_button"):
             self.send_button.setEnabled(has_result)
 

@@ -173,6 +173,34 @@ class Results:
                     "info")
         return True
 
+    def ask_full_size(self) -> None:
+        """Ask the long side of a full-size render of the current style result, telling its time, and start it."""
+        from studio.ui.style.full_size_dialog import FullSizeDialog
+
+        entry, ws = self._result, self.current_workspace()
+        start = ws.full_size_start(entry) if hasattr(ws, "full_size_job") else None
+        if entry is None or start is None:
+            return
+        dialog = FullSizeDialog(max(start.shape[:2]), entry.spec.state.params.iterations,
+                                lambda side: ws.full_size_estimate(entry, side), ws.full_size_highest(entry), self)
+        if dialog.exec() == FullSizeDialog.DialogCode.Accepted:
+            self.render_full_size(dialog.side.value())
+
+    def render_full_size(self, side: int) -> Any:
+        """Render the current style result at long side ``side`` (the dialog's Render, or a test)."""
+        entry, ws = self._result, self.current_workspace()
+        if entry is None or not hasattr(ws, "full_size_job"):
+            return None
+        if self.runner.is_running():
+            self.notify("A full-size render waits for the running job: stop it or let it finish.", "warning")
+            return None
+        try:
+            spec = ws.full_size_job(entry, side, self.prefs)
+        except ValueError as exc:
+            self.notify(str(exc), "warning")
+            return None
+        return self.runner.start(spec)
+
     def _fill_send_menu(self) -> None:
         menu = self.send_menu
         menu.clear()

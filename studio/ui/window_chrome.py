@@ -53,6 +53,9 @@ class WindowChrome:
         self.act_export = a("&Export\u2026", self.ask_export, "Ctrl+E",
                             "Save the result as PNG (with its recipe), JPEG, WebP or TIFF")
         self.act_copy = a("&Copy result", self.copy_result, "Ctrl+Shift+C", "Copy the result to the clipboard")
+        self.act_full_size = a("Render at &full size\u2026", self.ask_full_size, "Ctrl+Shift+F",
+                               "Refine this style result at a larger size, up to print size: only the final "
+                               "scale runs, from the result, and the time it takes is shown first")
         self.act_prefs = a("&Preferences\u2026", self.show_preferences, QKeySequence.StandardKey.Preferences,
                            "Device and feature network")
         if self.act_prefs.shortcut().isEmpty():
@@ -85,6 +88,7 @@ class WindowChrome:
         file.addSeparator()
         file.addAction(self.act_export)
         file.addAction(self.act_copy)
+        file.addAction(self.act_full_size)
         file.addSeparator()
         file.addAction(self.act_prefs)
         file.addSeparator()
@@ -144,6 +148,7 @@ class WindowChrome:
         tb.addWidget(spacer)
         tb.addAction(self.act_export)
         tb.addAction(self.act_copy)
+        tb.addAction(self.act_full_size)
         self.send_button = QToolButton()
         self.send_button.setText("Use in \u25be")
         self.send_button.setToolTip("Use this result as the input of another tab (the Style result as the "

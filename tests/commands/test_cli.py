@@ -250,3 +250,23 @@ def test_stylize_strength_fades_and_the_recipe_carries_it(pair, tmp_path, hed_ne
     again = tmp_path / "again.png"
     assert main(["stylize", "--recipe", str(half), "-o", str(again), "--force"]) == 0
     assert read_recipe(again).params["strength"] == 0.5
+
+
+def test_stylize_start_renders_a_faded_preview_at_full_size_telling_the_time(pair, tmp_path, hed_net, capsys):
+    c, s = pair
+    preview, big = tmp_path / "preview.png", tmp_path / "big.png"
+    assert main(["stylize", str(c), str(s), "-o", str(preview), "--seed", "1", "--strength", "0.5", *FAST]) == 0
+    capsys.readouterr()
+    # the preview's own recipe brings the photo, the painting and the settings
+    assert main(["stylize", "--start", str(preview), "--size", "64", "-o", str(big)]) == 0
+    err = capsys.readouterr().err
+    assert "faded to strength 0.5" in err
+    assert "full size: 64x48 from 32x24, 2 iterations: about" in err and "on this machine" in err
+    recipe = read_recipe(big)
+    assert Image.open(big).size == (64, 48)
+    assert recipe.params["size"] == 64 and recipe.params["strength"] == 0.5  # faded again, as the preview was
+    assert recipe.extra["full_size_from"] == [32, 24]
+    assert main(["stylize", "--start", str(preview), "-o", str(big), "--force"]) == 2
+    assert "--start needs --size" in capsys.readouterr().err
+    assert main(["stylize", "--start", str(preview), "--size", "32", "-o", str(big), "--force"]) == 2
+    assert "a larger size than that" in capsys.readouterr().err

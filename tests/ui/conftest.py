@@ -94,16 +94,23 @@ class FakeEngine:
         self.updates: list[dict] = []
         self.calls: list[StyleParams] = []
         self.controls: list[JobControl] = []
+        self.starts: list[np.ndarray | None] = []
 
     def __call__(self, content: np.ndarray, styles, params: StyleParams,
-                 control: JobControl | None = None) -> Iterator[Event]:
+                 control: JobControl | None = None, start: np.ndarray | None = None) -> Iterator[Event]:
         control = control or JobControl()
         self.calls.append(params)
+        self.starts.append(start)
         self.controls.append(control)
         yield Info(f"Feature network: fake-net; device: CPU (fake, {params.device})",
                    {"weights": "fake-net", "device": f"CPU (fake, {params.device})"})
         t0 = time.perf_counter()
         img = content.astype(np.float32).copy()
+        if start is not None:  # render at full size: the preview at the new size
+            import cv2
+
+            k = params.size / max(content.shape[:2])
+            img = cv2.resize(start, (round(content.shape[1] * k), round(content.shape[0] * k)))
         total = params.iterations
         done = 0
         cancelled = False
@@ -127,7 +134,8 @@ class FakeEngine:
                 preview=(img * 255).astype(np.uint8) if show else None)
         yield Finished(image=img, cancelled=cancelled, iterations=done, elapsed_s=time.perf_counter() - t0,
                        losses={"total": 1.0}, extra={"weights": "fake-net", "device": "cpu",
-                                                     "params": params.to_dict(), "stylised": img})
+                                                     "params": params.to_dict(), "stylised": img,
+                                                     "seconds_per_megapixel": 20.0})
 
 
 @pytest.fixture

@@ -34,7 +34,9 @@ from studio.engines.device import describe
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.limits import memory_words
 from studio.engines.style.fade import fade
+from studio.engines.style.full_size import check_start, start_image
 from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 
@@ -150,7 +152,7 @@ def _initial_image(kind: str, content: torch.Tensor, seed: int) -> torch.Tensor:
 @dataclass
 class _Clock:
     start: float
-    rate: float | None = None  # seconds per evaluation per megapixel, smoothed
+    rate: float | None = None  # seconds per iteration per megapixel, smoothed
 
     def observe(self, seconds: float, pixels: int) -> None:
         r = seconds / max(pixels, 1) * 1e6
@@ -158,9 +160,13 @@ class _Clock:
 
 
 def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StyleParams,
-              control: JobControl | None = None, *, network: FeatureNetwork) -> Iterator[Event]:
+              control: JobControl | None = None, *, network: FeatureNetwork,
+              start: np.ndarray | None = None) -> Iterator[Event]:
     """Stylise ``content`` (RGB float32 HxWx3 in [0, 1]) with ``styles`` through ``network`` (the caller
-    loads it, for example with ``studio.weights.network_for(params)``); see the module docstring."""
+    loads it, for example with ``studio.weights.network_for(params)``); see the module docstring.
+
+    ``start``: render at full size (``full_size``): a stylised result of ``content`` at a smaller size (before
+    any fade); only the final scale runs, at ``params.size``, starting from it."""
     control = control or JobControl()
     t0 = time.perf_counter()
     validate_params(params, len(styles))
@@ -175,6 +181,14 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     torch.manual_seed(params.seed)
     h0, w0 = content.shape[:2]
     shapes = scale_shapes(h0, w0, params.size, params.scales)
+    fh, fw = shapes[-1]
+    if fh * fw > StyleParams.most_pixels():
+        raise StudioInputError(f"{fw}x{fh} is {fh * fw / 1e6:.1f} megapixels, more than the "
+                               f"{StyleParams.most_pixels() / 1e6:.1f} a style run fits in this machine's "
+                               f"{memory_words()}; choose a smaller size.")
+    if start is not None:
+        shapes = shapes[-1:]
+        check_start(start, content, shapes[0])
     iters = iterations_per_scale(params, len(shapes))
     total_iters = sum(iters)
     final_hw = shapes[-1]
@@ -224,7 +238,9 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                 s_ts.append(image_tensor(_resize(s, shw), device))
             objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)))
             objective.check = control.check
-            if x is None:
+            if x is None and start is not None:
+                x0 = image_tensor(start_image(start, content, hw), device)
+            elif x is None:
                 x0 = _initial_image(params_now.init, c_t, params_now.seed)
             else:
                 assert prev_content is not None
@@ -238,7 +254,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             prev_content = c_t
             stepper = Stepper(x, objective, params_now, control, first_step=first)
             accepted = x.detach().clone()
-            stage = f"scale {si + 1}/{len(shapes)} · {hw[1]}x{hw[0]}"
+            stage = (f"full size · {hw[1]}x{hw[0]} from {start.shape[1]}x{start.shape[0]}" if start is not None
+                     else f"scale {si + 1}/{len(shapes)} · {hw[1]}x{hw[0]}")
             for it in range(iters[si]):
                 if deadlines is not None and time.perf_counter() - t0 >= deadlines[si]:
                     break
@@ -309,4 +326,6 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     give_back_memory()
     yield Finished(image=final, cancelled=cancelled, iterations=performed, elapsed_s=time.perf_counter() - t0,
                    losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
-                                              "params": params_now.to_dict(), "stylised": stylised})
+                                              "params": params_now.to_dict(), "stylised": stylised,
+                                              "seconds_per_megapixel": clock.rate,
+                                              "started_from": None if start is None else start.shape[:2]})

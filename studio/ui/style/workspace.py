@@ -93,7 +93,9 @@ class StyleWorkspace(Workspace):
         reason = self.run_blocker()
         if reason:
             raise ValueError(reason)
-        state = self._state
+        return self._job(self._state, prefs, title="Style transfer")
+
+    def _job(self, state: StyleState, prefs: Preferences, *, title: str, start: np.ndarray | None = None) -> JobSpec:
         params = state.params.with_changes(device=prefs.device, weights=prefs.weights)
         content = state.content.rgb
         styles = [s.rgb for s in state.styles]
@@ -101,16 +103,64 @@ class StyleWorkspace(Workspace):
 
         def run(control: JobControl) -> Iterator[Event]:  # on the worker thread
             if engine is not None:
-                return engine(content, styles, params, control)
+                return engine(content, styles, params, control, **({} if start is None else {"start": start}))
             from studio.engines.style.run import run_style
             from studio.weights import network_for
 
-            return run_style(content, styles, params, control, network=network_for(params))
+            return run_style(content, styles, params, control, network=network_for(params), start=start)
 
         inputs = [("content", str(state.content.path), str(state.content.sha256))]
         inputs += [("style", str(s.path), str(s.sha256)) for s in state.styles]
-        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title="Style transfer",
-                       live=self.live_changes)
+        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs),
+                       title=title, live=self.live_changes)
+
+    # render at full size ----------------------------------------------------------------------
+    def can_render_full_size(self, entry: Any) -> bool:
+        """Whether ``entry`` is a style result of a photo that a full-size render can start from."""
+        state = entry.spec.state if entry is not None else None
+        return (isinstance(state, StyleState) and state.content is not None and bool(state.styles)
+                and (isinstance(entry.extra.get("stylised"), np.ndarray) or state.params.strength >= 0.05))
+
+    def full_size_start(self, entry: Any) -> np.ndarray | None:
+        """The unfaded picture of a result of this tab to render at full size (None: not a style result)."""
+        if not self.can_render_full_size(entry):
+            return None
+        state = entry.spec.state
+        stylised = entry.extra.get("stylised")
+        if isinstance(stylised, np.ndarray):
+            return stylised
+        from studio.engines.style.full_size import unfade  # a result kept from the last session: undo its fade
+
+        p = state.params
+        return unfade(entry.pixels(), state.content.rgb, p.strength, p.fade)
+
+    def full_size_estimate(self, entry: Any, size: int) -> tuple[tuple[int, int], float | None]:
+        """(h, w) of a full-size render of ``entry`` at long side ``size``, and the seconds it will take on this
+        machine from the preview run's own speed (None when the result does not say)."""
+        from studio.engines.style.full_size import estimate_seconds
+        from studio.engines.style.run import scale_shapes
+
+        state = entry.spec.state
+        hw = scale_shapes(*state.content.rgb.shape[:2], size, 1)[-1]
+        rate = entry.extra.get("seconds_per_megapixel")
+        start = self.full_size_start(entry)
+        if not isinstance(rate, int | float) or rate <= 0 or start is None:
+            return hw, None
+        return hw, estimate_seconds(float(rate), hw, state.params.iterations, start.shape[:2])
+
+    def full_size_highest(self, entry: Any) -> int:
+        """The longest side a full-size render of ``entry`` fits in this machine's memory, for its shape."""
+        h, w = entry.spec.state.content.rgb.shape[:2]
+        fit = int((StyleParams.most_pixels() * max(h, w) / min(h, w)) ** 0.5)
+        return min(int(StyleParams.LIMITS["size"].highest), fit)
+
+    def full_size_job(self, entry: Any, size: int, prefs: Preferences) -> JobSpec:
+        """The job that renders the result ``entry`` of this tab at long side ``size`` (one final scale)."""
+        start = self.full_size_start(entry)
+        if start is None:
+            raise ValueError("this result cannot be rendered at full size (it is not a style result of a photo)")
+        state = replace(entry.spec.state, params=entry.spec.state.params.with_changes(size=int(size)))
+        return self._job(state, prefs, title=f"Full size {size} px", start=start)
 
     def live_changes(self, old: StyleState, new: StyleState) -> dict[str, Any]:
         changes = {

@@ -1,0 +1,97 @@
+"""Render at full size: a result found at preview size, refined by one final scale at a larger size.
+
+The preview carries the look (the painting's large structures, laid down cheaply at the small size); the
+final scale at the new size starts from it upsampled, plus the photo's detail between the two sizes (as
+every scale of a normal run starts from the one before), and adds the fine brushwork the larger size has
+room for. So the look found at 256 or 512 px comes back at 2048 px, finer, for the cost of one scale.
+
+The time it will take is told before it starts: the seconds an iteration costs per megapixel on this
+machine (measured by the preview run, or by ``measure_rate``) times the iterations and the new size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from studio.engines.errors import StudioInputError
+from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.style.fade import FadeMode
+from studio.engines.style.params import StyleParams
+
+#: a full-size render of a picture no larger than its start refines nothing
+MIN_GROWTH = 1.0
+#: the per-megapixel cost measured at preview size grows at larger sizes (memory traffic, L-BFGS's history):
+#: measured on this project's 2-core machine, 512 -> 2048 px cost this many times the per-pixel rate
+LARGE_SIZE_OVERHEAD = 1.25
+
+
+def _resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    h, w = hw
+    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_CUBIC
+    return np.clip(cv2.resize(rgb, (w, h), interpolation=interp), 0, 1).astype(np.float32)
+
+
+def check_start(start: np.ndarray, content: np.ndarray, hw: tuple[int, int]) -> None:
+    """One sentence when ``start`` cannot be the preview of ``content`` rendered at ``hw``."""
+    sh, sw = start.shape[:2]
+    ch, cw = content.shape[:2]
+    if abs(sw / sh - cw / ch) > 0.02 * (cw / ch):
+        raise StudioInputError(f"the start picture ({sw}x{sh}) has another shape than the photo ({cw}x{ch}); "
+                               "start from a result of this photo.")
+    if max(hw) <= max(sh, sw) * MIN_GROWTH:
+        raise StudioInputError(f"the start picture is already {max(sh, sw)} px on its long side; a full-size "
+                               f"render needs a larger size than that, not {max(hw)} px.")
+
+
+def start_image(start: np.ndarray, content: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """The first image of the final scale at ``hw``: ``start`` upsampled, plus the photo's own detail that
+    the start's size could not hold (the photo at ``hw`` minus the photo at the start's size, upsampled)."""
+    small = _resize(content, start.shape[:2])
+    return (_resize(start, hw) + (_resize(content, hw) - _resize(small, hw))).astype(np.float32)
+
+
+def unfade(faded: np.ndarray, photo: np.ndarray, strength: float, mode: FadeMode = "rgb") -> np.ndarray:
+    """The stylised picture a ``fade`` of ``strength`` came from (as nearly as 8-bit pixels allow), so a
+    faded preview is refined as the picture it was before the fade, and faded again at the end."""
+    from studio.engines.color import rgb_to_yiq, yiq_to_rgb
+
+    s = float(np.clip(strength, 0.0, 1.0))
+    if s >= 1.0:
+        return faded
+    if s < 0.05:
+        raise StudioInputError(f"the start picture was faded to strength {s:g}: almost nothing of the painting "
+                               "is left in it to render at full size.")
+    photo = photo if photo.shape == faded.shape else _resize(photo, faded.shape[:2])
+    if mode == "luminance":
+        a, b = rgb_to_yiq(faded), rgb_to_yiq(photo)
+        a[..., 0] = (a[..., 0] - (1 - s) * b[..., 0]) / s
+        return np.clip(yiq_to_rgb(a), 0.0, 1.0).astype(np.float32)
+    return np.clip((faded - (1 - s) * photo) / s, 0.0, 1.0).astype(np.float32)
+
+
+def estimate_seconds(rate: float, hw: tuple[int, int], iterations: int, start_hw: tuple[int, int] | None = None) \
+        -> float:
+    """Seconds a final scale of ``iterations`` at ``hw`` takes at ``rate`` seconds per iteration per megapixel
+    (measured at ``start_hw``: the larger the step up, the more the overhead of a large picture counts)."""
+    growth = 1.0 if start_hw is None else max(1.0, (hw[0] * hw[1]) / max(1, start_hw[0] * start_hw[1]))
+    overhead = 1.0 + (LARGE_SIZE_OVERHEAD - 1.0) * min(1.0, np.log2(growth) / 4.0)
+    return float(rate * hw[0] * hw[1] / 1e6 * iterations * overhead)
+
+
+def measure_rate(content: np.ndarray, styles: list[np.ndarray], params: StyleParams, network: FeatureNetwork,
+                 side: int = 256, iterations: int = 3) -> float:
+    """Seconds an iteration costs per megapixel on this machine and device, from a few iterations of a small
+    single-scale run (the command line's estimate; the app has the preview run's own figure)."""
+    from studio.engines.events import Finished
+    from studio.engines.style.run import run_style
+
+    probe = params.with_changes(size=min(side, params.size), scales=1, iterations=iterations, max_seconds=None,
+                                preview_every=10**6)
+    rate = None
+    for ev in run_style(content, styles, probe, network=network):
+        if isinstance(ev, Finished):
+            rate = ev.extra.get("seconds_per_megapixel")
+    if not rate:
+        raise StudioInputError("could not time this machine for the estimate (the probe run did no iteration).")
+    return float(rate)

@@ -1,0 +1,60 @@
+"""Render at full size: the dialog that asks the long side and tells the time before the render starts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from studio.progress import format_seconds
+
+#: the long side the dialog offers first: a print at about 17 cm at 300 dpi
+DEFAULT_SIDE = 2048
+
+Estimate = Callable[[int], tuple[tuple[int, int], float | None]]
+
+
+def describe_estimate(hw: tuple[int, int], seconds: float | None, iterations: int) -> str:
+    time_words = ("the time shows once it has started" if seconds is None
+                  else f"about {format_seconds(seconds)} on this machine")
+    return f"{hw[1]} \u00d7 {hw[0]} px, {iterations} iterations: {time_words}."
+
+
+class FullSizeDialog(QDialog):
+    """Long side of the render (larger than the preview, at most what this machine's memory allows) and the
+    time it will take, updated as the size changes."""
+
+    def __init__(self, preview_side: int, iterations: int, estimate: Estimate, highest: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Render at full size")
+        self._estimate = estimate
+        self._iterations = iterations
+        self.side = QSpinBox()
+        self.side.setRange(preview_side + 1, highest)
+        self.side.setSingleStep(256)
+        self.side.setSuffix(" px")
+        self.side.setValue(min(highest, max(DEFAULT_SIDE, 2 * preview_side)))
+        self.side.setToolTip(f"Long side of the picture; up to {highest} px fit this machine's memory.")
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        intro = QLabel(f"Refines this {preview_side} px result at a larger size: only the final scale runs, "
+                       "starting from it, so the look stays and the brushwork gets finer.")
+        intro.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Long side", self.side)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Render")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.estimate_label)
+        layout.addWidget(buttons)
+        self.side.valueChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        hw, seconds = self._estimate(self.side.value())
+        self.estimate_label.setText(describe_estimate(hw, seconds, self._iterations))

@@ -1,0 +1,91 @@
+"""Render at full size: a preview result refined by one final scale at a larger size, with its time told first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.engines.errors import StudioInputError
+from studio.engines.events import Finished, Progress
+from studio.engines.style.fade import fade
+from studio.engines.style.full_size import estimate_seconds, measure_rate, start_image, unfade
+from studio.engines.style.params import StyleParams
+from studio.engines.style.run import run_style
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _pictures():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:48, 0:64] / 64
+    content = np.stack([xx, yy, 0.5 + 0 * xx], -1).astype(np.float32)
+    style = np.clip(0.5 + 0.4 * np.sin(20 * xx[..., None] + rng.random(3) * 6), 0, 1).astype(np.float32)
+    return content, style
+
+
+def _finish(events):
+    events = list(events)
+    return events, next(e for e in events if isinstance(e, Finished))
+
+
+def test_full_size_runs_one_final_scale_from_the_preview(random_net):
+    content, style = _pictures()
+    params = StyleParams(size=32, iterations=4, scales=2, style_weight=10.0)
+    _, preview = _finish(run_style(content, [style], params, network=random_net))
+    assert preview.extra["seconds_per_megapixel"] > 0
+    stylised = preview.extra["stylised"]
+    big = params.with_changes(size=64, iterations=3)
+    events, full = _finish(run_style(content, [style], big, network=random_net, start=stylised))
+    stages = {e.stage for e in events if isinstance(e, Progress)}
+    assert stages == {"full size · 64x48 from 32x24"}  # one scale, named for what it is
+    assert full.image.shape == (48, 64, 3) and full.iterations == 3
+    assert full.extra["started_from"] == (24, 32)
+    # it starts from the preview: from another start the same render ends elsewhere, nearer that start
+    other = np.clip(1.0 - stylised, 0, 1)
+    _, full_other = _finish(run_style(content, [style], big, network=random_net, start=other))
+    up, up_other = start_image(stylised, content, (48, 64)), start_image(other, content, (48, 64))
+    assert np.abs(full.image - up).mean() < np.abs(full_other.image - up).mean()
+    assert np.abs(full_other.image - up_other).mean() < np.abs(full.image - up_other).mean()
+
+
+def test_the_start_keeps_the_photo_detail_the_preview_could_not_hold():
+    content, _ = _pictures()
+    small = np.clip(content[::2, ::2] + 0.0, 0, 1)
+    # a preview that is the photo itself starts the full size at the photo itself
+    assert np.abs(start_image(small, content, (48, 64)) - content).max() < 0.02
+
+
+def test_a_start_of_another_shape_or_no_smaller_is_refused(random_net):
+    content, style = _pictures()
+    params = StyleParams(size=64, iterations=2, scales=1)
+    with pytest.raises(StudioInputError, match="another shape"):
+        _finish(run_style(content, [style], params, network=random_net, start=np.zeros((30, 30, 3), np.float32)))
+    with pytest.raises(StudioInputError, match="larger size"):
+        _finish(run_style(content, [style], params, network=random_net, start=np.zeros((48, 64, 3), np.float32)))
+
+
+@pytest.mark.parametrize("mode", ["rgb", "luminance"])
+def test_unfade_undoes_a_fade(mode):
+    rng = np.random.default_rng(0)
+    stylised = rng.uniform(0.2, 0.8, (24, 32, 3)).astype(np.float32)
+    photo = rng.uniform(0.2, 0.8, (24, 32, 3)).astype(np.float32)
+    faded = np.round(fade(stylised, photo, 0.6, mode) * 255) / 255  # as saved in an 8-bit PNG
+    assert np.abs(unfade(faded.astype(np.float32), photo, 0.6, mode) - stylised).max() < 2.5 / 255 / 0.6
+    with pytest.raises(StudioInputError, match="strength 0.01"):
+        unfade(faded.astype(np.float32), photo, 0.01, mode)
+
+
+def test_the_estimate_grows_with_the_pixels_and_iterations(random_net):
+    content, style = _pictures()
+    rate = measure_rate(content, [style], StyleParams(size=64), random_net, side=32, iterations=2)
+    assert rate > 0
+    one = estimate_seconds(rate, (768, 1024), 100, (192, 256))
+    assert estimate_seconds(rate, (1536, 2048), 100, (192, 256)) > 3.9 * one
+    assert estimate_seconds(rate, (768, 1024), 200, (192, 256)) == pytest.approx(2 * one)
+
+
+def test_a_size_whose_pixels_do_not_fit_this_machine_is_one_sentence(random_net, monkeypatch):
+    content, style = _pictures()
+    monkeypatch.setattr(StyleParams, "most_pixels", classmethod(lambda cls: 2000))
+    with pytest.raises(StudioInputError, match=r"64x48 is 0.0 megapixels, more than the 0.0 a style run fits"):
+        _finish(run_style(content, [style], StyleParams(size=64, iterations=1, scales=1), network=random_net))

@@ -1,0 +1,59 @@
+"""Render at full size in the app: from a style result, one final scale at a larger size, its time told first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from studio.engines.style.params import StyleParams
+from studio.ui.style.full_size_dialog import FullSizeDialog
+from tests.ui.conftest import run_job
+
+
+def test_a_result_renders_at_full_size_from_its_own_picture(qtbot, window, fake_engine):
+    assert not window.act_full_size.isEnabled()  # nothing to render yet
+    run_job(qtbot, window)
+    preview = window.current_result()
+    assert window.act_full_size.isVisible() and window.act_full_size.isEnabled()
+    with qtbot.waitSignal(window.runner.finished, timeout=10000):
+        assert window.render_full_size(256) is not None
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
+    assert fake_engine.starts[0] is None and np.array_equal(fake_engine.starts[1], preview.extra["stylised"])
+    assert fake_engine.calls[1].size == 256 and fake_engine.calls[1].iterations == preview.spec.params.iterations
+    full = window.current_result()
+    assert full is not preview and max(full.image.shape[:2]) == 256
+    assert full.spec.state.params.size == 256  # its recipe says the size it was rendered at
+    assert window.workspace("style").params().size == 64  # the panel keeps the preview size for the next Run
+
+
+def test_the_dialog_tells_the_size_and_time_before_it_starts(qtbot, window):
+    run_job(qtbot, window)
+    ws, entry = window.workspace("style"), window.current_result()
+    highest = ws.full_size_highest(entry)
+    h, w = entry.spec.state.content.rgb.shape[:2]
+    assert highest * highest * min(h, w) / max(h, w) <= StyleParams.most_pixels()  # fits this machine's memory
+    dialog = FullSizeDialog(64, 20, lambda side: ws.full_size_estimate(entry, side), highest, window)
+    qtbot.addWidget(dialog)
+    hw, seconds = ws.full_size_estimate(entry, 2048)
+    assert max(hw) == 2048 and seconds is not None and seconds > 0
+    assert dialog.side.maximum() == highest and dialog.side.value() == min(2048, highest)
+    dialog.side.setValue(2048)
+    text = dialog.estimate_label.text()
+    hw = ws.full_size_estimate(entry, dialog.side.value())[0]
+    assert f"{hw[1]} \u00d7 {hw[0]} px" in text and "about" in text and "on this machine" in text
+    dialog.side.setValue(1024)
+    assert ws.full_size_estimate(entry, 1024)[1] < seconds / 3.5  # a quarter of the pixels
+    assert dialog.side.minimum() == 65  # only larger than the preview
+
+
+def test_a_faded_result_restored_without_its_unfaded_picture_is_unfaded(qtbot, window):
+    run_job(qtbot, window)
+    ws = window.workspace("style")
+    entry = window.current_result()
+    stylised = entry.extra.pop("stylised")  # as a result kept from the last session may be
+    photo = entry.spec.state.content.rgb
+    from studio.engines.style.fade import fade_to_photo
+
+    entry.image = fade_to_photo(stylised, photo, 0.5)
+    entry.spec.state.params.__dict__["strength"] = 0.5  # the frozen params of a faded run
+    start = ws.full_size_start(entry)
+    assert np.abs(start - stylised).max() < 1e-4
