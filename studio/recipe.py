@@ -74,14 +74,17 @@ class Recipe:
         """The recipe of a run: an engine's ``Finished`` event, or the app's history entry of one (both have
         ``extra``, ``iterations``, ``elapsed_s``, ``losses`` and ``cancelled``). The parameters it really used
         (live changes included; ``params`` when it does not say), its weights, device, iterations, time,
-        losses and whether it was stopped."""
+        losses, whether it was stopped, and for a full-size render the size of the preview it started from."""
         used = finished.extra.get("params")
         used = dict(used) if isinstance(used, dict) else params.to_dict()
+        extra = {"device": str(finished.extra.get("device", "")), "iterations": finished.iterations,
+                 "seconds": round(finished.elapsed_s, 2), "losses": dict(finished.losses),
+                 "stopped": bool(finished.cancelled)}
+        started = finished.extra.get("started_from")
+        if started is not None:  # a full-size render: (h, w) of the preview it refined, said as width x height
+            extra["full_size_from"] = [int(started[1]), int(started[0])]
         return cls(engine=engine, params=used, inputs=inputs,
-                   weights=str(finished.extra.get("weights") or used.get("weights", "")),
-                   extra={"device": str(finished.extra.get("device", "")), "iterations": finished.iterations,
-                          "seconds": round(finished.elapsed_s, 2), "losses": dict(finished.losses),
-                          "stopped": bool(finished.cancelled)})
+                   weights=str(finished.extra.get("weights") or used.get("weights", "")), extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)

@@ -47,6 +47,8 @@ def add_parser(sub: Any) -> None:
     o = p.add_argument_group("optimisation")
     o.add_argument("--iterations", type=integer("iterations"), help=param_help(StyleParams, "iterations"))
     o.add_argument("--scales", type=integer("scales", 1), help=param_help(StyleParams, "scales"))
+    o.add_argument("--coarsest-side", type=integer("coarsest-side", 16), metavar="PX",
+                   help=param_help(StyleParams, "coarsest_side"))
     o.add_argument("--max-seconds", type=number("max-seconds", allow_zero=False),
                    help=param_help(StyleParams, "max_seconds"))
     o.add_argument("--optimizer", choices=["lbfgs", "adam"], help=param_help(StyleParams, "optimizer"))
@@ -68,7 +70,7 @@ def add_parser(sub: Any) -> None:
 
 _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
                 "style_layer_weights", "style_blend", "style_scale", "original_colors", "strength", "fade",
-                "iterations", "scales",
+                "iterations", "scales", "coarsest_side",
                 "max_seconds", "optimizer", "precondition", "learning_rate", "init", "seed", "pooling", "device",
                 "weights")
 
@@ -158,8 +160,6 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
         InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
     recipe = Recipe.of_run("stylize", finished, params, inputs)
-    if start is not None:
-        recipe.extra["full_size_from"] = [int(start.shape[1]), int(start.shape[0])]
     save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
     bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
               f"{format_seconds(time.perf_counter() - t0)}")

@@ -135,7 +135,8 @@ class FakeEngine:
         yield Finished(image=img, cancelled=cancelled, iterations=done, elapsed_s=time.perf_counter() - t0,
                        losses={"total": 1.0}, extra={"weights": "fake-net", "device": "cpu",
                                                      "params": params.to_dict(), "stylised": img,
-                                                     "seconds_per_megapixel": 20.0})
+                                                     "seconds_per_megapixel": 20.0,
+                                                     "started_from": None if start is None else start.shape[:2]})
 
 
 @pytest.fixture
@@ -194,8 +195,9 @@ def engine_factory():
 
 
 def run_job(qtbot, win) -> None:
-    """Press Run and wait until the job has ended (its result is in the history)."""
-    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+    """Press Run and wait until the job has ended (its result is in the history). The wait is generous: on a
+    loaded 2-core machine a fake run of a few iterations once took more than 10 s to be seen to end."""
+    with qtbot.waitSignal(win.runner.finished, timeout=30000):
         win.run()
-    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=30000)
 

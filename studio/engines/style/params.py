@@ -66,6 +66,7 @@ class StyleParams(Params):
         "style_scale": Limit(0.05, 8.0, "the style image at eight times the output is already huge"),
         "iterations": ITERATIONS, "learning_rate": Limit(0, 10, above_lowest=True),
         "seed": SEED, "scales": Limit(1, 8, "eight scales go from the output size down to 1/128 of it"),
+        "coarsest_side": Limit(16, 4096),
         "preview_every": PREVIEW, "max_seconds": SECONDS,
     }
 
@@ -89,7 +90,13 @@ class StyleParams(Params):
     original_colors: bool = False
     strength: float = 1.0  # fade: 1 the stylised picture, 0 the photo (applied after the run; live in the app)
     fade: FadeMode = "rgb"  # what the fade mixes back: "rgb" (colour and tone) or "luminance" (tone only)
-    scales: int = 3  # coarse-to-fine levels, each twice the size of the one before; 1 = single scale
+    # coarse-to-fine: up to this many sizes, each twice the one before, none under ``coarsest_side``, so the
+    # run starts at about 128 px whatever the output's size (256 px: 2 sizes, 512: 3, 1024: 4, 2048: 5): every
+    # size lays down the same large structures and adds finer brushwork; 1 = single scale
+    scales: int = 5
+    # VGG16-hed sees a painting's structures only from about 128 px up: with a 64 px first scale (the old
+    # 3 scales at 256 px) the coarse blotches it laid down covered the town at every later scale (issue 20)
+    coarsest_side: int = 128
     pooling: Pooling = "max"
     preview_every: int = 10  # iterations between previews (the first preview comes sooner)
     max_seconds: float | None = None  # plan the iterations of every scale to fit this wall-clock time
@@ -115,8 +122,10 @@ class StyleParams(Params):
                         "deep layers: larger strokes and patterns. The slider weights each layer.",
         "optimizer": "The optimisation method.",
         "learning_rate": "Step size of Adam (ignored by L-BFGS).",
-        "scales": "Coarse-to-fine: render small first, then refine at double size. 1 = only the final size. "
-                  "More steps give larger-scale structure.",
+        "scales": "Coarse-to-fine: render small first, then refine at double size, up to this many sizes (none "
+                  "smaller than the coarsest side). 1 = only the final size.",
+        "coarsest_side": "The smallest size (long side, px) coarse-to-fine starts from. Smaller: larger, looser "
+                         "structures, and below 128 px the photo washes out.",
         "pooling": "How the network downsamples. Average gives softer, smoother results.",
         "style_scale": "Size of the painting's brush strokes relative to the output: above 1 larger strokes.",
         "preview_every": "How often (in iterations) the canvas shows a new preview.",
@@ -131,6 +140,7 @@ class StyleParams(Params):
     @classmethod
     def from_recipe(cls, d: dict[str, Any]) -> StyleParams:
         """``from_dict`` for a saved recipe: one written before studio preconditioned L-BFGS holds no
-        ``precondition`` key and was made with plain L-BFGS, so it re-runs that way."""
-        return cls.from_dict({"precondition": False, **d})
+        ``precondition`` key and was made with plain L-BFGS, so it re-runs that way; one written before the
+        coarsest side was a setting holds no ``coarsest_side`` and started at 64 px, as it re-runs."""
+        return cls.from_dict({"precondition": False, "coarsest_side": 64, **d})
 

@@ -7,8 +7,8 @@ these look only at pixels, at a fixed analysis size, so pictures of any size com
 - ``outline_agreement``: how well the photo's large shapes survive: the correlation of the gradient
   magnitudes of the result and the photo, both blurred to the scale of the subject's outlines (a town
   lost in texture scores low, a recognisable one high; colour changes do not matter).
-- ``ripple``: how busy the result is: the share of its luminance detail that lives at the finest scales
-  (within four pixels of the analysis size), where wormy ripples and speckle sit and bold strokes do not.
+- ``ripple``: how busy the result is: the share of its luminance detail (what a blur of 8 pixels of the
+  analysis size removes) that a blur of one pixel already removes, where speckle and the finest ripples sit.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def outline_agreement(result: np.ndarray, photo: np.ndarray, sigma: float = 2.0)
 
 
 def ripple(result: np.ndarray) -> float:
-    """Share (0..1) of the luminance detail energy at the finest scales (below a 4-pixel blur)."""
+    """Share (0..1) of the luminance detail energy at the finest scale (see the module docstring)."""
     g = _grey(result, ANALYSIS_SIDE)
     fine = g - cv2.GaussianBlur(g, (0, 0), 1.0)
     detail = g - cv2.GaussianBlur(g, (0, 0), 8.0)

@@ -40,7 +40,7 @@ from studio.engines.style.full_size import check_start, start_image
 from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 
-MIN_SCALE_SIDE = 64
+MIN_SCALE_SIDE = 128  # StyleParams.coarsest_side's default
 # With a time budget (max_seconds), scale i of n gets a share of it proportional to 14**i
 # (3 scales: 0.5 %, 7 %, 93 %); time a scale leaves unused flows on to the next. Measured at 512 px
 # against a plain single-scale L-BFGS run from the content (benchmarks/bench_style.py, and with a clock
@@ -101,12 +101,13 @@ def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | No
         net.check_layers(params.style_layers, "style layer")
 
 
-def scale_shapes(height: int, width: int, size: int, scales: int) -> list[tuple[int, int]]:
-    """(h, w) of each scale, coarse to fine; the final long side is ``size``."""
+def scale_shapes(height: int, width: int, size: int, scales: int, coarsest: int = MIN_SCALE_SIDE) \
+        -> list[tuple[int, int]]:
+    """(h, w) of each scale, coarse to fine; the final long side is ``size``, none before it under ``coarsest``."""
     out: list[tuple[int, int]] = []
     for i in range(scales):
         long_side = size / (2 ** (scales - 1 - i))
-        if long_side < MIN_SCALE_SIDE and i < scales - 1:
+        if long_side < coarsest * 0.99 and i < scales - 1:
             continue
         k = long_side / max(height, width)
         out.append((max(1, round(height * k)), max(1, round(width * k))))
@@ -180,7 +181,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
 
     torch.manual_seed(params.seed)
     h0, w0 = content.shape[:2]
-    shapes = scale_shapes(h0, w0, params.size, params.scales)
+    shapes = scale_shapes(h0, w0, params.size, params.scales, params.coarsest_side)
     fh, fw = shapes[-1]
     if fh * fw > StyleParams.most_pixels():
         raise StudioInputError(f"{fw}x{fh} is {fh * fw / 1e6:.1f} megapixels, more than the "

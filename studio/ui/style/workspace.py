@@ -222,7 +222,7 @@ class StyleWorkspace(Workspace):
         lines = [
             f"content weight {p.content_weight:g} \u00b7 style weight {p.style_weight:g}"
             f" \u00b7 smoothness {p.tv_weight:g}",
-            f"{p.size} px \u00b7 {plural(p.iterations, 'iteration')} \u00b7 {plural(p.scales, 'scale')}"
+            f"{p.size} px \u00b7 {plural(p.iterations, 'iteration')} \u00b7 {plural(self._scale_count(state), 'scale')}"
             f" \u00b7 seed {p.seed}",
             f"style layers: {', '.join(p.style_layers)}",
         ]
@@ -231,6 +231,16 @@ class StyleWorkspace(Workspace):
         if state.styles:
             lines.append("style: " + ", ".join(Path(str(s.path)).name for s in state.styles))
         return "\n".join(lines)
+
+    @staticmethod
+    def _scale_count(state: StyleState) -> int:
+        """How many sizes a run of ``state`` goes through (``scales`` is the most; none under the start size)."""
+        if state.content is None:
+            return state.params.scales
+        from studio.engines.style.run import scale_shapes
+
+        p = state.params
+        return len(scale_shapes(*state.content.rgb.shape[:2], p.size, p.scales, p.coarsest_side))
 
     def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
         try:

@@ -30,7 +30,9 @@ def _run(params: StyleParams, net, control: JobControl | None = None, content=No
     return events
 
 
-SMALL = StyleParams(size=56, scales=1, iterations=12, style_weight=10.0, tv_weight=0.01, preview_every=4)
+# coarsest_side 32: the small test pictures still go through several scales
+SMALL = StyleParams(size=56, scales=1, iterations=12, style_weight=10.0, tv_weight=0.01, preview_every=4,
+                    coarsest_side=32)
 
 
 def test_events_and_loss_decreases(random_net):
@@ -90,7 +92,13 @@ def test_coarse_to_fine_scales_and_warm_start(random_net):
     assert "64x48" in progress[0].stage and "128x96" in progress[-1].stage
     assert all(e.preview is None or e.preview.shape == (96, 128, 3) for e in progress)
     assert scale_shapes(384, 512, 512, 3) == [(96, 128), (192, 256), (384, 512)]
-    assert scale_shapes(384, 512, 128, 3) == [(48, 64), (96, 128)]  # too-small levels dropped
+    assert scale_shapes(384, 512, 128, 3, 64) == [(48, 64), (96, 128)]  # too-small levels dropped
+    # the defaults start at 128 px whatever the size: the same large structures, finer at each larger size
+    starts = {size: scale_shapes(384, 512, size, StyleParams().scales, StyleParams().coarsest_side)
+              for size in (128, 256, 512, 1024, 2048)}
+    assert {size: len(s) for size, s in starts.items()} == {128: 1, 256: 2, 512: 3, 1024: 4, 2048: 5}
+    assert all(s[0] == (96, 128) for s in starts.values())
+    assert StyleParams.from_recipe({}).coarsest_side == 64  # an old recipe re-runs as it was made
 
 
 def test_cancel_stops_within_an_iteration(random_net):

@@ -9,7 +9,7 @@ from studio.ui.style.full_size_dialog import FullSizeDialog
 from tests.ui.conftest import run_job
 
 
-def test_a_result_renders_at_full_size_from_its_own_picture(qtbot, window, fake_engine):
+def test_a_result_renders_at_full_size_from_its_own_picture(qtbot, window, fake_engine, tmp_path):
     assert not window.act_full_size.isEnabled()  # nothing to render yet
     run_job(qtbot, window)
     preview = window.current_result()
@@ -23,6 +23,10 @@ def test_a_result_renders_at_full_size_from_its_own_picture(qtbot, window, fake_
     assert full is not preview and max(full.image.shape[:2]) == 256
     assert full.spec.state.params.size == 256  # its recipe says the size it was rendered at
     assert window.workspace("style").params().size == 64  # the panel keeps the preview size for the next Run
+    from studio.recipe import read_recipe
+
+    out = window.export_result(str(tmp_path / "full.png"))
+    assert read_recipe(out).extra["full_size_from"] == [64, 48]  # the recipe says it refined a preview
 
 
 def test_the_dialog_tells_the_size_and_time_before_it_starts(qtbot, window):
