@@ -186,7 +186,7 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
     hw = scale_shapes(*content.shape[:2], params.size, 1)[-1]
     check_start(rgb, content, hw)
     rate = measure_rate(content, [s.rgb for s in styles], params, network_for(params))
-    seconds = estimate_seconds(rate, hw, params.iterations, rgb.shape[:2])
+    seconds = estimate_seconds(rate, hw, params.iterations)
     print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
           f"about {format_seconds(seconds)} on this machine", file=sys.stderr)
     return rgb

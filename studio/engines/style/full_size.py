@@ -21,9 +21,6 @@ from studio.engines.style.params import StyleParams
 
 #: a full-size render of a picture no larger than its start refines nothing
 MIN_GROWTH = 1.0
-#: the per-megapixel cost measured at preview size grows at larger sizes (memory traffic, L-BFGS's history):
-#: measured on this project's 2-core machine, 512 -> 2048 px cost this many times the per-pixel rate
-LARGE_SIZE_OVERHEAD = 1.25
 
 
 def _resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -70,28 +67,31 @@ def unfade(faded: np.ndarray, photo: np.ndarray, strength: float, mode: FadeMode
     return np.clip((faded - (1 - s) * photo) / s, 0.0, 1.0).astype(np.float32)
 
 
-def estimate_seconds(rate: float, hw: tuple[int, int], iterations: int, start_hw: tuple[int, int] | None = None) \
-        -> float:
+def estimate_seconds(rate: float, hw: tuple[int, int], iterations: int) -> float:
     """Seconds a final scale of ``iterations`` at ``hw`` takes at ``rate`` seconds per iteration per megapixel
-    (measured at ``start_hw``: the larger the step up, the more the overhead of a large picture counts)."""
-    growth = 1.0 if start_hw is None else max(1.0, (hw[0] * hw[1]) / max(1, start_hw[0] * start_hw[1]))
-    overhead = 1.0 + (LARGE_SIZE_OVERHEAD - 1.0) * min(1.0, np.log2(growth) / 4.0)
-    return float(rate * hw[0] * hw[1] / 1e6 * iterations * overhead)
+    (the cost per pixel stays about the same as the size grows: see the README's figures)."""
+    return float(rate * hw[0] * hw[1] / 1e6 * iterations)
 
 
 def measure_rate(content: np.ndarray, styles: list[np.ndarray], params: StyleParams, network: FeatureNetwork,
-                 side: int = 256, iterations: int = 3) -> float:
-    """Seconds an iteration costs per megapixel on this machine and device, from a few iterations of a small
-    single-scale run (the command line's estimate; the app has the preview run's own figure)."""
-    from studio.engines.events import Finished
+                 side: int = 192, iterations: int = 6) -> float:
+    """Seconds an iteration costs per megapixel on this machine and device, from the steady iterations of a
+    small single-scale run (the command line's estimate; the app has the preview run's own figure). The
+    first iterations of L-BFGS search for their step with many evaluations: only the second half counts."""
+    from studio.engines.events import Progress
     from studio.engines.style.run import run_style
 
-    probe = params.with_changes(size=min(side, params.size), scales=1, iterations=iterations, max_seconds=None,
-                                preview_every=10**6)
-    rate = None
+    probe = params.with_changes(size=min(side, params.size), scales=1, iterations=max(2, iterations),
+                                max_seconds=None, preview_every=10**6, strength=1.0)
+    times: list[tuple[int, float]] = []
+    pixels = 0
     for ev in run_style(content, styles, probe, network=network):
-        if isinstance(ev, Finished):
-            rate = ev.extra.get("seconds_per_megapixel")
-    if not rate:
+        if isinstance(ev, Progress):
+            times.append((ev.iteration, ev.elapsed_s))
+            if ev.preview is not None:
+                pixels = ev.preview.shape[0] * ev.preview.shape[1]
+    half = len(times) // 2
+    if half < 1 or not pixels:
         raise StudioInputError("could not time this machine for the estimate (the probe run did no iteration).")
-    return float(rate)
+    (i0, t0), (i1, t1) = times[half - 1], times[-1]
+    return float((t1 - t0) / max(1, i1 - i0) / (pixels / 1e6))

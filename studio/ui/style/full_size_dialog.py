@@ -6,17 +6,23 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from studio.progress import format_seconds
-
 #: the long side the dialog offers first: a print at about 17 cm at 300 dpi
 DEFAULT_SIDE = 2048
 
 Estimate = Callable[[int], tuple[tuple[int, int], float | None]]
 
 
+def duration_words(seconds: float) -> str:
+    """A rough duration as a person says it: 40 s, 12 min, 1 h 05 min."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def describe_estimate(hw: tuple[int, int], seconds: float | None, iterations: int) -> str:
     time_words = ("the time shows once it has started" if seconds is None
-                  else f"about {format_seconds(seconds)} on this machine")
+                  else f"about {duration_words(seconds)} on this machine")
     return f"{hw[1]} \u00d7 {hw[0]} px, {iterations} iterations: {time_words}."
 
 
@@ -28,6 +34,7 @@ class FullSizeDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Render at full size")
+        self.setMinimumWidth(420)
         self._estimate = estimate
         self._iterations = iterations
         self.side = QSpinBox()

@@ -143,10 +143,9 @@ class StyleWorkspace(Workspace):
         state = entry.spec.state
         hw = scale_shapes(*state.content.rgb.shape[:2], size, 1)[-1]
         rate = entry.extra.get("seconds_per_megapixel")
-        start = self.full_size_start(entry)
-        if not isinstance(rate, int | float) or rate <= 0 or start is None:
+        if not isinstance(rate, int | float) or rate <= 0 or not self.can_render_full_size(entry):
             return hw, None
-        return hw, estimate_seconds(float(rate), hw, state.params.iterations, start.shape[:2])
+        return hw, estimate_seconds(float(rate), hw, state.params.iterations)
 
     def full_size_highest(self, entry: Any) -> int:
         """The longest side a full-size render of ``entry`` fits in this machine's memory, for its shape."""

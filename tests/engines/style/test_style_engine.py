@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -384,3 +385,20 @@ def test_the_optimised_pixels_stay_in_range(random_net, monkeypatch, scale):
     assert excess < 0.1
     last = [e for e in events if isinstance(e, Progress)][-1]
     assert 0 < last.losses["range"] < 0.01 * last.losses["total"]
+
+
+def test_every_size_lays_down_the_same_first_scale(random_net):
+    """The weights mean the same at every size: runs at two sizes start at the same coarsest size, so the
+    large structures of the small run's look are the large structures of the big one."""
+    c, s = _images(96, 128)
+
+    def first_scale(size):
+        p = SMALL.with_changes(size=size, scales=StyleParams().scales, iterations=2, coarsest_side=16)
+        last = None
+        for ev in run_style(c, [s], p, network=random_net):
+            if isinstance(ev, Progress) and ev.scale_index == 0 and ev.preview is not None:
+                last = ev.preview
+        return cv2.resize(last, (16, 12), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    small, big = first_scale(32), first_scale(128)  # 16 and 32 px; 16, 32, 64 and 128 px (the default scales)
+    assert np.abs(small - big).mean() < 1.0  # 8-bit levels: the same picture, resized differently

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from studio.engines.style.params import StyleParams
-from studio.ui.style.full_size_dialog import FullSizeDialog
+from studio.ui.style.full_size_dialog import FullSizeDialog, duration_words
 from tests.ui.conftest import run_job
 
 
@@ -61,3 +61,8 @@ def test_a_faded_result_restored_without_its_unfaded_picture_is_unfaded(qtbot, w
     entry.spec.state.params.__dict__["strength"] = 0.5  # the frozen params of a faded run
     start = ws.full_size_start(entry)
     assert np.abs(start - stylised).max() < 1e-4
+
+
+def test_durations_read_as_a_person_says_them():
+    assert [duration_words(s) for s in (0.2, 40, 89, 700, 3600, 3900)] == \
+        ["1 s", "40 s", "89 s", "12 min", "1 h 00 min", "1 h 05 min"]
