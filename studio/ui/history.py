@@ -133,6 +133,15 @@ class HistoryStrip(QListWidget):
         self.changed.emit()
         return item
 
+    def refresh(self, entry: HistoryEntry) -> None:
+        """Show ``entry``'s picture anew in its thumbnail (its picture was re-derived, e.g. faded)."""
+        entry.thumbnail = make_thumbnail(entry.pixels())
+        for row in range(self.count()):
+            item = self.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == entry.number:
+                item.setIcon(QIcon(QPixmap.fromImage(to_qimage(entry.thumbnail.astype(np.float32) / 255.0))))
+        self.changed.emit()
+
     def apply_budget(self) -> None:
         """Move older results out of memory, or drop them, past the budget (the newest always stays)."""
         held = [Held(e.size_bytes() if e.image is not None else 0, e.size_bytes(), e.loader is not None)

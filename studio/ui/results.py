@@ -103,6 +103,7 @@ class Results:
         if params is not None:
             entry.extra["params"] = params
         desk.canvas.set_after(entry.qimage())
+        desk.history.refresh(entry)  # the thumbnail shows what Export saves
         if caption:
             desk.canvas.set_caption(f"Result #{entry.number} \u00b7 {caption}")
         return True

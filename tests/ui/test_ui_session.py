@@ -3,6 +3,7 @@ quitting asks first, naming what would stop or was never exported; each tab has 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -187,6 +188,9 @@ def test_the_fade_changes_the_finished_picture_at_once_without_a_run(qtbot, wind
     photo = ws.state().content.rgb
     assert np.allclose(entry.image, photo, atol=1e-6)  # what Export saves
     assert np.abs(from_qimage(window.canvas.after())[..., :3] / 255.0 - photo).max() < 2 / 255  # what is shown
+    thumb = window.desk("style").history.entries()[0].thumbnail
+    assert np.abs(thumb.astype(np.float32) / 255 - cv2.resize(photo, thumb.shape[1::-1],
+                                                              interpolation=cv2.INTER_AREA)).mean() < 0.02
     ws.panel().strength.setValue(1.0)
     assert np.array_equal(window.current_result().image, stylised)
     ws.edit_params({"strength": 0.5, "fade": "luminance"}, "Fade")
