@@ -40,3 +40,10 @@ def resize_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
     if a.ndim == 3 and out.ndim == 2:
         out = out[:, :, None]
     return np.clip(out, 0.0, 1.0)
+
+
+def resize_to(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize to (height, width) ``hw``: area averaging to shrink, bicubic to enlarge; float32 in [0, 1]."""
+    h, w = hw
+    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_CUBIC
+    return np.clip(cv2.resize(rgb, (w, h), interpolation=interp), 0, 1).astype(np.float32)

@@ -1,9 +1,9 @@
 """Render at full size: a result found at preview size, refined by one final scale at a larger size.
 
 The preview carries the look (the painting's large structures, laid down cheaply at the small size); the
-final scale at the new size starts from it upsampled, plus the photo's detail between the two sizes (as
-every scale of a normal run starts from the one before), and adds the fine brushwork the larger size has
-room for. So the look found at 256 or 512 px comes back at 2048 px, finer, for the cost of one scale.
+final scale at the new size starts from it as from the scale before it in a normal run (upsampled, plus the
+photo's detail between the two sizes: ``run_style``'s ``start``), and adds the fine brushwork the larger size
+has room for. So the look found at 256 or 512 px comes back at 2048 px, finer, for the cost of one scale.
 
 The time it will take is told before it starts: the seconds an iteration costs per megapixel on this
 machine (measured by the preview run, or by ``measure_rate``) times the iterations and the new size.
@@ -11,22 +11,13 @@ machine (measured by the preview run, or by ``measure_rate``) times the iteratio
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from studio.engines.errors import StudioInputError
 from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.pixels import resize_to
 from studio.engines.style.fade import FadeMode
 from studio.engines.style.params import StyleParams
-
-#: a full-size render of a picture no larger than its start refines nothing
-MIN_GROWTH = 1.0
-
-
-def _resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    h, w = hw
-    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(rgb, (w, h), interpolation=interp), 0, 1).astype(np.float32)
 
 
 def check_start(start: np.ndarray, content: np.ndarray, hw: tuple[int, int]) -> None:
@@ -36,16 +27,9 @@ def check_start(start: np.ndarray, content: np.ndarray, hw: tuple[int, int]) -> 
     if abs(sw / sh - cw / ch) > 0.02 * (cw / ch):
         raise StudioInputError(f"the start picture ({sw}x{sh}) has another shape than the photo ({cw}x{ch}); "
                                "start from a result of this photo.")
-    if max(hw) <= max(sh, sw) * MIN_GROWTH:
+    if max(hw) <= max(sh, sw):  # a render no larger than its start refines nothing
         raise StudioInputError(f"the start picture is already {max(sh, sw)} px on its long side; a full-size "
                                f"render needs a larger size than that, not {max(hw)} px.")
-
-
-def start_image(start: np.ndarray, content: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """The first image of the final scale at ``hw``: ``start`` upsampled, plus the photo's own detail that
-    the start's size could not hold (the photo at ``hw`` minus the photo at the start's size, upsampled)."""
-    small = _resize(content, start.shape[:2])
-    return (_resize(start, hw) + (_resize(content, hw) - _resize(small, hw))).astype(np.float32)
 
 
 def unfade(faded: np.ndarray, photo: np.ndarray, strength: float, mode: FadeMode = "rgb") -> np.ndarray:
@@ -59,7 +43,7 @@ def unfade(faded: np.ndarray, photo: np.ndarray, strength: float, mode: FadeMode
     if s < 0.05:
         raise StudioInputError(f"the start picture was faded to strength {s:g}: almost nothing of the painting "
                                "is left in it to render at full size.")
-    photo = photo if photo.shape == faded.shape else _resize(photo, faded.shape[:2])
+    photo = photo if photo.shape == faded.shape else resize_to(photo, faded.shape[:2])
     if mode == "luminance":
         a, b = rgb_to_yiq(faded), rgb_to_yiq(photo)
         a[..., 0] = (a[..., 0] - (1 - s) * b[..., 0]) / s

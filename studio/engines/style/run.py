@@ -35,8 +35,9 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.limits import memory_words
+from studio.engines.pixels import resize_to
 from studio.engines.style.fade import fade
-from studio.engines.style.full_size import check_start, start_image
+from studio.engines.style.full_size import check_start
 from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 
@@ -128,12 +129,6 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
 
 
-def _resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    h, w = hw
-    interp = cv2.INTER_AREA if h < rgb.shape[0] else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(rgb, (w, h), interpolation=interp), 0, 1).astype(np.float32)
-
-
 def _upsample(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=hw, mode="bicubic", align_corners=False)
 
@@ -193,7 +188,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     iters = iterations_per_scale(params, len(shapes))
     total_iters = sum(iters)
     final_hw = shapes[-1]
-    content_final = _resize(content, final_hw)
+    content_final = resize_to(content, final_hw)
     budget = params.max_seconds
     deadlines = budget_deadlines(budget, len(shapes)) if budget else None
 
@@ -212,7 +207,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     def preview(xt: torch.Tensor) -> np.ndarray:
         img = _to_numpy(xt)
         if img.shape[:2] != final_hw:
-            img = _resize(img, final_hw)
+            img = resize_to(img, final_hw)
         if params_now.original_colors:
             img = original_colors(img, content_final)
         return (img * 255 + 0.5).astype(np.uint8)
@@ -230,18 +225,19 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
 
     try:
         for si, hw in enumerate(shapes):
-            c_t = image_tensor(_resize(content, hw), device)
+            c_t = image_tensor(resize_to(content, hw), device)
             long_side = max(hw)
             s_ts = []
             for s in styles:
                 k = params_now.style_scale * long_side / max(s.shape[:2])
                 shw = (max(1, round(s.shape[0] * k)), max(1, round(s.shape[1] * k)))
-                s_ts.append(image_tensor(_resize(s, shw), device))
+                s_ts.append(image_tensor(resize_to(s, shw), device))
             objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)))
             objective.check = control.check
-            if x is None and start is not None:
-                x0 = image_tensor(start_image(start, content, hw), device)
-            elif x is None:
+            if x is None and start is not None:  # full size: the preview is the scale before this one
+                x = image_tensor(start, device)
+                prev_content = image_tensor(resize_to(content, start.shape[:2]), device)
+            if x is None:
                 x0 = _initial_image(params_now.init, c_t, params_now.seed)
             else:
                 assert prev_content is not None
@@ -318,7 +314,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     else:
         final = _to_numpy(x)
         if final.shape[:2] != final_hw:
-            final = _resize(final, final_hw)
+            final = resize_to(final, final_hw)
     if params_now.original_colors:
         final = original_colors(final, content_final)
     stylised = final
