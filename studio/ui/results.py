@@ -182,8 +182,13 @@ class Results:
         start = ws.full_size_start(entry) if hasattr(ws, "full_size_job") else None
         if entry is None or start is None:
             return
+        highest = ws.full_size_highest(entry)
+        if highest <= max(start.shape[:2]):
+            self.notify(f"This result is already {max(start.shape[:2])} px: a style run of this photo fits at most "
+                        f"{highest} px in this machine's memory.", "warning")
+            return
         dialog = FullSizeDialog(max(start.shape[:2]), entry.spec.state.params.iterations,
-                                lambda side: ws.full_size_estimate(entry, side), ws.full_size_highest(entry), self)
+                                lambda side: ws.full_size_estimate(entry, side), highest, self)
         if dialog.exec() == FullSizeDialog.DialogCode.Accepted:
             self.render_full_size(dialog.side.value())
 

@@ -66,3 +66,13 @@ def test_a_faded_result_restored_without_its_unfaded_picture_is_unfaded(qtbot, w
 def test_durations_read_as_a_person_says_them():
     assert [duration_words(s) for s in (0.2, 40, 89, 700, 3600, 3900)] == \
         ["1 s", "40 s", "89 s", "12 min", "1 h 00 min", "1 h 05 min"]
+
+
+def test_a_result_already_as_large_as_this_machine_fits_is_said_not_offered(qtbot, window, monkeypatch):
+    run_job(qtbot, window)
+    monkeypatch.setattr(StyleParams, "most_pixels", classmethod(lambda cls: 64 * 48))
+    said = []
+    monkeypatch.setattr(window, "notify", lambda text, level="info": said.append(text))
+    window.ask_full_size()  # no dialog: nothing larger fits
+    assert said and "already 64 px" in said[0] and "fits at most 64 px" in said[0]
+    assert not window.runner.is_running()
