@@ -169,7 +169,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, styles: list[Any]) -> Any:
     """The preview at ``path`` as the start of a full-size render (its fade undone), after printing how long
     the render will take on this machine."""
-    from studio.engines.style.full_size import check_start, estimate_seconds, measure_rate, unfade
+    from studio.engines.style.full_size import check_start, estimate_seconds, measure_speed, unfade
     from studio.engines.style.run import scale_shapes
     from studio.imageio import load_image
     from studio.weights import network_for
@@ -185,8 +185,8 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
         rgb = unfade(rgb, content, float(strength), fade)
     hw = scale_shapes(*content.shape[:2], params.size, 1)[-1]
     check_start(rgb, content, hw)
-    rate = measure_rate(content, [s.rgb for s in styles], params, network_for(params))
-    seconds = estimate_seconds(rate, hw, params.iterations)
+    speed = measure_speed(content, [s.rgb for s in styles], params, network_for(params))
+    seconds = estimate_seconds(speed, hw, params.iterations)
     print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
           f"about {format_seconds(seconds)} on this machine", file=sys.stderr)
     return rgb

@@ -6,10 +6,12 @@ photo's detail between the two sizes: ``run_style``'s ``start``), and adds the f
 has room for. So the look found at 256 or 512 px comes back at 2048 px, finer, for the cost of one scale.
 
 The time it will take is told before it starts: the seconds an iteration costs per megapixel on this
-machine (measured by the preview run, or by ``measure_rate``) times the iterations and the new size.
+machine (measured by the preview run, or by ``measure_speed``) times the iterations and the new size.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,17 +53,32 @@ def unfade(faded: np.ndarray, photo: np.ndarray, strength: float, mode: FadeMode
     return np.clip((faded - (1 - s) * photo) / s, 0.0, 1.0).astype(np.float32)
 
 
-def estimate_seconds(rate: float, hw: tuple[int, int], iterations: int) -> float:
-    """Seconds a final scale of ``iterations`` at ``hw`` takes at ``rate`` seconds per iteration per megapixel
-    (the cost per pixel stays about the same as the size grows: see the README's figures)."""
-    return float(rate * hw[0] * hw[1] / 1e6 * iterations)
+#: a fresh L-BFGS searches for its first steps with many evaluations: the command line's 256 px probe measured
+#: them as 4 more steady iterations; the app, which knows only the preview's steady rate, adds as many
+STARTUP_ITERATIONS = 4.0
 
 
-def measure_rate(content: np.ndarray, styles: list[np.ndarray], params: StyleParams, network: FeatureNetwork,
-                 side: int = 192, iterations: int = 6) -> float:
-    """Seconds an iteration costs per megapixel on this machine and device, from the steady iterations of a
-    small single-scale run (the command line's estimate; the app has the preview run's own figure). The
-    first iterations of L-BFGS search for their step with many evaluations: only the second half counts."""
+@dataclass(frozen=True)
+class Speed:
+    """What an iteration costs on this machine: a part that does not grow with the picture (the Gram matrices,
+    the layers' dispatch) and seconds per megapixel, plus the start of a fresh L-BFGS, in iterations. The app
+    knows only a preview's own rate; the command line measures all three."""
+
+    per_megapixel: float
+    fixed: float = 0.0
+    startup: float = STARTUP_ITERATIONS
+
+
+def estimate_seconds(speed: Speed, hw: tuple[int, int], iterations: int) -> float:
+    """Seconds a final scale of ``iterations`` at ``hw`` takes at ``speed``."""
+    return float((speed.fixed + speed.per_megapixel * hw[0] * hw[1] / 1e6) * (iterations + speed.startup))
+
+
+def _seconds_per_iteration(content: np.ndarray, styles: list[np.ndarray], params: StyleParams,
+                           network: FeatureNetwork, side: int, iterations: int) -> tuple[float, int, float]:
+    """(seconds an iteration takes once L-BFGS is steady, pixels, the start's cost in steady iterations) of a
+    small single-scale run at ``side``: its first iterations search for their step with many evaluations, so
+    only the second half counts for the steady rate."""
     from studio.engines.events import Progress
     from studio.engines.style.run import run_style
 
@@ -78,4 +95,17 @@ def measure_rate(content: np.ndarray, styles: list[np.ndarray], params: StylePar
     if half < 1 or not pixels:
         raise StudioInputError("could not time this machine for the estimate (the probe run did no iteration).")
     (i0, t0), (i1, t1) = times[half - 1], times[-1]
-    return float((t1 - t0) / max(1, i1 - i0) / (pixels / 1e6))
+    steady = (t1 - t0) / max(1, i1 - i0)
+    return steady, pixels, max(0.0, t0 / max(steady, 1e-9) - i0)
+
+
+def measure_speed(content: np.ndarray, styles: list[np.ndarray], params: StyleParams, network: FeatureNetwork,
+                  sides: tuple[int, int] = (128, 256), iterations: int = 8) -> Speed:
+    """This machine's ``Speed`` from two small probes (the command line's estimate): the line through their
+    seconds per iteration against their pixels, and the larger one's start."""
+    (ta, pa, _), (tb, pb, startup) = (_seconds_per_iteration(content, styles, params, network, side, iterations)
+                                      for side in sides)
+    per_mp = max(0.0, (tb - ta) / max(1, pb - pa) * 1e6)
+    if per_mp == 0.0:  # the probes too noisy to tell the two parts apart: all per pixel, from the larger one
+        return Speed(per_megapixel=tb / (pb / 1e6), startup=startup)
+    return Speed(per_megapixel=per_mp, fixed=max(0.0, ta - per_mp * pa / 1e6), startup=startup)

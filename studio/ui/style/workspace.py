@@ -137,7 +137,7 @@ class StyleWorkspace(Workspace):
     def full_size_estimate(self, entry: Any, size: int) -> tuple[tuple[int, int], float | None]:
         """(h, w) of a full-size render of ``entry`` at long side ``size``, and the seconds it will take on this
         machine from the preview run's own speed (None when the result does not say)."""
-        from studio.engines.style.full_size import estimate_seconds
+        from studio.engines.style.full_size import Speed, estimate_seconds
         from studio.engines.style.run import scale_shapes
 
         state = entry.spec.state
@@ -145,7 +145,7 @@ class StyleWorkspace(Workspace):
         rate = entry.extra.get("seconds_per_megapixel")
         if not isinstance(rate, int | float) or rate <= 0 or not self.can_render_full_size(entry):
             return hw, None
-        return hw, estimate_seconds(float(rate), hw, state.params.iterations)
+        return hw, estimate_seconds(Speed(per_megapixel=float(rate)), hw, state.params.iterations)
 
     def full_size_highest(self, entry: Any) -> int:
         """The longest side a full-size render of ``entry`` fits in this machine's memory, for its shape."""

@@ -9,7 +9,7 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Progress
 from studio.engines.pixels import resize_to
 from studio.engines.style.fade import fade
-from studio.engines.style.full_size import estimate_seconds, measure_rate, unfade
+from studio.engines.style.full_size import Speed, estimate_seconds, measure_speed, unfade
 from studio.engines.style.params import StyleParams
 from studio.engines.style.run import run_style
 
@@ -81,11 +81,13 @@ def test_unfade_undoes_a_fade(mode):
 
 def test_the_estimate_grows_with_the_pixels_and_iterations(random_net):
     content, style = _pictures()
-    rate = measure_rate(content, [style], StyleParams(size=64), random_net, side=32, iterations=4)
-    assert rate > 0
-    one = estimate_seconds(rate, (768, 1024), 100)
-    assert estimate_seconds(rate, (1536, 2048), 100) == pytest.approx(4 * one)
-    assert estimate_seconds(rate, (768, 1024), 200) == pytest.approx(2 * one)
+    speed = measure_speed(content, [style], StyleParams(size=64), random_net, sides=(24, 48), iterations=4)
+    assert speed.per_megapixel > 0 and speed.fixed >= 0 and speed.startup >= 0
+    one = estimate_seconds(speed, (768, 1024), 100)
+    assert estimate_seconds(speed, (1536, 2048), 100) > 2 * one  # the per-pixel part grows fourfold
+    assert estimate_seconds(speed, (768, 1024), 200) > 1.5 * one
+    flat = Speed(per_megapixel=10.0, fixed=0.5, startup=2.0)
+    assert estimate_seconds(flat, (1000, 1000), 3) == pytest.approx((3 + 2) * (0.5 + 10.0))
 
 
 def test_a_size_whose_pixels_do_not_fit_this_machine_is_one_sentence(random_net, monkeypatch):
