@@ -29,7 +29,7 @@ from studio.engines.harmonize.losses import (
     pass2_weights,
     style_term,
 )
-from studio.engines.harmonize.masks import layer_masks
+from studio.engines.masks import layer_masks
 from studio.engines.harmonize.patch_match import (
     gather_positions,
     mapped_region,

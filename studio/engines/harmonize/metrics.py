@@ -17,7 +17,7 @@ import torch
 
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.harmonize.losses import gram_masked
-from studio.engines.harmonize.masks import binarize, layer_masks, resize_mask
+from studio.engines.masks import binarize, layer_masks, resize_mask
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_1"

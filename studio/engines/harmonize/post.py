@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from studio.engines.harmonize.masks import feather
+from studio.engines.masks import feather
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:

@@ -17,7 +17,7 @@ import torch
 from studio.engines.features.losses import energy, gram
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.harmonize.losses import LayerTerm, Objective, content_term, gram_masked
-from studio.engines.harmonize.masks import binarize, dilate, layer_masks
+from studio.engines.masks import binarize, dilate, layer_masks
 
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GATYS_CONTENT_LAYER = "relu4_1"

@@ -49,7 +49,7 @@ from studio.engines.harmonize.losses import (
     noise_level,
     pass2_weights,
 )
-from studio.engines.harmonize.masks import binarize, bounding_box, dilate, feather, resize_mask
+from studio.engines.masks import binarize, bounding_box, dilate, feather, resize_mask
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.engines.harmonize.post import blend, denoise_chroma
 from studio.engines.harmonize.quick import color_transfer, gatys_objective, poisson_blend

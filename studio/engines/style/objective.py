@@ -12,6 +12,7 @@ from studio.engines.features.losses import content_loss, energy, gram, range_los
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.style.params import StyleParams
 from studio.engines.style.precondition import SpectralBoost
+from studio.engines.style.regions import ScaledRegions, guided_gram, guided_target
 
 # The range term keeps the pixels in [0, 1] while they are optimised; its weight is this times the
 # content + style weights, so it holds the same whatever their scale. Without it ~4 % of the pixels
@@ -24,6 +25,11 @@ _RANGE_WEIGHT = 20.0
 # 60 s; period 128 did worse than 64 (see the README).
 _BOOST_GAIN = 10.0
 _BOOST_PERIOD = 64.0
+# A region that keeps the photo pulls its pixels towards the photo's with this times the content + style
+# weights (regions.py says why the content loss alone is not enough).
+_KEEP_WEIGHT = 50.0
+# A part of the picture with less than this share of a layer's positions adds no style term there.
+_NO_AREA = 1e-4
 
 
 class Objective:
@@ -34,8 +40,11 @@ class Objective:
     """
 
     def __init__(self, net: FeatureNetwork, content: torch.Tensor, styles: list[torch.Tensor],
-                 params: StyleParams, content_factor: float = 1.0) -> None:
+                 params: StyleParams, content_factor: float = 1.0, regions: ScaledRegions | None = None) -> None:
         self.net = net
+        self.regions = regions
+        self._masks: dict[str, list[torch.Tensor]] = {}  # layer -> share of the rest, then of each region
+        self._region_grams: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
         self.content_factor = content_factor
         self.content = content
         self.styles = styles
@@ -57,19 +66,65 @@ class Objective:
                 per_style = [self.net(s, need_s, pooling=params.pooling) for s in self.styles]
                 for name in need_s:
                     self._style_grams[name] = [gram(f[name]) for f in per_style]
+                if self.regions is not None:
+                    self._guide(need_s, params.pooling)
         blend = params.style_blend or (1.0,) * len(self.styles)
-        total = float(sum(blend))
+        total = float(sum(blend)) or 1.0
         self.blend = [b / total for b in blend]
         lw = params.style_layer_weights or (1.0,) * len(params.style_layers)
         lw_total = float(sum(lw)) or 1.0
         self.layer_weights = {name: w / lw_total for name, w in zip(params.style_layers, lw, strict=True)}
         self.targets = {}
-        for name in params.style_layers:
+        for name in params.style_layers if self.styles else ():
             g = sum(b * t for b, t in zip(self.blend, self._style_grams[name], strict=True))
             self.targets[name] = (g, energy(g))
         self.content_targets = {name: (self._content_feats[name], energy(self._content_feats[name]))
                                 for name in params.content_layers}
         self.layers = sorted(set(params.content_layers) | set(params.style_layers))
+        n_regions = 0 if self.regions is None else len(self.regions.shares)
+        self.region_weights = list(params.region_weights or (1.0,) * n_regions)
+
+    def _guide(self, layers: list[str], pooling: str) -> None:
+        """The shares of the rest and of each region at ``layers``, and the regions' painting Grams there."""
+        assert self.regions is not None
+        r = self.regions
+        rest = guided_target(self.net, r.rest, [], [], [], layers, pooling)
+        per_region = [guided_target(self.net, share, [] if p is None else [p], [] if p is None else [pm],
+                                    [] if p is None else [1.0], layers, pooling)
+                      for share, p, pm in zip(r.shares, r.paintings, r.painting_masks, strict=True)]
+        for name in layers:
+            self._masks[name] = [rest.masks[name]] + [t.masks[name] for t in per_region]
+        for i, t in enumerate(per_region):
+            if r.paintings[i] is not None:
+                self._region_grams.setdefault(i, {}).update(t.grams)
+
+    def _guided_style(self, feats: dict[str, torch.Tensor], zero: torch.Tensor) -> torch.Tensor:
+        """The style term with regions: each part's guided Gram against its own target, weighted by its
+        share of the layer's positions and its region's weight."""
+        s = zero
+        for name in self.params.style_layers:
+            f = feats[name]
+            masks = self._masks[name]
+            parts = [(masks[0], 1.0, *self.targets[name])] if name in self.targets else []
+            parts += [(masks[i + 1], self.region_weights[i], *self._region_grams[i][name])
+                      for i in range(len(masks) - 1) if i in self._region_grams]
+            for mask, weight, target, target_energy in parts:
+                area = float(mask.mean())
+                if area < _NO_AREA or weight <= 0:
+                    continue
+                loss = (guided_gram(f, mask) - target).pow(2).mean() / target_energy
+                s = s + self.layer_weights[name] * weight * area * loss
+        return s
+
+    def _keep(self, x: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
+        """The pull of the kept regions' pixels towards the photo's."""
+        if self.regions is None:
+            return zero
+        k = zero
+        for i, (share, painting) in enumerate(zip(self.regions.shares, self.regions.paintings, strict=True)):
+            if painting is None and self.region_weights[i] > 0:
+                k = k + self.region_weights[i] * (share[None, None] * (x - self.content).pow(2)).mean()
+        return k
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         p = self.params
@@ -77,13 +132,20 @@ class Objective:
         zero = x.new_zeros(())
         c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
         c = c / max(1, len(self.content_targets))
-        s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()), zero)
+        if self.regions is None:
+            s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()),
+                    zero)
+        else:
+            s = self._guided_style(feats, zero)
         tv = tv_loss(x, self.tv_ref)
         wc = p.content_weight * self.content_factor
         rng = _RANGE_WEIGHT * (wc + p.style_weight) * range_loss(x)
-        total = wc * c + p.style_weight * s + p.tv_weight * tv + rng
+        keep = _KEEP_WEIGHT * (wc + p.style_weight) * self._keep(x, zero)
+        total = wc * c + p.style_weight * s + p.tv_weight * tv + rng + keep
         terms = {"content": float(p.content_weight * c.detach()), "style": float(p.style_weight * s.detach()),
                  "tv": float(p.tv_weight * tv.detach()), "range": float(rng.detach())}
+        if self.regions is not None and any(pt is None for pt in self.regions.paintings):
+            terms["keep"] = float(keep.detach())
         terms["total"] = sum(terms.values())
         return total, terms
 

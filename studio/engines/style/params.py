@@ -39,6 +39,7 @@ LIVE_FIELDS: frozenset[str] = frozenset(
         "style_layers",
         "style_layer_weights",
         "style_blend",
+        "region_weights",
         "original_colors",
     }
 )
@@ -62,6 +63,7 @@ class StyleParams(Params):
                       f"the largest a style run fits in this machine's {memory_words()}"),
         "content_weight": WEIGHT, "style_weight": WEIGHT, "tv_weight": WEIGHT,
         "style_layer_weights": Limit(0, 1000), "style_blend": Limit(0, 1000),
+        "region_weights": Limit(0, 1000),
         "strength": Limit(0, 1),
         "style_scale": Limit(0.05, 8.0, "the style image at eight times the output is already huge"),
         "iterations": ITERATIONS, "learning_rate": Limit(0, 10, above_lowest=True),
@@ -78,6 +80,9 @@ class StyleParams(Params):
     style_layers: tuple[str, ...] = STYLE_LAYERS_DEFAULT
     style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: all 1
     style_blend: tuple[float, ...] | None = None  # one per style image; None: equal
+    # one per region (``regions.Region``): its style weight relative to the rest's, or how firmly a region that
+    # keeps the photo holds it; None: all 1
+    region_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0  # style image size relative to the output size
     iterations: int = 100  # at each scale
     optimizer: Optimizer = "lbfgs"
@@ -120,6 +125,8 @@ class StyleParams(Params):
         "content_layers": "The network layer that decides what 'the same content' means. Deeper: looser shapes.",
         "style_layers": "Which network layers describe the style. Shallow layers: colour and fine texture; "
                         "deep layers: larger strokes and patterns. The slider weights each layer.",
+        "region_weights": "How strongly each region takes its painting (1: as strongly as the rest of the picture "
+                          "takes the style weight), or, for a region that keeps the photo, how firmly it holds it.",
         "optimizer": "The optimisation method.",
         "learning_rate": "Step size of Adam (ignored by L-BFGS).",
         "scales": "Coarse-to-fine: render small first, then refine at double size, up to this many sizes (none "

@@ -40,6 +40,7 @@ from studio.engines.style.fade import fade
 from studio.engines.style.full_size import check_start
 from studio.engines.style.objective import Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
+from studio.engines.style.regions import Region, at_scale, check_regions, painting_shape, shares
 
 MIN_SCALE_SIDE = 128  # StyleParams.coarsest_side's default
 # With a time budget (max_seconds), scale i of n gets a share of it proportional to 14**i
@@ -72,7 +73,8 @@ def content_factor(index: int, count: int) -> float:
 MAX_STYLES = 16
 
 
-def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None) -> None:
+def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | None = None,
+                    n_regions: int = 0, rest_needs_style: bool = True) -> None:
     """Raise StudioInputError with one clear sentence for a bad parameter value. Every number's range is
     checked when the parameters are made (``StyleParams.LIMITS``); what is left here depends on the inputs,
     the network and the choices."""
@@ -85,8 +87,13 @@ def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | No
         raise StudioInputError(f"init must be content, noise or median-noise, got {params.init!r}")
     if params.pooling not in ("max", "avg"):
         raise StudioInputError(f"pooling must be max or avg, got {params.pooling!r}")
-    if n_styles < 1:
-        raise StudioInputError("at least one style image is needed")
+    if n_styles < 1 and rest_needs_style:
+        raise StudioInputError("at least one style image is needed" if not n_regions else
+                               "the part of the photo outside every region needs a style image (or a region "
+                               "that covers it)")
+    n_weights = len(params.region_weights) if params.region_weights is not None else n_regions
+    if n_weights != n_regions:
+        raise StudioInputError(f"region-weights has {n_weights} values for {n_regions} regions")
     if not params.style_layers and params.style_weight > 0:
         raise StudioInputError("no style layers are selected; choose at least one")
     if params.style_layer_weights is not None and len(params.style_layer_weights) != len(params.style_layers):
@@ -157,18 +164,25 @@ class _Clock:
 
 def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StyleParams,
               control: JobControl | None = None, *, network: FeatureNetwork,
-              start: np.ndarray | None = None) -> Iterator[Event]:
+              start: np.ndarray | None = None, regions: Sequence[Region] = ()) -> Iterator[Event]:
     """Stylise ``content`` (RGB float32 HxWx3 in [0, 1]) with ``styles`` through ``network`` (the caller
     loads it, for example with ``studio.weights.network_for(params)``); see the module docstring.
 
     ``start``: render at full size (``full_size``): a stylised result of ``content`` at a smaller size (before
-    any fade); only the final scale runs, at ``params.size``, starting from it."""
+    any fade); only the final scale runs, at ``params.size``, starting from it.
+
+    ``regions``: a painting (or the photo kept) for each part of the picture (``regions``); ``styles`` then
+    paint the part no region covers, and ``params.region_weights`` weighs each region."""
     control = control or JobControl()
     t0 = time.perf_counter()
-    validate_params(params, len(styles))
+    check_regions(regions, content.shape)
+    # the run's own paintings are needed only where the regions leave some of the picture
+    rest_needs_style = not regions or float(shares([r.mask for r in regions], (64, 64))[1].max()) > 0.01
+    checks = {"n_regions": len(regions), "rest_needs_style": rest_needs_style}
+    validate_params(params, len(styles), **checks)
     net = network
     device = next(net.parameters()).device
-    validate_params(params, len(styles), net)
+    validate_params(params, len(styles), net, **checks)
     if device.type == "cpu":
         keep_large_blocks()
     yield Info(f"Feature network: {net.source or net.arch}; device: {describe(device)}",
@@ -227,12 +241,10 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
         for si, hw in enumerate(shapes):
             c_t = image_tensor(resize_to(content, hw), device)
             long_side = max(hw)
-            s_ts = []
-            for s in styles:
-                k = params_now.style_scale * long_side / max(s.shape[:2])
-                shw = (max(1, round(s.shape[0] * k)), max(1, round(s.shape[1] * k)))
-                s_ts.append(image_tensor(resize_to(s, shw), device))
-            objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)))
+            s_ts = [image_tensor(resize_to(s, painting_shape(s.shape[:2], long_side, params_now.style_scale)), device)
+                    for s in styles]
+            scaled = at_scale(regions, hw, params_now.style_scale, device) if regions else None
+            objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)), regions=scaled)
             objective.check = control.check
             if x is None and start is not None:  # full size: the preview is the scale before this one
                 x = image_tensor(start, device)
@@ -262,7 +274,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                     new_params = params_now.with_changes(**{k: tuple(v) if isinstance(v, list) else v
                                                             for k, v in live.items()})
                     try:
-                        validate_params(new_params, len(styles), net)
+                        validate_params(new_params, len(styles), net, **checks)
                     except StudioInputError as e:
                         yield Info(f"Ignored a parameter change: {e}")
                     else:

@@ -1,6 +1,7 @@
-"""Masks for painterly harmonization: binarising, dilating, feathering, and one mask per VGG layer.
+"""Masks over an image (the pasted object of a harmonization, a style region): binarising, dilating, feathering,
+resizing, and one mask per VGG layer.
 
-The per-layer masks follow the paper's code: at each pooling the mask is resized to half size
+The per-layer masks follow the painterly harmonization paper's code: at each pooling the mask is resized to half size
 (rounded up, as the network's ceil-mode pooling), at each 3x3 convolution it is averaged over
 3x3 neighbours (a slight blur that follows the growing receptive field).
 """
@@ -57,10 +58,13 @@ def bounding_box(mask: np.ndarray, margin: int, threshold: float = 0.01) -> tupl
             max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin))
 
 
-def layer_masks(mask: torch.Tensor, net: FeatureNetwork, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+def layer_masks(mask: torch.Tensor, net: FeatureNetwork, layers: Iterable[str],
+                inside_edges: bool = False) -> dict[str, torch.Tensor]:
     """The mask (H, W) carried through the network to each of ``layers``: (h, w) tensors.
 
-    Halved (bilinear, sizes rounded up) at each pooling, 3x3-averaged at each convolution.
+    Halved (bilinear, sizes rounded up) at each pooling, 3x3-averaged at each convolution: outside the picture
+    counts as 0 (the paper's code), or with ``inside_edges`` only the picture is averaged, so a mask of ones
+    stays ones (a style region that reaches the picture's edge covers it there).
     """
     wanted = set(layers)
     out: dict[str, torch.Tensor] = {}
@@ -69,7 +73,7 @@ def layer_masks(mask: torch.Tensor, net: FeatureNetwork, layers: Iterable[str]) 
     m = mask.float()[None, None]
     for s in net.truncated_specs(wanted):
         if s.kind == "conv":
-            m = F.avg_pool2d(m, 3, stride=1, padding=1, count_include_pad=True)
+            m = F.avg_pool2d(m, 3, stride=1, padding=1, count_include_pad=not inside_edges)
         elif s.kind == "pool":
             h, w = m.shape[-2:]
             m = F.interpolate(m, size=((h + 1) // 2, (w + 1) // 2), mode="bilinear", align_corners=False)
