@@ -29,7 +29,6 @@ from studio.engines.harmonize.losses import (
     pass2_weights,
     style_term,
 )
-from studio.engines.masks import layer_masks
 from studio.engines.harmonize.patch_match import (
     gather_positions,
     mapped_region,
@@ -38,6 +37,7 @@ from studio.engines.harmonize.patch_match import (
     to_coords,
     upsample_region,
 )
+from studio.engines.masks import layer_masks
 
 
 def build_pass1(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Tensor,

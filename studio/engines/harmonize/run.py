@@ -49,11 +49,11 @@ from studio.engines.harmonize.losses import (
     noise_level,
     pass2_weights,
 )
-from studio.engines.masks import binarize, bounding_box, dilate, feather, resize_mask
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.engines.harmonize.post import blend, denoise_chroma
 from studio.engines.harmonize.quick import color_transfer, gatys_objective, poisson_blend
 from studio.engines.harmonize.validate import validate_inputs, validate_params
+from studio.engines.masks import binarize, bounding_box, dilate, feather, resize_mask
 
 #: L-BFGS step of pass 2 (neural_paint.lua's -learning_rate default, passed to optim.lbfgs)
 PASS2_LEARNING_RATE = 0.1

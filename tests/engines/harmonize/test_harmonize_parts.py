@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from studio.engines.harmonize.histogram import histogram_loss, histogram_remap, histogram_target
 from studio.engines.harmonize.losses import noise_level, pass2_weights
-from studio.engines.masks import bounding_box, dilate, feather, layer_masks
 from studio.engines.harmonize.patch_match import (
     gather_positions,
     mapped_region,
@@ -22,6 +21,7 @@ from studio.engines.harmonize.patch_match import (
     upsample_region,
 )
 from studio.engines.harmonize.post import blend, denoise_chroma, guided_filter
+from studio.engines.masks import bounding_box, dilate, feather, layer_masks
 
 # ------------------------------------------------------------------------------------ masks
 
