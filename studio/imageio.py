@@ -384,3 +384,14 @@ def composite_on(
         a = a[:, :, None]
     bg = np.asarray(background, dtype=np.float32).reshape(1, 1, -1)
     return (colour * a + bg * (1.0 - a)).astype(np.float32)
+
+
+def load_mask(path: PathLike, what: str, max_side: int) -> tuple[np.ndarray, str]:
+    """A mask file as float32 HxW in [0, 1] (its alpha when the colour is flat), and its sha256."""
+    img = load_image(path, max_side=max_side)
+    if img.alpha is not None and float(img.rgb.std()) < 1e-3:
+        return img.alpha.astype(np.float32), img.sha256
+    rgb = img.rgb
+    if float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max()) > 0.25:
+        raise StudioInputError(f"The {what} {path} is a colour image; a mask must be black and white.")
+    return rgb.mean(axis=2).astype(np.float32), img.sha256

@@ -38,7 +38,7 @@ class InputRef:
         return cls(role=role, path=str(path), sha256=file_sha256(path))
 
 
-MAX_RECIPE_CHARS = 4_000_000  # a recipe names its inputs and parameters; masks lie beside it
+MAX_RECIPE_CHARS = 16_000_000  # a recipe names its inputs and parameters, and holds its regions' masks
 MAX_RECIPE_DEPTH = 12
 MAX_RECIPE_INPUTS = 64  # content, a few styles, masks: a recipe with 200 style inputs is not one of ours
 
@@ -64,6 +64,8 @@ class Recipe:
     studio_version: str = __version__
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # a style run's regions, masks inside (``studio.style_regions``); their paintings are among ``inputs``
+    regions: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.created:
@@ -88,6 +90,8 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
+        if not self.regions:
+            del body["regions"]
         return {"format": RECIPE_FORMAT, "format_version": RECIPE_VERSION, **body}
 
     def to_json(self) -> str:
@@ -134,6 +138,7 @@ class Recipe:
                 studio_version=_typed(data, "studio_version", str),
                 created=_typed(data, "created", str),
                 extra=_typed(data, "extra", dict) if "extra" in data else {},
+                regions=_typed(data, "regions", list) if "regions" in data else [],
             )
         except (KeyError, TypeError) as exc:
             raise StudioInputError(f"{source} is incomplete or damaged: {_describe(exc)}.") from exc

@@ -28,6 +28,10 @@ def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: 
     for ref in recipe.inputs:
         state = "" if Path(ref.path).is_file() else " (missing)"
         lines.append(f"reads the {ref.role} image {ref.path}{state}")
+    if recipe.regions:
+        from studio.style_regions import describe_regions
+
+        lines.append(describe_regions(recipe.regions))
     name = weights if weights is not None else str(recipe.params.get("weights") or "auto")
     refusal = None
     if name in ("", "auto"):

@@ -8,10 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from studio.cli_args import confirm_overwrite, integer, interrupted_code, number, param_help
-from studio.engines.errors import StudioInputError
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
@@ -58,25 +55,12 @@ _PARAM_FLAGS = ("mode", "tau", "size", "pass1_iterations", "pass2_iterations", "
                 "tv_factor", "denoise", "seed", "device", "weights")
 
 
-def load_mask(path: str, what: str, max_side: int) -> tuple[np.ndarray, str]:
-    """A mask file as float32 HxW in [0, 1] (its alpha when the colour is flat), and its sha256."""
-    from studio.imageio import load_image
-
-    img = load_image(path, max_side=max_side)
-    if img.alpha is not None and float(img.rgb.std()) < 1e-3:
-        return img.alpha.astype(np.float32), img.sha256
-    rgb = img.rgb
-    if float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max()) > 0.25:
-        raise StudioInputError(f"The {what} {path} is a colour image; a mask must be black and white.")
-    return rgb.mean(axis=2).astype(np.float32), img.sha256
-
-
 def cmd_harmonize(args: argparse.Namespace) -> int:
     from studio.engines.harmonize.params import HarmonizeParams
     from studio.engines.harmonize.run import run_harmonize
     from studio.engines.harmonize.validate import validate_inputs, validate_params
     from studio.image_save import check_output_path, save_image
-    from studio.imageio import load_image
+    from studio.imageio import load_image, load_mask
     from studio.recipe import InputRef, Recipe
     from studio.weights import network_for
 

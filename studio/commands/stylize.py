@@ -28,6 +28,11 @@ def add_parser(sub: Any) -> None:
                         "final scale runs; the time it will take is printed first). A studio PNG brings its recipe: "
                         "its photo, paintings and settings")
     g = p.add_argument_group("style")
+    g.add_argument("--region", action="append", default=[], metavar="MASK=PAINTING[:WEIGHT]",
+                   help="paint the part of the photo under MASK (white; grey blends) with its own PAINTING and "
+                        "WEIGHT (default 1), or keep the photo there with MASK=keep[:WEIGHT]; PAINTING@PMASK takes "
+                        "only the part of the painting under PMASK. Repeat for more regions; the style images "
+                        "paint the rest. The masks are kept inside the result's recipe")
     g.add_argument("--size", type=integer("size", 16), help=param_help(StyleParams, "size"))
     g.add_argument("--content-weight", type=number("content-weight"),
                    help=param_help(StyleParams, "content_weight"))
@@ -82,9 +87,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from studio.image_save import check_output_path, save_image
     from studio.imageio import load_image
     from studio.recipe import InputRef, Recipe, check_inputs, read_recipe
+    from studio.style_regions import load_region, painting_role, parse_region, regions_from_recipe
+    from studio.style_regions import recipe_regions as recipe_regions_of
     from studio.weights import network_for
 
     base: dict[str, Any] = {}
+    recipe_regions: tuple[Any, dict[str, str], str] | None = None
     content_path: str | None = args.content
     style_paths: list[str] = list(args.styles)
     start_recipe = read_recipe(args.start) if args.start else None
@@ -111,6 +119,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         base = dict(recipe.params)
         content_path = content_path or next((i.path for i in recipe.inputs if i.role == "content"), None)
         style_paths = style_paths or [i.path for i in recipe.inputs if i.role == "style"]
+        if recipe.regions and not args.region:
+            recipe_regions = (recipe.regions, {i.role: i.path for i in recipe.inputs}, str(args.recipe))
     if args.demo:
         from studio.demo import write_demo_images
         from studio.paths import demo_dir
@@ -118,8 +128,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         c, s = write_demo_images(demo_dir())
         content_path, style_paths = str(c), [str(s)]
         args.output = args.output or "studio-demo.png"
-    if not content_path or not style_paths:
-        raise StudioInputError("stylize needs a content image and at least one style image "
+    specs = [parse_region(text) for text in args.region]
+    if not content_path or not (style_paths or specs or recipe_regions):
+        raise StudioInputError("stylize needs a content image and at least one style image or --region "
                                "(or --demo, or --recipe OLD.png).")
     if not args.output:
         raise StudioInputError("no output file given; add -o OUT.png.")
@@ -127,6 +138,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     confirm_overwrite(out, args.force)
 
     given = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
+    if specs:
+        given["region_weights"] = tuple(spec.weight for spec in specs)
     try:
         params = StyleParams.from_recipe({**base, **given}) if args.recipe else StyleParams.from_dict(given)
     except TypeError as e:
@@ -137,8 +150,16 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise StudioInputError(f"--style-blend has {len(params.style_blend)} values for "
                                f"{len(style_paths)} style images.")
 
-    content = load_image(content_path, max_side=max(4 * params.size, 2048))
-    styles = [load_image(p, max_side=max(4 * params.size, 2048)) for p in style_paths]
+    side = max(4 * params.size, 2048)
+    content = load_image(content_path, max_side=side)
+    styles = [load_image(p, max_side=side) for p in style_paths]
+    if specs:
+        regions = [load_region(spec, i, content.rgb.shape, side) for i, spec in enumerate(specs)]
+    elif recipe_regions is not None:
+        regions = regions_from_recipe(recipe_regions[0], recipe_regions[1], side,
+                                      source=f"The recipe in {recipe_regions[2]!r}")
+    else:
+        regions = []
     start = _full_size_start(args.start, start_recipe, content.rgb, params, styles) if args.start else None
     for img in (content, *styles):
         for w in img.warnings:
@@ -153,13 +174,17 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     try:
         finished = drive(run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params),
-                                   start=start), bar, total_loss, on_progress=snapshot)
+                                   start=start, regions=[r.region for r in regions]),
+                         bar, total_loss, on_progress=snapshot)
     except KeyboardInterrupt as exc:
         bar.close("interrupted; nothing was written")
         return interrupted_code(exc)
     inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
         InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
+    inputs += [InputRef(painting_role(i), r.painting_path, r.painting_sha256)
+               for i, r in enumerate(regions) if r.painting_path is not None and r.painting_sha256 is not None]
     recipe = Recipe.of_run("stylize", finished, params, inputs)
+    recipe.regions = recipe_regions_of(regions)
     save_image(out, finished.image, metadata=recipe.to_png_text() if out.suffix.lower() == ".png" else None)
     bar.close(f"wrote {out} ({finished.image.shape[1]}x{finished.image.shape[0]}) in "
               f"{format_seconds(time.perf_counter() - t0)}")
