@@ -235,6 +235,17 @@ def test_a_recipe_from_before_the_preconditioner_reopens_with_plain_lbfgs(qtbot,
     assert ws.params().precondition is True
 
 
+def test_a_recipe_with_regions_reopens_its_settings_and_says_the_regions_need_the_command_line(qtbot, window):
+    """The tab paints no regions yet: their weights must not make its next run refuse to start."""
+    ws = window.workspace("style")
+    note = ws.restore_recipe({**ws.params().to_dict(), "seed": 4, "region_weights": [1.5, 1.0]}, [])
+    assert note is not None and "2 regions" in note and "studio stylize --recipe" in note
+    assert ws.params().seed == 4 and ws.params().region_weights is None
+    from studio.engines.style.run import validate_params
+
+    validate_params(ws.params(), 1)  # what the real engine checks before it starts: no regions, no weights
+
+
 def test_copy_to_clipboard(qtbot, window):
     run_to_end(qtbot, window)
     window.act_copy.trigger()

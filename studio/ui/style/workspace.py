@@ -246,6 +246,8 @@ class StyleWorkspace(Workspace):
             new_params = StyleParams.from_recipe(params)
         except (TypeError, ValueError) as exc:
             return f"The recipe's settings could not be read ({exc})."
+        regions = len(new_params.region_weights or ())
+        new_params = new_params.with_changes(region_weights=None)  # the app paints no regions yet
         content, styles = self._state.content, self._state.styles
         missing: list[str] = []
         loaded_content, loaded_styles = None, []
@@ -269,6 +271,9 @@ class StyleWorkspace(Workspace):
                 note += " Its input images were not found (" + ", ".join(missing) + "): kept the current ones."
         new_params = new_params.with_changes(style_blend=fit_blend(new_params.style_blend, len(styles)))
         self.edit(StyleState(new_params, content, styles), "Settings from a recipe")
+        if regions:
+            note += (f" It paints {regions} region{'s' if regions > 1 else ''}, which this tab cannot yet: a run here "
+                     "styles the whole photo; 'studio stylize --recipe' re-runs it as it was made.")
         return note
 
     def open_image(self, image: Any) -> bool:
