@@ -28,6 +28,31 @@ _BOOST_PERIOD = 64.0
 # A region that keeps the photo pulls its pixels towards the photo's with this times the content + style
 # weights (regions.py says why the content loss alone is not enough).
 _KEEP_WEIGHT = 50.0
+# L-BFGS remembers up to this many steps, each as two copies of the optimised image (its step and gradient
+# change, float32): 1.2 KB a pixel for the full 50. A picture too large for them within HISTORY_FRACTION of
+# the memory remembers fewer (never under MIN_HISTORY); 0.18 is the share the full history has of the
+# memory at the largest picture a run fits (StyleParams: 1.2 of 5 KB a pixel, in 0.75 of the memory), so
+# every size that fits today keeps all 50.
+MAX_HISTORY = 50
+MIN_HISTORY = 5
+HISTORY_FRACTION = 0.18
+
+
+def history_steps(numel: int, memory: int) -> int:
+    """How many L-BFGS steps a run over ``numel`` optimised values remembers within ``memory`` bytes."""
+    per_step = 2 * 4 * max(1, numel)
+    return int(max(MIN_HISTORY, min(MAX_HISTORY, HISTORY_FRACTION * memory // per_step)))
+
+
+def device_memory(device: torch.device) -> int:
+    """Bytes of memory the optimised image's device has (the machine's for the CPU)."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    from studio.engines.limits import machine_memory
+
+    return machine_memory()
+
+
 # A part of the picture with less than this share of a layer's positions adds no style term there.
 _NO_AREA = 1e-4
 
@@ -171,9 +196,10 @@ class Stepper:
         self.evals = 0
         self.terms: dict[str, float] = {}
         self._memo: tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]] | None = None
+        self.history = history_steps(self.x.numel(), device_memory(self.x.device)) if self.kind == "lbfgs" else 0
         if self.kind == "lbfgs":
             self.opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [self.x], lr=1.0, max_iter=1, max_eval=40, history_size=50, tolerance_grad=1e-9,
+                [self.x], lr=1.0, max_iter=1, max_eval=40, history_size=self.history, tolerance_grad=1e-9,
                 tolerance_change=1e-12, line_search_fn="strong_wolfe")
         else:
             self.opt = torch.optim.Adam([self.x], lr=params.learning_rate)

@@ -38,7 +38,7 @@ from studio.engines.limits import memory_words
 from studio.engines.pixels import resize_to
 from studio.engines.style.fade import fade
 from studio.engines.style.full_size import check_start
-from studio.engines.style.objective import Objective, Stepper
+from studio.engines.style.objective import MAX_HISTORY, Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 from studio.engines.style.regions import Region, at_scale, check_regions, painting_shape, shares
 
@@ -262,6 +262,10 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                 first = h_prev * hw[0] * hw[1] / (prev_content.shape[-2] * prev_content.shape[-1])
             prev_content = c_t
             stepper = Stepper(x, objective, params_now, control, first_step=first)
+            if 0 < stepper.history < MAX_HISTORY:
+                yield Info(f"At {hw[1]}x{hw[0]} L-BFGS remembers {stepper.history} steps instead of {MAX_HISTORY} "
+                           f"({stepper.history * 8 * x.numel() / 1024**3:.1f} GB): all {MAX_HISTORY} would not fit "
+                           "beside the rest of the run.", {"history": str(stepper.history)})
             accepted = x.detach().clone()
             stage = (f"full size · {hw[1]}x{hw[0]} from {start.shape[1]}x{start.shape[0]}" if start is not None
                      else f"scale {si + 1}/{len(shapes)} · {hw[1]}x{hw[0]}")

@@ -402,3 +402,28 @@ def test_every_size_lays_down_the_same_first_scale(random_net):
 
     small, big = first_scale(32), first_scale(128)  # 16 and 32 px; 16, 32, 64 and 128 px (the default scales)
     assert np.abs(small - big).mean() < 1.0  # 8-bit levels: the same picture, resized differently
+
+
+def test_the_lbfgs_history_is_sized_by_the_memory():
+    from studio.engines.style.objective import MAX_HISTORY, MIN_HISTORY, history_steps
+
+    gb = 1024**3
+    assert history_steps(3 * 512 * 384, 24 * gb) == MAX_HISTORY
+    # 4000x3000 on this 24 GB machine: each step is two 144 MB copies; 16 fit in 0.18 of the memory
+    assert history_steps(3 * 4000 * 3000, 24 * gb) == 16
+    assert history_steps(3 * 12000 * 9000, 24 * gb) == MIN_HISTORY
+    # every picture a run fits today keeps the full history
+    from studio.engines.limits import machine_memory
+
+    assert history_steps(3 * StyleParams.most_pixels(), machine_memory()) == MAX_HISTORY
+
+
+def test_a_run_that_cannot_keep_the_full_history_says_how_many_steps_it_keeps(random_net, monkeypatch):
+    import studio.engines.style.objective as objective
+
+    c, s = _images()
+    monkeypatch.setattr(objective, "device_memory", lambda device: c.size * 8 * 20 / objective.HISTORY_FRACTION)
+    events = _run(SMALL.with_changes(iterations=3), random_net)
+    said = [e for e in events if isinstance(e, Info) and "L-BFGS remembers" in e.message]
+    assert len(said) == 1 and said[0].fields["history"] == "20", [e.message for e in events if isinstance(e, Info)]
+    assert "56x40" in said[0].message and isinstance(events[-1], Finished)
