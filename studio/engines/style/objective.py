@@ -69,6 +69,7 @@ class Objective:
         self.net = net
         self.regions = regions
         self._masks: dict[str, list[torch.Tensor]] = {}  # layer -> share of the rest, then of each region
+        self._areas: dict[str, list[float]] = {}  # layer -> the means of those shares
         self._region_grams: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
         self.content_factor = content_factor
         self.content = content
@@ -119,6 +120,7 @@ class Objective:
                       for share, p, pm in zip(r.shares, r.paintings, r.painting_masks, strict=True)]
         for name in layers:
             self._masks[name] = [rest.masks[name]] + [t.masks[name] for t in per_region]
+            self._areas[name] = [rest.area[name]] + [t.area[name] for t in per_region]
         for i, t in enumerate(per_region):
             if r.paintings[i] is not None:
                 self._region_grams.setdefault(i, {}).update(t.grams)
@@ -129,12 +131,11 @@ class Objective:
         s = zero
         for name in self.params.style_layers:
             f = feats[name]
-            masks = self._masks[name]
-            parts = [(masks[0], 1.0, *self.targets[name])] if name in self.targets else []
-            parts += [(masks[i + 1], self.region_weights[i], *self._region_grams[i][name])
+            masks, areas = self._masks[name], self._areas[name]
+            parts = [(masks[0], areas[0], 1.0, *self.targets[name])] if name in self.targets else []
+            parts += [(masks[i + 1], areas[i + 1], self.region_weights[i], *self._region_grams[i][name])
                       for i in range(len(masks) - 1) if i in self._region_grams]
-            for mask, weight, target, target_energy in parts:
-                area = float(mask.mean())
+            for mask, area, weight, target, target_energy in parts:
                 if area < _NO_AREA or weight <= 0:
                     continue
                 loss = (guided_gram(f, mask) - target).pow(2).mean() / target_energy
