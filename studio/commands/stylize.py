@@ -160,7 +160,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
                                       source=f"The recipe in {recipe_regions[2]!r}")
     else:
         regions = []
-    start = _full_size_start(args.start, start_recipe, content.rgb, params, styles) if args.start else None
+    start = (_full_size_start(args.start, start_recipe, content.rgb, params, styles, [r.region for r in regions])
+             if args.start else None)
     for img in (content, *styles):
         for w in img.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -191,7 +192,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, styles: list[Any]) -> Any:
+def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, styles: list[Any],
+                     regions: list[Any]) -> Any:
     """The preview at ``path`` as the start of a full-size render (its fade undone), after printing how long
     the render will take on this machine."""
     from studio.engines.style.full_size import check_start, estimate_seconds, measure_speed, unfade
@@ -210,7 +212,7 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
         rgb = unfade(rgb, content, float(strength), fade)
     hw = scale_shapes(*content.shape[:2], params.size, 1)[-1]
     check_start(rgb, content, hw)
-    speed = measure_speed(content, [s.rgb for s in styles], params, network_for(params))
+    speed = measure_speed(content, [s.rgb for s in styles], params, network_for(params), regions=regions)
     seconds = estimate_seconds(speed, hw, params.iterations)
     print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
           f"about {format_seconds(seconds)} on this machine", file=sys.stderr)

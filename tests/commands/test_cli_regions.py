@@ -62,6 +62,22 @@ def test_regions_run_and_the_recipe_reruns_them_without_the_mask_files(files, tm
     assert r2 is not None and r2.regions == recipe.regions and r2.params == recipe.params
 
 
+def test_a_preview_with_regions_renders_at_full_size_with_them(files, tmp_path, hed_net, capsys):
+    preview = tmp_path / "preview.png"
+    assert main(["stylize", str(files["photo"]), str(files["style"]), "-o", str(preview),
+                 "--region", f"{files['ground']}=keep:2", *FAST]) == 0
+    big = tmp_path / "big.png"
+    assert main(["stylize", "--start", str(preview), "--size", "64", "--iterations", "2", "-o", str(big),
+                 "--force"]) == 0
+    assert "full size: 64x48 from 32x24" in capsys.readouterr().err
+    recipe = read_recipe(big)
+    assert recipe is not None and [r["keep"] for r in recipe.regions] == [True]
+    assert recipe.params["region_weights"] == [2.0] and recipe.extra["full_size_from"] == [32, 24]
+    out = np.asarray(Image.open(big)).astype(np.float32) / 255
+    photo = np.asarray(Image.open(files["photo"])).astype(np.float32) / 255
+    assert np.abs(out[30:] - photo[30:]).mean() < 0.05  # the kept ground is still the photo at full size
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda p: Image.fromarray(np.zeros((48, 64), np.uint8)).save(p), "is empty"),
     (lambda p: Image.fromarray(np.full((64, 64), 255, np.uint8)).save(p), "not the shape of the picture"),

@@ -11,6 +11,7 @@ machine (measured by the preview run, or by ``measure_speed``) times the iterati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.pixels import resize_to
 from studio.engines.style.fade import FadeMode
 from studio.engines.style.params import StyleParams
+from studio.engines.style.regions import Region
 
 
 def check_start(start: np.ndarray, content: np.ndarray, hw: tuple[int, int]) -> None:
@@ -75,7 +77,8 @@ def estimate_seconds(speed: Speed, hw: tuple[int, int], iterations: int) -> floa
 
 
 def _seconds_per_iteration(content: np.ndarray, styles: list[np.ndarray], params: StyleParams,
-                           network: FeatureNetwork, side: int, iterations: int) -> tuple[float, int, float]:
+                           network: FeatureNetwork, side: int, iterations: int,
+                           regions: Sequence[Region] = ()) -> tuple[float, int, float]:
     """(seconds an iteration takes once L-BFGS is steady, pixels, the start's cost in steady iterations) of a
     small single-scale run at ``side``: its first iterations search for their step with many evaluations, so
     only the second half counts for the steady rate."""
@@ -86,7 +89,7 @@ def _seconds_per_iteration(content: np.ndarray, styles: list[np.ndarray], params
                                 max_seconds=None, preview_every=10**6, strength=1.0)
     times: list[tuple[int, float]] = []
     pixels = 0
-    for ev in run_style(content, styles, probe, network=network):
+    for ev in run_style(content, styles, probe, network=network, regions=regions):
         if isinstance(ev, Progress):
             times.append((ev.iteration, ev.elapsed_s))
             if ev.preview is not None:
@@ -100,11 +103,11 @@ def _seconds_per_iteration(content: np.ndarray, styles: list[np.ndarray], params
 
 
 def measure_speed(content: np.ndarray, styles: list[np.ndarray], params: StyleParams, network: FeatureNetwork,
-                  sides: tuple[int, int] = (128, 256), iterations: int = 8) -> Speed:
-    """This machine's ``Speed`` from two small probes (the command line's estimate): the line through their
-    seconds per iteration against their pixels, and the larger one's start."""
-    (ta, pa, _), (tb, pb, startup) = (_seconds_per_iteration(content, styles, params, network, side, iterations)
-                                      for side in sides)
+                  sides: tuple[int, int] = (128, 256), iterations: int = 8, regions: Sequence[Region] = ()) -> Speed:
+    """This machine's ``Speed`` from two small probes (the command line's estimate) of the run with its
+    ``regions``: the line through their seconds per iteration against their pixels, and the larger one's start."""
+    (ta, pa, _), (tb, pb, startup) = (_seconds_per_iteration(content, styles, params, network, side, iterations,
+                                                             regions) for side in sides)
     per_mp = max(0.0, (tb - ta) / max(1, pb - pa) * 1e6)
     if per_mp == 0.0:  # the probes too noisy to tell the two parts apart: all per pixel, from the larger one
         return Speed(per_megapixel=tb / (pb / 1e6), startup=startup)
