@@ -155,3 +155,19 @@ def test_weights_must_match_the_regions_and_the_rest_needs_a_painting(random_net
                        regions=[Region(left, _stripes())]))
     with pytest.raises(StudioInputError, match="outside every region needs a style image"):
         list(run_style(_photo(), [], PARAMS, network=random_net, regions=[Region(left, _stripes())]))
+
+
+def test_a_mask_on_the_painting_takes_only_that_part_of_it(random_net):
+    """The painting's right half (blue speckle) for the whole photo: nothing of its striped left half."""
+    stripes, dots = _stripes(), _dots()
+    painting = np.concatenate([stripes[:, : W // 2], dots[:, W // 2:]], axis=1)
+    _, right = _halves()
+    whole = np.ones((H, W), np.float32)
+    fin = _finish(run_style(_photo(), [], PARAMS, network=random_net,
+                            regions=[Region(whole, painting, style_mask=right, name="all")]))
+    inner = np.zeros((H, W), np.float32)
+    inner[4:-4, 4:-4] = 1
+    to_dots = _gram_distance(random_net, fin.image, inner, dots)
+    to_stripes = _gram_distance(random_net, fin.image, inner, stripes)
+    assert to_dots < 0.5 * to_stripes, (to_dots, to_stripes)
+    assert fin.image[..., 2].mean() > fin.image[..., 0].mean() + 0.2  # blue, not the stripes' red
