@@ -3,16 +3,31 @@ image on it (``Stepper``: L-BFGS, preconditioned or on the pixels, or Adam)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from studio.engines.events import JobControl
-from studio.engines.features.losses import content_loss, energy, gram, range_loss, style_loss, tv_loss, tv_raw
+from studio.engines.features.losses import content_loss, energy, gram, range_loss, tv_loss, tv_raw
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.style.params import StyleParams
 from studio.engines.style.precondition import SpectralBoost
 from studio.engines.style.regions import ScaledRegions, guided_gram, guided_target
+from studio.engines.style.tiles import (
+    Part,
+    Tile,
+    features_at,
+    geometry,
+    grams_of,
+    layer_strides,
+    needs_tiles,
+    partial_gram,
+    plan,
+    summed_grams,
+    tile_features,
+)
 
 # The range term keeps the pixels in [0, 1] while they are optimised; its weight is this times the
 # content + style weights, so it holds the same whatever their scale. Without it ~4 % of the pixels
@@ -53,6 +68,16 @@ def device_memory(device: torch.device) -> int:
     return machine_memory()
 
 
+@dataclass(frozen=True)
+class _StylePart:
+    """One Gram matrix of a style layer (``tiles.Part``), its weight in the style term and its target."""
+
+    part: Part
+    coefficient: float
+    target: torch.Tensor
+    energy: torch.Tensor
+
+
 # A part of the picture with less than this share of a layer's positions adds no style term there.
 _NO_AREA = 1e-4
 
@@ -65,8 +90,13 @@ class Objective:
     """
 
     def __init__(self, net: FeatureNetwork, content: torch.Tensor, styles: list[torch.Tensor],
-                 params: StyleParams, content_factor: float = 1.0, regions: ScaledRegions | None = None) -> None:
+                 params: StyleParams, content_factor: float = 1.0, regions: ScaledRegions | None = None,
+                 core_side: int | None = None) -> None:
         self.net = net
+        # tiles (``tiles.py``) of this core side for every picture larger than one of them; None: never
+        self.core_side = core_side
+        self.tiles: list[Tile] | None = None
+        self.tile_margin = 0
         self.regions = regions
         self._masks: dict[str, list[torch.Tensor]] = {}  # layer -> share of the rest, then of each region
         self._areas: dict[str, list[float]] = {}  # layer -> the means of those shares
@@ -83,15 +113,24 @@ class Objective:
 
     def set_params(self, params: StyleParams) -> None:
         self.params = params
+        layers = sorted(set(params.content_layers) | set(params.style_layers))
+        geo = geometry(self.net, layers) if layers else None
+        hw = (self.content.shape[-2], self.content.shape[-1])
+        self.tile_margin = 0 if geo is None else geo.margin
+        self.tiles = (plan(hw, self.core_side, geo) if self.core_side is not None and geo is not None
+                      and needs_tiles(hw, self.core_side, geo) else None)
         with torch.no_grad():
             need_c = [name for name in params.content_layers if name not in self._content_feats]
             if need_c:
-                self._content_feats.update(self.net(self.content, need_c, pooling=params.pooling))
+                self._content_feats.update(
+                    self.net(self.content, need_c, pooling=params.pooling) if self.tiles is None else
+                    features_at(self.net, self.content, self.tiles, need_c, params.pooling))
             need_s = [name for name in params.style_layers if name not in self._style_grams]
             if need_s:
-                per_style = [self.net(s, need_s, pooling=params.pooling) for s in self.styles]
+                per_style = [grams_of(self.net, s, need_s, params.pooling, core_side=self.core_side,
+                                      check=self.check) for s in self.styles]
                 for name in need_s:
-                    self._style_grams[name] = [gram(f[name]) for f in per_style]
+                    self._style_grams[name] = [g[name] for g in per_style]
                 if self.regions is not None:
                     self._guide(need_s, params.pooling)
         blend = params.style_blend or (1.0,) * len(self.styles)
@@ -106,9 +145,10 @@ class Objective:
             self.targets[name] = (g, energy(g))
         self.content_targets = {name: (self._content_feats[name], energy(self._content_feats[name]))
                                 for name in params.content_layers}
-        self.layers = sorted(set(params.content_layers) | set(params.style_layers))
+        self.layers = layers
         n_regions = 0 if self.regions is None else len(self.regions.shares)
         self.region_weights = list(params.region_weights or (1.0,) * n_regions)
+        self._parts = self._style_parts()
 
     def _guide(self, layers: list[str], pooling: str) -> None:
         """The shares of the rest and of each region at ``layers``, and the regions' painting Grams there."""
@@ -116,7 +156,7 @@ class Objective:
         r = self.regions
         rest = guided_target(self.net, r.rest, [], [], [], layers, pooling)
         per_region = [guided_target(self.net, share, [] if p is None else [p], [] if p is None else [pm],
-                                    [] if p is None else [1.0], layers, pooling)
+                                    [] if p is None else [1.0], layers, pooling, core_side=self.core_side)
                       for share, p, pm in zip(r.shares, r.paintings, r.painting_masks, strict=True)]
         for name in layers:
             self._masks[name] = [rest.masks[name]] + [t.masks[name] for t in per_region]
@@ -125,22 +165,36 @@ class Objective:
             if r.paintings[i] is not None:
                 self._region_grams.setdefault(i, {}).update(t.grams)
 
-    def _guided_style(self, feats: dict[str, torch.Tensor], zero: torch.Tensor) -> torch.Tensor:
-        """The style term with regions: each part's guided Gram against its own target, weighted by its
-        share of the layer's positions and its region's weight."""
-        s = zero
+    def _style_parts(self) -> dict[str, list[_StylePart]]:
+        """Each style layer's Gram matrices and what each is matched to: the whole picture's against the blended
+        paintings; with regions, the rest's and each region's (over their shares), weighted by the share of the
+        layer's positions they hold and by the region's weight."""
+        parts: dict[str, list[_StylePart]] = {}
         for name in self.params.style_layers:
-            f = feats[name]
+            lw = self.layer_weights[name]
+            if self.regions is None:
+                parts[name] = [_StylePart(Part(None, 1.0), lw, *self.targets[name])] if name in self.targets else []
+                continue
             masks, areas = self._masks[name], self._areas[name]
-            parts = [(masks[0], areas[0], 1.0, *self.targets[name])] if name in self.targets else []
-            parts += [(masks[i + 1], areas[i + 1], self.region_weights[i], *self._region_grams[i][name])
-                      for i in range(len(masks) - 1) if i in self._region_grams]
-            for mask, area, weight, target, target_energy in parts:
-                if area < _NO_AREA or weight <= 0:
-                    continue
-                loss = (guided_gram(f, mask) - target).pow(2).mean() / target_energy
-                s = s + self.layer_weights[name] * weight * area * loss
+            candidates = [(masks[0], areas[0], 1.0, *self.targets[name])] if name in self.targets else []
+            candidates += [(masks[i + 1], areas[i + 1], self.region_weights[i], *self._region_grams[i][name])
+                           for i in range(len(masks) - 1) if i in self._region_grams]
+            parts[name] = [_StylePart(Part(mask, float(mask.clamp_min(0).sum())), lw * weight * area, target, e)
+                           for mask, area, weight, target, e in candidates if area >= _NO_AREA and weight > 0]
+        return parts
+
+    def _style_of(self, grams: dict[str, list[torch.Tensor]], zero: torch.Tensor) -> torch.Tensor:
+        """The style term from each layer's Gram matrices (one for each of its ``_parts``)."""
+        s = zero
+        for name, parts in self._parts.items():
+            for part, g in zip(parts, grams[name], strict=True):
+                s = s + part.coefficient * (g - part.target).pow(2).mean() / part.energy
         return s
+
+    def _grams(self, feats: dict[str, torch.Tensor]) -> dict[str, list[torch.Tensor]]:
+        """The Gram matrices of the ``_parts`` of the whole picture's features."""
+        return {name: [gram(feats[name]) if pt.part.weights is None else guided_gram(feats[name], pt.part.weights)
+                       for pt in parts] for name, parts in self._parts.items()}
 
     def _keep(self, x: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
         """The pull of the kept regions' pixels towards the photo's."""
@@ -152,28 +206,96 @@ class Objective:
                 k = k + self.region_weights[i] * (share[None, None] * (x - self.content).pow(2)).mean()
         return k
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _pixel_terms(self, x: torch.Tensor, zero: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The terms computed on the pixels themselves: total variation, range and the kept regions' pull."""
         p = self.params
-        feats = self.net(x, self.layers, check=self.check, pooling=p.pooling) if self.layers else {}
-        zero = x.new_zeros(())
-        c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
-        c = c / max(1, len(self.content_targets))
-        if self.regions is None:
-            s = sum((self.layer_weights[n] * style_loss(feats[n], g, e) for n, (g, e) in self.targets.items()),
-                    zero)
-        else:
-            s = self._guided_style(feats, zero)
-        tv = tv_loss(x, self.tv_ref)
         wc = p.content_weight * self.content_factor
+        tv = tv_loss(x, self.tv_ref)
         rng = _RANGE_WEIGHT * (wc + p.style_weight) * range_loss(x)
         keep = _KEEP_WEIGHT * (wc + p.style_weight) * self._keep(x, zero)
-        total = wc * c + p.style_weight * s + p.tv_weight * tv + rng + keep
+        return tv, rng, keep
+
+    def _combine(self, c: torch.Tensor, s: torch.Tensor, tv: torch.Tensor, rng: torch.Tensor,
+                 keep: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        p = self.params
+        total = p.content_weight * self.content_factor * c + p.style_weight * s + p.tv_weight * tv + rng + keep
         terms = {"content": float(p.content_weight * c.detach()), "style": float(p.style_weight * s.detach()),
                  "tv": float(p.tv_weight * tv.detach()), "range": float(rng.detach())}
         if self.regions is not None and any(pt is None for pt in self.regions.paintings):
             terms["keep"] = float(keep.detach())
         terms["total"] = sum(terms.values())
         return total, terms
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of ``x`` in one pass of the whole picture (differentiable) and its terms."""
+        p = self.params
+        feats = self.net(x, self.layers, check=self.check, pooling=p.pooling) if self.layers else {}
+        zero = x.new_zeros(())
+        c = sum((content_loss(feats[n], t, e) for n, (t, e) in self.content_targets.items()), zero)
+        c = c / max(1, len(self.content_targets))
+        s = self._style_of(self._grams(feats), zero)
+        return self._combine(c, s, *self._pixel_terms(x, zero))
+
+    def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """(loss, its gradient with respect to ``x``, the terms): in one pass, or tile by tile when the
+        picture is larger than a tile (``tiles.py``), with the same result up to float rounding."""
+        if self.tiles is None:
+            xg = x.detach().requires_grad_(True)
+            loss, terms = self(xg)
+            loss.backward()
+            assert xg.grad is not None
+            return loss.detach(), xg.grad, terms
+        return self._evaluate_tiled(x.detach())
+
+    def _evaluate_tiled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        assert self.tiles is not None
+        p = self.params
+        zero = x.new_zeros(())
+        hw = (x.shape[-2], x.shape[-1])
+        style_layers = [n for n, parts in self._parts.items() if parts]
+        strides = layer_strides(self.net, self.layers)
+        # pass 1: the Gram matrices, summed tile by tile; the style term and its gradient for each of them
+        sums = summed_grams(self.net, x, self.tiles, {n: [pt.part for pt in self._parts[n]] for n in style_layers},
+                            p.pooling, self.check)
+        grams = {n: [g.requires_grad_(True) for g in sums.get(n, [])] for n in self._parts}
+        s = self._style_of(grams, zero)
+        if s.requires_grad:
+            s.backward()
+        d_grams = {n: [g.grad for g in gs] for n, gs in grams.items()}
+        # pass 2: each tile again, back-propagating its share of the style gradient and its content term
+        grad = torch.zeros_like(x)
+        c = 0.0
+        wc = p.content_weight * self.content_factor
+        n_content = max(1, len(self.content_targets))
+        for tile, crop, cores in tile_features(self.net, x, self.tiles, self.layers, p.pooling, self.check, grad=True):
+            tile_loss = zero
+            for n in style_layers:
+                rows, cols = tile.core_slice(strides[n], hw)
+                positions = math.ceil(hw[0] / strides[n]) * math.ceil(hw[1] / strides[n])
+                for pt, dg in zip(self._parts[n], d_grams[n], strict=True):
+                    w = None if pt.part.weights is None else pt.part.weights[rows, cols]
+                    if dg is not None:
+                        share = partial_gram(cores[n], pt.part, w, positions)
+                        tile_loss = tile_loss + p.style_weight * (dg * share).sum()
+            for n, (t, e) in self.content_targets.items():
+                rows, cols = tile.core_slice(strides[n], hw)
+                part_c = (cores[n] - t[..., rows, cols]).pow(2).sum() / (t.numel() * e * n_content)
+                c += float(part_c.detach())
+                tile_loss = tile_loss + wc * part_c
+            if tile_loss.requires_grad:
+                tile_loss.backward()
+                assert crop.grad is not None
+                y0, y1, x0, x1 = tile.crop
+                grad[..., y0:y1, x0:x1] += crop.grad
+        xg = x.requires_grad_(True)
+        tv, rng, keep = self._pixel_terms(xg, zero)
+        pixels = p.tv_weight * tv + rng + keep
+        if pixels.requires_grad:
+            pixels.backward()
+            assert xg.grad is not None
+            grad += xg.grad
+        total, terms = self._combine(torch.tensor(c), s.detach(), tv.detach(), rng.detach(), keep.detach())
+        return total.detach(), grad, terms
 
 
 class Stepper:
@@ -219,13 +341,10 @@ class Stepper:
             with torch.no_grad():
                 image.copy_(self.boost.apply(x.detach()))
             image.grad = None
-        loss, terms = self.objective(image)
-        loss.backward()
+        loss, grad, terms = self.objective.evaluate(image)
         self.evals += 1
-        if self.boost is not None:
-            assert image.grad is not None
-            x.grad = self.boost.apply(image.grad)  # K is symmetric: dL/dz = K dL/dimage
-        assert x.grad is not None
+        # K is symmetric: dL/dz = K dL/dimage
+        x.grad = grad if self.boost is None else self.boost.apply(grad)
         self._memo = (x.detach().clone(), loss.detach(), x.grad.detach().clone(), terms)
         self.terms = terms
         return loss.detach()

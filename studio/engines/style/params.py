@@ -70,6 +70,7 @@ class StyleParams(Params):
         "seed": SEED, "scales": Limit(1, 8, "eight scales go from the output size down to 1/128 of it"),
         "coarsest_side": Limit(16, 4096),
         "preview_every": PREVIEW, "max_seconds": SECONDS,
+        "tile": Limit(0, 8192, "a tile of 8192 px is already larger than any picture a single pass fits"),
     }
 
     size: int = 512  # long side of the output, in pixels
@@ -105,6 +106,9 @@ class StyleParams(Params):
     pooling: Pooling = "max"
     preview_every: int = 10  # iterations between previews (the first preview comes sooner)
     max_seconds: float | None = None  # plan the iterations of every scale to fit this wall-clock time
+    # the network runs over tiles of this many pixels a side (``tiles.py``: the same picture in bounded memory);
+    # 0: automatically, only where one pass over the whole picture would not fit the device's memory
+    tile: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     weights: str = "auto"  # feature network source: auto | vgg16-hed | vgg19-torchvision | ... | a path
 
@@ -136,6 +140,8 @@ class StyleParams(Params):
         "pooling": "How the network downsamples. Average gives softer, smoother results.",
         "style_scale": "Size of the painting's brush strokes relative to the output: above 1 larger strokes.",
         "preview_every": "How often (in iterations) the canvas shows a new preview.",
+        "tile": "Run the network over tiles of this many pixels a side, so a print-size picture fits in memory (the "
+                "same picture, about twice the time). 0: only where the whole picture would not fit.",
         "max_seconds": "Stop planning more work than fits into this many seconds (iterations are spread over scales).",
     }
 

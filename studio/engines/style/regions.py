@@ -27,6 +27,7 @@ from studio.engines.features.losses import energy, gram
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.masks import layer_masks, resize_mask
 from studio.engines.pixels import resize_to
+from studio.engines.style.tiles import grams_of
 
 MAX_REGIONS = 16
 # A region whose mask has less than this mean over the photo holds no pixels worth a style: refused.
@@ -114,19 +115,17 @@ class GuidedTarget:
 
 def guided_target(net: FeatureNetwork, share: torch.Tensor, paintings: Sequence[torch.Tensor],
                   painting_masks: Sequence[torch.Tensor | None], blend: Sequence[float], layers: Sequence[str],
-                  pooling: str) -> GuidedTarget:
+                  pooling: str, core_side: int | None = None) -> GuidedTarget:
     """The target of one part: ``share`` (H, W) at the scale's size, its paintings (1x3xhxw tensors, blended
-    by ``blend``) and their masks (each (h, w) at the painting's size, or None for the whole painting)."""
+    by ``blend``) and their masks (each (h, w) at the painting's size, or None for the whole painting); a
+    painting larger than a tile of ``core_side`` is measured in tiles."""
     masks = layer_masks(share, net, layers, inside_edges=True)
     grams: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     with torch.no_grad():
         per_painting = []
         for p, pm in zip(paintings, painting_masks, strict=True):
-            feats = net(p, layers, pooling=pooling)
             pmasks = layer_masks(pm, net, layers, inside_edges=True) if pm is not None else None
-            per_painting.append({n: guided_gram(feats[n], pmasks[n] if pmasks is not None
-                                                else torch.ones(feats[n].shape[-2:], device=p.device))
-                                 for n in layers})
+            per_painting.append(grams_of(net, p, list(layers), pooling, pmasks, core_side))
         for n in layers if per_painting else ():
             g = sum(b * pp[n] for b, pp in zip(blend, per_painting, strict=True))
             assert isinstance(g, torch.Tensor)

@@ -41,6 +41,7 @@ from studio.engines.style.full_size import check_start
 from studio.engines.style.objective import MAX_HISTORY, Objective, Stepper
 from studio.engines.style.params import LIVE_FIELDS, StyleParams
 from studio.engines.style.regions import Region, at_scale, check_regions, painting_shape, shares
+from studio.engines.style.tiles import geometry, tile_side
 
 MIN_SCALE_SIDE = 128  # StyleParams.coarsest_side's default
 # With a time budget (max_seconds), scale i of n gets a share of it proportional to 14**i
@@ -94,6 +95,8 @@ def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | No
     n_weights = len(params.region_weights) if params.region_weights is not None else n_regions
     if n_weights != n_regions:
         raise StudioInputError(f"region-weights has {n_weights} values for {n_regions} regions")
+    if 0 < params.tile < 16:
+        raise StudioInputError(f"tile must be 0 (automatic) or at least 16 px, got {params.tile}")
     if not params.style_layers and params.style_weight > 0:
         raise StudioInputError("no style layers are selected; choose at least one")
     if params.style_layer_weights is not None and len(params.style_layer_weights) != len(params.style_layers):
@@ -107,6 +110,11 @@ def validate_params(params: StyleParams, n_styles: int, net: FeatureNetwork | No
     if net is not None:
         net.check_layers(params.content_layers, "content layer")
         net.check_layers(params.style_layers, "style layer")
+
+
+def _deepest_layers(params: StyleParams) -> list[str]:
+    """The layers a run of ``params`` may reach, live changes included: the margins of its tiles follow them."""
+    return list(params.content_layers) + list(params.style_layers) or ["relu5_1"]
 
 
 def scale_shapes(height: int, width: int, size: int, scales: int, coarsest: int = MIN_SCALE_SIDE) \
@@ -207,6 +215,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     deadlines = budget_deadlines(budget, len(shapes)) if budget else None
 
     clock = _Clock(start=t0)
+    tiles = 1
     done = 0  # position in the plan (a scale cut short by the time budget counts as complete)
     performed = 0  # iterations actually run
     x: torch.Tensor | None = None
@@ -244,8 +253,16 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             s_ts = [image_tensor(resize_to(s, painting_shape(s.shape[:2], long_side, params_now.style_scale)), device)
                     for s in styles]
             scaled = at_scale(regions, hw, params_now.style_scale, device) if regions else None
-            objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)), regions=scaled)
+            core = tile_side(hw, params_now.tile, device, geometry(net, _deepest_layers(params_now)))
+            objective = Objective(net, c_t, s_ts, params_now, content_factor(si, len(shapes)), regions=scaled,
+                                  core_side=core)
             objective.check = control.check
+            tiles = 1 if objective.tiles is None else len(objective.tiles)
+            if tiles > 1:
+                assert core is not None
+                yield Info(f"At {hw[1]}x{hw[0]} the network runs over {tiles} tiles of {core} px (each with "
+                           f"{objective.tile_margin} px of the picture around it): the same picture in the memory "
+                           "of one tile.", {"tiles": str(tiles)})
             if x is None and start is not None:  # full size: the preview is the scale before this one
                 x = image_tensor(start, device)
                 prev_content = image_tensor(resize_to(content, start.shape[:2]), device)
@@ -340,5 +357,5 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     yield Finished(image=final, cancelled=cancelled, iterations=performed, elapsed_s=time.perf_counter() - t0,
                    losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
                                               "params": params_now.to_dict(), "stylised": stylised,
-                                              "seconds_per_megapixel": clock.rate,
+                                              "seconds_per_megapixel": clock.rate, "tiles": tiles,
                                               "started_from": None if start is None else start.shape[:2]})

@@ -294,6 +294,11 @@ class _Quadratic:
         loss = 0.5 * (self.a * (x - self.b).pow(2)).mean()
         return loss, {"total": float(loss.detach())}
 
+    def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        x = x.detach()
+        loss, terms = self(x)
+        return loss, self.a * (x - self.b) / x.numel(), terms
+
 
 def test_first_lbfgs_step_sized_from_a_known_curvature_scale():
     """torch's first L-BFGS step moves each pixel by about 1/N; told the scale, it lands near the
