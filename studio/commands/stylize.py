@@ -54,6 +54,7 @@ def add_parser(sub: Any) -> None:
     o.add_argument("--scales", type=integer("scales", 1), help=param_help(StyleParams, "scales"))
     o.add_argument("--coarsest-side", type=integer("coarsest-side", 16), metavar="PX",
                    help=param_help(StyleParams, "coarsest_side"))
+    o.add_argument("--tile", type=integer("tile", 0), metavar="PX", help=param_help(StyleParams, "tile"))
     o.add_argument("--max-seconds", type=number("max-seconds", allow_zero=False),
                    help=param_help(StyleParams, "max_seconds"))
     o.add_argument("--optimizer", choices=["lbfgs", "adam"], help=param_help(StyleParams, "optimizer"))
@@ -75,7 +76,7 @@ def add_parser(sub: Any) -> None:
 
 _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
                 "style_layer_weights", "style_blend", "style_scale", "original_colors", "strength", "fade",
-                "iterations", "scales", "coarsest_side",
+                "iterations", "scales", "coarsest_side", "tile",
                 "max_seconds", "optimizer", "precondition", "learning_rate", "init", "seed", "pooling", "device",
                 "weights")
 
@@ -213,7 +214,7 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
     hw = scale_shapes(*content.shape[:2], params.size, 1)[-1]
     check_start(rgb, content, hw)
     speed = measure_speed(content, [s.rgb for s in styles], params, network_for(params), regions=regions)
-    seconds = estimate_seconds(speed, hw, params.iterations)
+    seconds = estimate_seconds(speed, hw, params.iterations, params.tile)
     print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
           f"about {format_seconds(seconds)} on this machine", file=sys.stderr)
     return rgb

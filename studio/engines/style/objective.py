@@ -287,15 +287,46 @@ class Objective:
                 assert crop.grad is not None
                 y0, y1, x0, x1 = tile.crop
                 grad[..., y0:y1, x0:x1] += crop.grad
-        xg = x.requires_grad_(True)
-        tv, rng, keep = self._pixel_terms(xg, zero)
-        pixels = p.tv_weight * tv + rng + keep
-        if pixels.requires_grad:
-            pixels.backward()
-            assert xg.grad is not None
-            grad += xg.grad
-        total, terms = self._combine(torch.tensor(c), s.detach(), tv.detach(), rng.detach(), keep.detach())
+        tv, rng, keep = self._pixel_terms_into(x, grad)
+        total, terms = self._combine(torch.tensor(c), s.detach(), tv, rng, keep)
         return total.detach(), grad, terms
+
+    @torch.no_grad()
+    def _pixel_terms_into(self, x: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``_pixel_terms`` of ``x``, with their gradient added to ``grad`` in place: written out, so a picture
+        too large for one pass holds one image-sized temporary at a time rather than autograd's dozen."""
+        p = self.params
+        wc = p.content_weight * self.content_factor
+        ref = self.tv_ref.clamp_min(1e-4)
+        tv = x.new_zeros(())
+        for axis in (-1, -2):
+            n = x.shape[axis]
+            d = x.narrow(axis, 1, n - 1) - x.narrow(axis, 0, n - 1)
+            tv = tv + d.pow(2).sum() / d.numel()
+            d.mul_(2.0 * p.tv_weight / (d.numel() * ref))
+            grad.narrow(axis, 1, n - 1).add_(d)
+            grad.narrow(axis, 0, n - 1).sub_(d)
+            del d
+        tv = tv / ref
+        outside = x.clamp(0, 1)
+        torch.sub(x, outside, out=outside)
+        k = _RANGE_WEIGHT * (wc + p.style_weight)
+        rng = k * outside.pow(2).sum() / x.numel()
+        grad.add_(outside, alpha=2.0 * k / x.numel())
+        del outside
+        keep = x.new_zeros(())
+        kept = [] if self.regions is None else [
+            (share, self.region_weights[i]) for i, (share, painting) in
+            enumerate(zip(self.regions.shares, self.regions.paintings, strict=True))
+            if painting is None and self.region_weights[i] > 0]
+        if kept:
+            k = _KEEP_WEIGHT * (wc + p.style_weight)
+            d = x - self.content
+            for share, weight in kept:
+                pulled = d * share[None, None]
+                keep = keep + k * weight * (pulled * d).sum() / x.numel()
+                grad.add_(pulled, alpha=2.0 * k * weight / x.numel())
+        return tv, rng, keep
 
 
 class Stepper:

@@ -53,10 +53,13 @@ class StyleParams(Params):
     its target Gram's energy), so the weights mean the same at any size and with any network.
     """
 
-    #: a style run needs about 5 KB a pixel: 3.7 KB measured at 768 px (VGG features, their gradients, the
-    #: images) with 12 L-BFGS pairs in its history, and 1.2 KB more for the full 50. The long side may go as far as
-    #: a 2:1 picture fits; ``pixels_fit`` checks the real shape's pixels when the photo is known.
-    BYTES_PER_PIXEL: ClassVar[int] = 5_000
+    #: a style run needs about 1 KB a pixel of the picture: the network runs over tiles once one pass over the
+    #: whole picture would take a quarter of the memory (``tiles.py``: a tile's pass is a fixed 1.4 GB on 24 GB),
+    #: and what is left grows with the picture: 550-700 B a pixel measured at 1024-2048 px (the optimised image
+    #: and its gradient, L-BFGS's working copies, the content's features) and the L-BFGS history, which keeps
+    #: fewer steps on a large picture (``objective.history_steps``); ``run_style`` checks the real shape's pixels
+    #: against ``most_pixels``.
+    BYTES_PER_PIXEL: ClassVar[int] = 1_000
     MEMORY_FRACTION: ClassVar[float] = 0.75
     LIMITS = {
         "size": Limit(16, largest_side(BYTES_PER_PIXEL / 2, MEMORY_FRACTION),

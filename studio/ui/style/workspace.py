@@ -145,7 +145,7 @@ class StyleWorkspace(Workspace):
         rate = entry.extra.get("seconds_per_megapixel")
         if not isinstance(rate, int | float) or rate <= 0 or not self.can_render_full_size(entry):
             return hw, None
-        return hw, estimate_seconds(Speed(per_megapixel=float(rate)), hw, state.params.iterations)
+        return hw, estimate_seconds(Speed(per_megapixel=float(rate)), hw, state.params.iterations, state.params.tile)
 
     def full_size_highest(self, entry: Any) -> int:
         """The longest side a full-size render of ``entry`` fits in this machine's memory, for its shape."""
