@@ -49,7 +49,9 @@ def build_recipe(entry: HistoryEntry) -> Any:
 
     spec = entry.spec
     inputs = [InputRef(role=role, path=path, sha256=sha) for role, path, sha in spec.inputs]
-    return Recipe.of_run(spec.engine, entry, spec.params, inputs)
+    recipe = Recipe.of_run(spec.engine, entry, spec.params, inputs)
+    recipe.regions = [dict(r) for r in spec.regions]
+    return recipe
 
 
 def export_image(path: str | Path, entry: HistoryEntry, *, quality: int = 95, embed_recipe: bool = True) -> Path:

@@ -50,6 +50,8 @@ class JobSpec:
     keeps_result: bool = True
     #: called on the UI thread with the job's ``Finished`` when it ended without being stopped
     on_finished: Callable[[Finished], None] | None = None
+    #: a style job's regions as its recipe keeps them (``studio.style_regions``: masks inside)
+    regions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(eq=False)

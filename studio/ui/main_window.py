@@ -324,7 +324,8 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                     recipe_inputs: list[tuple[str, str]] = []  # the settings only, none of its files
                 else:
                     recipe_inputs = [(i.role, i.path) for i in recipe.inputs]
-                note = ws.restore_recipe(dict(recipe.params), recipe_inputs)
+                note = ws.restore_recipe(dict(recipe.params), recipe_inputs,
+                                         **({"regions": recipe.regions} if recipe.regions else {}))
                 if note is not None:
                     self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
                     self.notify(f"{Path(path).name}: {note}", "info")

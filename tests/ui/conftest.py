@@ -95,11 +95,13 @@ class FakeEngine:
         self.calls: list[StyleParams] = []
         self.controls: list[JobControl] = []
         self.starts: list[np.ndarray | None] = []
+        self.regions: list[list] = []
 
     def __call__(self, content: np.ndarray, styles, params: StyleParams,
-                 control: JobControl | None = None, start: np.ndarray | None = None) -> Iterator[Event]:
+                 control: JobControl | None = None, start: np.ndarray | None = None, regions=()) -> Iterator[Event]:
         control = control or JobControl()
         self.calls.append(params)
+        self.regions.append(list(regions))
         self.starts.append(start)
         self.controls.append(control)
         yield Info(f"Feature network: fake-net; device: CPU (fake, {params.device})",

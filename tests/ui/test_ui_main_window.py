@@ -235,12 +235,16 @@ def test_a_recipe_from_before_the_preconditioner_reopens_with_plain_lbfgs(qtbot,
     assert ws.params().precondition is True
 
 
-def test_a_recipe_with_regions_reopens_its_settings_and_says_the_regions_need_the_command_line(qtbot, window):
-    """The tab paints no regions yet: their weights must not make its next run refuse to start."""
+def test_a_recipe_with_regions_but_not_its_files_reopens_its_settings_and_says_so(qtbot, window):
+    """Without its photo the regions cannot be placed: the settings come back, the regions' weights do not make
+    the next run refuse to start, and the note says why the regions were not restored."""
+    from studio.style_regions import encode_mask
+
     ws = window.workspace("style")
-    note = ws.restore_recipe({**ws.params().to_dict(), "seed": 4, "region_weights": [1.5, 1.0]}, [])
-    assert note is not None and "2 regions" in note and "studio stylize --recipe" in note
-    assert ws.params().seed == 4 and ws.params().region_weights is None
+    entries = [{"name": "sky", "mask": encode_mask(np.ones((8, 8), np.float32)), "keep": True, "painting_mask": None}]
+    note = ws.restore_recipe({**ws.params().to_dict(), "seed": 4, "region_weights": [1.5]}, [], regions=entries)
+    assert note is not None and "1 region need its photo" in note
+    assert ws.params().seed == 4 and ws.params().region_weights is None and not ws.state().regions
     from studio.engines.style.run import validate_params
 
     validate_params(ws.params(), 1)  # what the real engine checks before it starts: no regions, no weights

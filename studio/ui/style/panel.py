@@ -26,6 +26,7 @@ from studio.ui.binder import Binder
 from studio.ui.image_slots import ContentSlot, StyleList
 from studio.ui.log_slider import LogSlider
 from studio.ui.section import Section
+from studio.ui.style.regions_section import RegionsSection
 
 LAYER_HINTS = {
     "1": "finest grain, colour",
@@ -80,6 +81,9 @@ class StylePanel(QWidget):
         il.addWidget(self.content_slot)
         il.addWidget(QLabel("Style images"))
         il.addWidget(self.style_list)
+
+        self.regions = RegionsSection()
+        self.regions.add_shortcuts(self)
 
         # look ---------------------------------------------------------------------------------
         # ranges a hand controls (four decades or less across the slider; Shift drags in fine steps);
@@ -195,6 +199,8 @@ class StylePanel(QWidget):
         self.sections = {
             "images": Section("Images", images),
             "look": Section("Look", look, tooltip="The balance between photo and painting"),
+            "regions": Section("Regions", self.regions, expanded=False,
+                               tooltip="Paint where each painting goes, or where the photo stays"),
             "output": Section("Output", output),
             "layers": Section("Network layers", layers, expanded=False,
                               tooltip="Which network layers define content and style"),

@@ -15,8 +15,10 @@ from PySide6.QtWidgets import QWidget
 from studio.engines.events import Event, JobControl
 from studio.engines.style.params import FADE_FIELDS, LIVE_FIELDS, StyleParams
 from studio.progress import plural
+from studio.region_paint import PaintedRegion
 from studio.ui.job_runner import JobSpec
 from studio.ui.style.panel import StylePanel
+from studio.ui.style.region_tool import RegionCanvasTool
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:
@@ -35,11 +37,27 @@ class StyleState:
     params: StyleParams
     content: Any | None = None
     styles: tuple[Any, ...] = ()
+    # the regions painted over the photo (``studio.region_paint``), each with its painting or the photo kept
+    regions: tuple[PaintedRegion, ...] = ()
 
     def same_images(self, other: StyleState) -> bool:
         return self.content is other.content and len(self.styles) == len(other.styles) and all(
             a is b for a, b in zip(self.styles, other.styles, strict=True)
-        )
+        ) and same_region_masks(self.regions, other.regions)
+
+    def region_weights(self) -> tuple[float, ...] | None:
+        """The regions' weights as the engine takes them (None: no region)."""
+        used = self.used_regions()
+        return tuple(float(r.weight) for r in used) if used else None
+
+    def used_regions(self) -> tuple[PaintedRegion, ...]:
+        """The regions a run paints: those with something painted in their mask."""
+        return tuple(r for r in self.regions if not r.is_empty())
+
+
+def same_region_masks(a: tuple[PaintedRegion, ...], b: tuple[PaintedRegion, ...]) -> bool:
+    """Whether two sets of regions paint the same places with the same paintings (weights aside)."""
+    return len(a) == len(b) and all(x.mask is y.mask and x.painting is y.painting for x, y in zip(a, b, strict=True))
 
 
 def fit_blend(blend: tuple[float, ...] | None, count: int) -> tuple[float, ...] | None:
@@ -55,7 +73,7 @@ class StyleWorkspace(Workspace):
     title = "Style"
     engine = "stylize"  # as the CLI's recipes name it
     input_role = "the content photo"
-    session_types = (StyleState, StyleParams)
+    session_types = (StyleState, StyleParams, PaintedRegion)
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None,
                  engine: StyleEngine | None = None) -> None:
@@ -71,6 +89,18 @@ class StyleWorkspace(Workspace):
         p.add_style_clicked.connect(self._ask_styles)
         p.style_blend_edited.connect(self._blend_edited)
         p.remove_style_clicked.connect(self.remove_style)
+        r = p.regions
+        r.new_clicked.connect(self._new_region_clicked)
+        r.delete_clicked.connect(self.remove_region)
+        r.invert_clicked.connect(self.invert_region)
+        r.mask_file_clicked.connect(self._ask_region_mask)
+        r.painting_clicked.connect(self._ask_region_painting)
+        r.keep_clicked.connect(lambda i: self.set_region_painting(i, None))
+        r.weight_edited.connect(self.set_region_weight)
+        r.visible_toggled.connect(self.set_region_visible)
+        self._tool = RegionCanvasTool(self, r.tools)
+        r.tools_changed.connect(self._tool.refresh)
+        self.state_changed.connect(lambda *_: self._tool.refresh())
         self.state_changed.connect(self._refade)
         self._show(self._state)
 
@@ -78,13 +108,16 @@ class StyleWorkspace(Workspace):
     def panel(self) -> QWidget:
         return self._panel
 
+    def canvas_tool(self) -> RegionCanvasTool:
+        return self._tool
+
     def run_blocker(self) -> str | None:
         s = self._state
         if s.content is None:
             return "Add a content photo first: drop one on the Content slot or use File \u25b8 Open."
-        if not s.styles:
+        if not s.styles and not self._regions_cover(s):
             return ("Add at least one style image: drop a painting on the Style images list "
-                    "or click Add style\u2026")
+                    "or click Add style\u2026" + (" (the regions leave part of the photo to it)" if s.regions else ""))
         if not s.params.style_layers:
             return "Tick at least one style layer (Style layers section)."
         return None
@@ -95,24 +128,47 @@ class StyleWorkspace(Workspace):
             raise ValueError(reason)
         return self._job(self._state, prefs, title="Style transfer")
 
+    @staticmethod
+    def _regions_cover(state: StyleState) -> bool:
+        """Whether the painted regions cover the whole photo (the style images are then not needed)."""
+        used = state.used_regions()
+        if not used:
+            return False
+        total = sum(r.mask.astype(np.float32) for r in used)
+        return bool(np.min(total) >= 0.99 * 255)
+
     def _job(self, state: StyleState, prefs: Preferences, *, title: str, start: np.ndarray | None = None) -> JobSpec:
-        params = state.params.with_changes(device=prefs.device, weights=prefs.weights)
+        from studio.engines.style.regions import Region
+        from studio.style_regions import encode_mask, painting_role
+
+        used = state.used_regions()
+        params = state.params.with_changes(device=prefs.device, weights=prefs.weights,
+                                           region_weights=state.region_weights())
         content = state.content.rgb
         styles = [s.rgb for s in state.styles]
+        regions = [Region(mask=r.float_mask(), style=None if r.painting is None else r.painting.rgb, name=r.name)
+                   for r in used]
         engine = self.run_engine
+        extra: dict[str, Any] = {} if start is None else {"start": start}
+        if regions:
+            extra["regions"] = regions
 
         def run(control: JobControl) -> Iterator[Event]:  # on the worker thread
             if engine is not None:
-                return engine(content, styles, params, control, **({} if start is None else {"start": start}))
+                return engine(content, styles, params, control, **extra)
             from studio.engines.style.run import run_style
             from studio.weights import network_for
 
-            return run_style(content, styles, params, control, network=network_for(params), start=start)
+            return run_style(content, styles, params, control, network=network_for(params), **extra)
 
         inputs = [("content", str(state.content.path), str(state.content.sha256))]
         inputs += [("style", str(s.path), str(s.sha256)) for s in state.styles]
+        inputs += [(painting_role(i), str(r.painting.path), str(r.painting.sha256))
+                   for i, r in enumerate(used) if r.painting is not None]
+        recipe_regions = tuple({"name": r.name, "mask": encode_mask(r.float_mask()), "keep": r.keeps_photo,
+                                "painting_mask": None} for r in used)
         return JobSpec(self.name, self.engine, run, params, state, tuple(inputs),
-                       title=title, live=self.live_changes)
+                       title=title, live=self.live_changes, regions=recipe_regions)
 
     # render at full size ----------------------------------------------------------------------
     def can_render_full_size(self, entry: Any) -> bool:
@@ -165,8 +221,10 @@ class StyleWorkspace(Workspace):
         changes = {
             f: getattr(new.params, f)
             for f in LIVE_FIELDS
-            if f != "style_blend" and getattr(old.params, f) != getattr(new.params, f)
+            if f not in ("style_blend", "region_weights") and getattr(old.params, f) != getattr(new.params, f)
         }
+        if same_region_masks(old.regions, new.regions) and old.region_weights() != new.region_weights():
+            changes["region_weights"] = new.region_weights()
         if "style_layers" in changes or "style_layer_weights" in changes:
             changes["style_layers"] = new.params.style_layers
             changes["style_layer_weights"] = new.params.style_layer_weights
@@ -229,6 +287,10 @@ class StyleWorkspace(Workspace):
             lines.append(f"content: {Path(str(state.content.path)).name}")
         if state.styles:
             lines.append("style: " + ", ".join(Path(str(s.path)).name for s in state.styles))
+        if state.used_regions():
+            from studio.ui.style.regions_section import region_label
+
+            lines += [region_label(r) for r in state.used_regions()]
         return "\n".join(lines)
 
     @staticmethod
@@ -241,40 +303,80 @@ class StyleWorkspace(Workspace):
         p = state.params
         return len(scale_shapes(*state.content.rgb.shape[:2], p.size, p.scales, p.coarsest_side))
 
-    def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
+    def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]],
+                       regions: list[dict[str, Any]] | None = None) -> str | None:
+        from studio.style_regions import painting_role
+
         try:
             new_params = StyleParams.from_recipe(params)
         except (TypeError, ValueError) as exc:
             return f"The recipe's settings could not be read ({exc})."
-        regions = len(new_params.region_weights or ())
-        new_params = new_params.with_changes(region_weights=None)  # the app paints no regions yet
+        weights = new_params.region_weights or ()
+        new_params = new_params.with_changes(region_weights=None)  # the regions carry their own weights
         content, styles = self._state.content, self._state.styles
         missing: list[str] = []
-        loaded_content, loaded_styles = None, []
+        loaded_content, loaded_styles, paintings = None, [], {}
         for role, path in inputs:
             if not Path(path).is_file():
                 missing.append(Path(path).name)
                 continue
-            image = self.host.load_image(path, role, remember=False)
+            image = self.host.load_image(path, role if role in ("content", "style") else "style", remember=False)
             if image is None:
                 missing.append(Path(path).name)
             elif role == "content":
                 loaded_content = image
             elif role == "style":
                 loaded_styles.append(image)
-        if not missing and loaded_content is not None and loaded_styles:
+            else:
+                paintings[role] = image
+        complete = not missing and loaded_content is not None and (loaded_styles or regions)
+        if complete:
             content, styles = loaded_content, tuple(loaded_styles)
             note = "Restored the settings and the input images of the recipe."
         else:
             note = "Restored the recipe's settings."
             if missing:
                 note += " Its input images were not found (" + ", ".join(missing) + "): kept the current ones."
+        entries = regions or []
+        by_index = {i: paintings.get(painting_role(i)) for i in range(len(entries))}
+        painted, region_note = self._recipe_regions(entries, weights, content if complete else None, by_index)
         new_params = new_params.with_changes(style_blend=fit_blend(new_params.style_blend, len(styles)))
-        self.edit(StyleState(new_params, content, styles), "Settings from a recipe")
-        if regions:
-            note += (f" It paints {regions} region{'s' if regions > 1 else ''}, which this tab cannot yet: a run here "
-                     "styles the whole photo; 'studio stylize --recipe' re-runs it as it was made.")
-        return note
+        self.edit(StyleState(new_params, content, styles, painted if complete else self._state.regions),
+                  "Settings from a recipe")
+        return note + region_note
+
+    def _recipe_regions(self, entries: list[dict[str, Any]], weights: tuple[float, ...], content: Any | None,
+                        paintings: dict[int, Any]) -> tuple[tuple[PaintedRegion, ...], str]:
+        """A recipe's regions as the tab paints them, and a sentence about them for the user."""
+        if not entries:
+            return (), ""
+        if content is None:
+            return (), (f" Its {len(entries)} region{'s' if len(entries) > 1 else ''} need its photo and paintings, "
+                        "which were not opened: kept the current regions.")
+        from studio.engines.errors import StudioInputError
+        from studio.engines.masks import resize_mask
+        from studio.region_paint import COLOURS
+        from studio.style_regions import decode_mask
+
+        out: list[PaintedRegion] = []
+        hw = content.rgb.shape[:2]
+        try:
+            for i, e in enumerate(entries):
+                name = e.get("name") if isinstance(e.get("name"), str) else f"Region {i + 1}"
+                mask = decode_mask(e.get("mask"), f"the mask of {name}")
+                if mask.shape != hw:
+                    mask = resize_mask(mask, hw)
+                keep = bool(e.get("keep"))
+                painting = None if keep else paintings.get(i)
+                if not keep and painting is None:
+                    return (), f" The painting of {name} was not found: the regions were left out."
+                out.append(PaintedRegion(name=name, mask=(np.clip(mask, 0, 1) * 255 + 0.5).astype(np.uint8),
+                                         painting=painting, weight=float(weights[i]) if i < len(weights) else 1.0,
+                                         colour=i % len(COLOURS)))
+        except StudioInputError as exc:
+            return (), f" {str(exc)[:1].upper() + str(exc)[1:]} The regions were left out."
+        return tuple(out), (f" It paints {len(out)} region{'s' if len(out) > 1 else ''}, restored in the Regions "
+                            "section.")
 
     def open_image(self, image: Any) -> bool:
         self._set_content(image)
@@ -286,10 +388,132 @@ class StyleWorkspace(Workspace):
         if content is not None and style is not None:
             self.set_state(replace(self._state, content=content, styles=(style,)))
 
+    # regions ----------------------------------------------------------------------------------
+    def add_region(self) -> int:
+        """A new empty region (it keeps the photo until a painting is chosen); its index, or -1 without a photo."""
+        from studio.region_paint import new_region
+        from studio.style_regions import MAX_REGIONS
+
+        s = self._state
+        if s.content is None:
+            self.host.notify("Open a photo first: regions are painted over it.", "warning")
+            return -1
+        if len(s.regions) >= MAX_REGIONS:
+            self.host.notify(f"A run paints at most {MAX_REGIONS} regions.", "warning")
+            return -1
+        region = new_region(s.regions, s.content.rgb.shape[:2])
+        self.edit(replace(s, regions=s.regions + (region,)), f"New {region.name}")
+        return len(s.regions)
+
+    def _region_edit(self, index: int, region: PaintedRegion | None, text: str, merge_key: str | None = None) -> None:
+        s = self._state
+        if not 0 <= index < len(s.regions):
+            return
+        regions = list(s.regions)
+        if region is None:
+            del regions[index]
+        else:
+            regions[index] = region
+        self.edit(replace(s, regions=tuple(regions)), text, merge_key)
+
+    def remove_region(self, index: int) -> None:
+        if 0 <= index < len(self._state.regions):
+            self._region_edit(index, None, f"Delete {self._state.regions[index].name}")
+
+    def paint_region(self, index: int, layer: np.ndarray, mode: str, text: str) -> None:
+        """Put ``layer`` (coverage in [0, 1] at the photo's size) into region ``index``'s mask: one undo step."""
+        from studio.region_paint import combine
+
+        s = self._state
+        if not 0 <= index < len(s.regions) or layer.shape != s.regions[index].mask.shape:
+            return
+        r = s.regions[index]
+        self._region_edit(index, r.with_mask(combine(r.mask, layer, mode)), f"{text} ({r.name})")  # type: ignore[arg-type]
+
+    def invert_region(self, index: int) -> None:
+        from studio.region_paint import invert
+
+        if 0 <= index < len(self._state.regions):
+            r = self._state.regions[index]
+            self._region_edit(index, r.with_mask(invert(r.mask)), f"Invert {r.name}")
+
+    def region_from_file(self, index: int, path: str) -> bool:
+        """Region ``index``'s mask from an image file (white: in the region), resized to the photo."""
+        from studio.engines.errors import StudioInputError
+        from studio.engines.masks import resize_mask
+        from studio.imageio import load_mask
+        from studio.style_regions import MAX_MASK_SIDE
+
+        s = self._state
+        if not 0 <= index < len(s.regions) or s.content is None:
+            return False
+        try:
+            mask, _ = load_mask(path, f"mask {Path(path).name}", max_side=MAX_MASK_SIDE)
+            hw = s.content.rgb.shape[:2]
+            if abs((mask.shape[1] / mask.shape[0]) / (hw[1] / hw[0]) - 1) > 0.02:
+                raise StudioInputError(f"The mask {Path(path).name} is {mask.shape[1]}x{mask.shape[0]}, which is not "
+                                       f"the shape of the photo ({hw[1]}x{hw[0]}).")
+            if mask.shape != hw:
+                mask = resize_mask(mask, hw)
+        except (StudioInputError, OSError) as exc:
+            self.host.notify(str(exc)[:1].upper() + str(exc)[1:], "warning")
+            return False
+        r = s.regions[index]
+        self._region_edit(index, r.with_mask((np.clip(mask, 0, 1) * 255 + 0.5).astype(np.uint8)),
+                          f"Mask of {r.name} from {Path(path).name}")
+        return True
+
+    def set_region_painting(self, index: int, path: str | None) -> bool:
+        """Region ``index`` painted with the painting at ``path``, or keeping the photo (None)."""
+        s = self._state
+        if not 0 <= index < len(s.regions):
+            return False
+        r = s.regions[index]
+        if path is None:
+            self._region_edit(index, replace(r, painting=None), f"{r.name} keeps the photo")
+            return True
+        image = self.host.load_image(path, "style")
+        if image is None:
+            return False
+        self._region_edit(index, replace(r, painting=image), f"Painting of {r.name}")
+        return True
+
+    def set_region_weight(self, index: int, weight: float) -> None:
+        if 0 <= index < len(self._state.regions):
+            r = self._state.regions[index]
+            w = float(np.clip(weight, 0.0, 1000.0))
+            if w != r.weight:
+                self._region_edit(index, replace(r, weight=w), f"Weight of {r.name}", f"region-weight:{index}")
+
+    def set_region_visible(self, index: int, visible: bool) -> None:
+        """Show or hide a region's overlay (no undo step: it changes nothing a run makes)."""
+        if 0 <= index < len(self._state.regions):
+            regions = list(self._state.regions)
+            regions[index] = replace(regions[index], visible=bool(visible))
+            self.set_state(replace(self._state, regions=tuple(regions)))
+
     # editing ----------------------------------------------------------------------------------
     def _show(self, state: StyleState) -> None:
         self._panel.show_params(state.params)
         self._panel.show_images(state.content, state.styles, state.params.style_blend)
+        self._panel.regions.show_regions(state.regions)
+
+    def _new_region_clicked(self) -> None:
+        index = self.add_region()
+        if index >= 0:
+            self._panel.regions.select(index)
+            if self._panel.regions.tools.tool == "none":
+                self._panel.regions.tool_buttons["brush"].setChecked(True)
+
+    def _ask_region_mask(self, index: int) -> None:
+        paths = self.host.ask_image_paths("mask")
+        if paths:
+            self.region_from_file(index, paths[0])
+
+    def _ask_region_painting(self, index: int) -> None:
+        paths = self.host.ask_image_paths("style")
+        if paths:
+            self.set_region_painting(index, paths[0])
 
     def _blend_edited(self, index: int, value: float) -> None:
         s = self._state
