@@ -525,7 +525,26 @@ class StyleWorkspace(Workspace):
         self.edit(replace(s, params=s.params.with_changes(style_blend=new_blend)), "Style blend", f"blend:{index}")
 
     def _set_content(self, image: Any) -> None:
-        self.edit(replace(self._state, content=image), "Content photo")
+        self.edit(replace(self._state, content=image, regions=self._regions_for(image)), "Content photo")
+
+    def _regions_for(self, image: Any) -> tuple[PaintedRegion, ...]:
+        """The regions carried over to a new photo: resized where it has the shape of the old one, else
+        left out (said)."""
+        regions = self._state.regions
+        if not regions or image is None:
+            return regions
+        from studio.engines.masks import resize_mask
+
+        hw = image.rgb.shape[:2]
+        old = regions[0].mask.shape
+        if old == hw:
+            return regions
+        if abs((old[1] / old[0]) / (hw[1] / hw[0]) - 1) > 0.02:
+            self.host.notify(f"The new photo has another shape, so its {plural(len(regions), 'region')} were left out "
+                             "(Undo brings the old photo back with them).", "info")
+            return ()
+        return tuple(r.with_mask((np.clip(resize_mask(r.float_mask(), hw), 0, 1) * 255 + 0.5).astype(np.uint8))
+                     for r in regions)
 
     def set_content_path(self, path: str) -> bool:
         image = self.host.load_image(path, "content")

@@ -156,3 +156,23 @@ def test_regions_come_back_after_a_quit(qtbot, settings, tmp_path, image_dir, mo
     assert back[0].painting is not None and back[0].painting.path.name == "style2.png"
     assert again.workspace("style").panel().regions.list.count() == 1
     again.close()
+
+
+def test_a_new_photo_takes_the_regions_along_when_it_has_their_shape(qtbot, window, image_dir, tmp_path):
+    from PIL import Image
+
+    ws = window.workspace("style")
+    section = _new_region(ws)
+    h, w = ws.state().content.rgb.shape[:2]
+    section.tool_buttons["rect"].setChecked(True)
+    ws.canvas_tool().finish(QPointF(0, 0), QPointF(w / 2, h), [], "replace")
+    bigger = tmp_path / "bigger.png"
+    Image.fromarray((ws.state().content.rgb.repeat(2, 0).repeat(2, 1) * 255).astype(np.uint8)).save(bigger)
+    assert ws.set_content_path(str(bigger))
+    m = ws.state().regions[0].mask
+    assert m.shape == (2 * h, 2 * w) and m[h, 4] == 255 and m[h, 2 * w - 4] == 0
+    square = tmp_path / "square.png"
+    Image.fromarray(np.zeros((50, 50, 3), np.uint8)).save(square)
+    assert ws.set_content_path(str(square)) and not ws.state().regions
+    ws.undo_stack.undo()
+    assert ws.state().regions[0].mask.shape == (2 * h, 2 * w)
