@@ -92,12 +92,32 @@ def _strip_module(sd: dict[str, Any]) -> dict[str, Any]:
     return sd
 
 
+#: keys other programs keep a generator's state dict under, in the order they are looked for (the PyTorch DCGAN
+#: tutorial's training loop saves ``netG_state_dict``; Lightning and many scripts ``state_dict``)
+WRAPPER_KEYS = ("netG_state_dict", "state_dict", "generator", "netG", "model", "G", "generator_state_dict")
+
+
+def unwrap(obj: Any) -> tuple[Any, str | None]:
+    """A state dict kept inside a wrapper dict (``WRAPPER_KEYS``), and the key it was found under (None: ``obj``
+    itself, unwrapped, or a studio file)."""
+    if not isinstance(obj, dict) or obj.get("format") in (GENERATOR_FORMAT, CHECKPOINT_FORMAT):
+        return obj, None
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj, None
+    for key in WRAPPER_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+            return inner, key
+    return obj, None
+
+
 def detect_format(obj: Any) -> str:
     """``studio``, ``pytorch-examples`` or ``wgan`` for a loaded object; StudioInputError otherwise."""
     if isinstance(obj, dict) and obj.get("format") in (GENERATOR_FORMAT, CHECKPOINT_FORMAT):
         return "studio"
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise StudioInputError("the file is neither a studio generator nor a generator state dict")
+        raise StudioInputError("the file is neither a studio generator nor a generator state dict (nor one kept "
+                               f"under {', '.join(WRAPPER_KEYS)})")
     keys = list(_strip_module(obj))
     if all(re.fullmatch(r"main\.\d+\.[a-z_]+", k) for k in keys):
         return "pytorch-examples"
@@ -215,7 +235,7 @@ def generator_from_state(sd: dict[str, torch.Tensor], arch: GanArch) -> DCGAN_G:
 def load_generator(path: str | os.PathLike[str]) -> LoadedGenerator:
     """Load a generator from any of the three formats (see the module docstring)."""
     p = Path(path)
-    obj = _torch_load(p)
+    obj, wrapper = unwrap(_torch_load(p))
     try:
         fmt = detect_format(obj)
     except StudioInputError as exc:
@@ -237,6 +257,8 @@ def load_generator(path: str | os.PathLike[str]) -> LoadedGenerator:
         else:
             arch = infer_arch(sd)
             card = {"name": p.stem, "source": "PyTorch examples DCGAN"}
+        if wrapper is not None:
+            card["found"] = f"the generator's state dict under {wrapper!r}"
         try:
             sd = convert_foreign(sd, arch)
         except StudioInputError as exc:
