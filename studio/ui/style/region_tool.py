@@ -149,7 +149,9 @@ class RegionCanvasTool(CanvasTool):
         s = self.ws.state()
         if s.content is None:
             return
-        if self.tools.show and s.regions and not canvas.holding_before():
+        # over a result only while a tool paints (Pan shows the result as it is)
+        painting_or_photo = self.tools.tool != "none" or canvas.after() is None
+        if self.tools.show and s.regions and painting_or_photo and not canvas.holding_before():
             key = tuple(id(r.mask) for r in s.regions) + tuple(int(r.visible) for r in s.regions) + tuple(
                 r.colour for r in s.regions)
             if key != self._overlay_key:
