@@ -161,13 +161,25 @@ def _initial_image(kind: str, content: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 @dataclass
-class _Clock:
+class Clock:
+    """Seconds an iteration takes per megapixel, for the ETA. The first iteration of a fresh L-BFGS searches for
+    its step with many evaluations (a 4000 px render's first took 22 min, the next ones under 3): it stands in
+    for the rate only until a steady iteration has been seen, and never enters the average after that."""
+
     start: float
     rate: float | None = None  # seconds per iteration per megapixel, smoothed
+    provisional: bool = False  # the rate is a first iteration's
 
-    def observe(self, seconds: float, pixels: int) -> None:
+    def observe(self, seconds: float, pixels: int, startup: bool = False) -> None:
         r = seconds / max(pixels, 1) * 1e6
-        self.rate = r if self.rate is None else 0.8 * self.rate + 0.2 * r
+        if startup:
+            if self.rate is None:
+                self.rate, self.provisional = r, True
+            return
+        if self.rate is None or self.provisional:
+            self.rate, self.provisional = r, False
+        else:
+            self.rate = 0.8 * self.rate + 0.2 * r
 
 
 def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StyleParams,
@@ -214,7 +226,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     budget = params.max_seconds
     deadlines = budget_deadlines(budget, len(shapes)) if budget else None
 
-    clock = _Clock(start=t0)
+    clock = Clock(start=t0)
     tiles = 1
     done = 0  # position in the plan (a scale cut short by the time budget counts as complete)
     performed = 0  # iterations actually run
@@ -319,7 +331,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                     yield Info("The optimiser diverged for a step; restarted it from the last good image.")
                     continue
                 accepted = x.detach().clone()
-                clock.observe(time.perf_counter() - ts, hw[0] * hw[1])  # seconds per iteration
+                clock.observe(time.perf_counter() - ts, hw[0] * hw[1], startup=it == 0)  # seconds per iteration
                 done += 1
                 performed += 1
                 now = time.perf_counter()

@@ -436,3 +436,17 @@ def test_a_run_that_cannot_keep_the_full_history_says_how_many_steps_it_keeps(ra
     said = [e for e in events if isinstance(e, Info) and "L-BFGS remembers" in e.message]
     assert len(said) == 1 and said[0].fields["history"] == "20", [e.message for e in events if isinstance(e, Info)]
     assert "56x40" in said[0].message and isinstance(events[-1], Finished)
+
+
+def test_the_eta_rate_leaves_out_the_slow_first_iteration_of_a_fresh_lbfgs():
+    from studio.engines.style.run import Clock
+
+    clock = Clock(start=0.0)
+    clock.observe(20.0, 10**6, startup=True)  # its line search: many evaluations
+    assert clock.rate == 20.0 and clock.provisional  # the only figure there is, for now
+    clock.observe(2.0, 10**6)
+    assert clock.rate == 2.0  # the first steady iteration replaces it outright
+    clock.observe(30.0, 4 * 10**6, startup=True)  # the next scale's first iteration
+    assert clock.rate == 2.0
+    clock.observe(12.0, 4 * 10**6)
+    assert clock.rate == pytest.approx(0.8 * 2.0 + 0.2 * 3.0)
