@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.engines.events import Finished
+from studio.engines.events import Finished, Progress
 from studio.engines.style.objective import Objective
 from studio.engines.style.params import StyleParams
 from studio.engines.style.regions import Region, at_scale
@@ -97,16 +97,31 @@ def test_tiled_regions_equal_one_pass(random_net):
 
 
 def test_a_tiled_run_paints_the_same_picture(random_net):
+    """Through ``run_style`` (tiles chosen from ``tile``), with Adam's fixed steps: L-BFGS's line search turns the
+    float-rounding differences into different trajectories (a mean 0.02 apart after 5 iterations on one machine,
+    1e-3 on another), which says nothing about the tiles; its tiled run is checked to converge like the other."""
     rng = np.random.default_rng(0)
     c = _picture(168, 224, 9)[0].permute(1, 2, 0).numpy()
     s = rng.random((64, 64, 3)).astype(np.float32)
-    p = StyleParams(size=224, scales=1, iterations=5, style_weight=10.0, preview_every=100)
-    one = [e for e in run_style(c, [s], p, network=random_net) if isinstance(e, Finished)][0]
-    tiled = [e for e in run_style(c, [s], p.with_changes(tile=48), network=random_net) if isinstance(e, Finished)][0]
+    p = StyleParams(size=224, scales=1, iterations=5, style_weight=10.0, preview_every=100, optimizer="adam")
+
+    def finished(params):
+        events = list(run_style(c, [s], params, network=random_net))
+        losses = [e.losses["total"] for e in events if isinstance(e, Progress)]
+        return [e for e in events if isinstance(e, Finished)][0], losses
+
+    one, _ = finished(p)
+    tiled, _ = finished(p.with_changes(tile=48))
     assert tiled.extra["tiles"] > 1 and one.extra["tiles"] == 1
-    # the two runs follow the same path, apart from float rounding (which L-BFGS carries on a little)
     diff = np.abs(tiled.image - one.image)
-    assert float(diff.mean()) < 1e-3 and float(diff.max()) < 0.02
+    # Adam's first step moves every pixel by its learning rate whatever the gradient's size, so a pixel whose
+    # gradient is a rounding error from zero may step either way (a few reach 0.06): on average the pictures
+    # are the same (6e-4 here; a missing margin leaves the gradient 7 % wrong)
+    assert float(diff.mean()) < 1e-3
+    _, one_losses = finished(p.with_changes(optimizer="lbfgs", iterations=4))
+    _, tiled_losses = finished(p.with_changes(optimizer="lbfgs", iterations=4, tile=48))
+    assert tiled_losses[-1] < 0.7 * tiled_losses[0]
+    assert tiled_losses[-1] == pytest.approx(one_losses[-1], rel=0.1)
 
 
 def test_tile_side_follows_the_memory():
