@@ -69,7 +69,7 @@ def child(side: int, tile: int, iterations: int) -> dict[str, float | int | str]
         tile = core_side_for(free_memory(torch.device("cpu")), geometry(net, ["relu4_2", "relu5_1"]))
     params = StyleParams(size=side, scales=1, iterations=iterations, tile=tile, preview_every=10**6)
     times: list[float] = []
-    tiles, history = 1, 50
+    tiles, history, half = 1, 50, False
     last = time.perf_counter()
     evals = 0
     for ev in run_style(content, [style], params, network=net):
@@ -77,6 +77,7 @@ def child(side: int, tile: int, iterations: int) -> dict[str, float | int | str]
             tiles = int(ev.fields["tiles"])
         if isinstance(ev, Info) and "history" in ev.fields:
             history = int(ev.fields["history"])
+            half = ev.fields.get("history_precision") == "float16"
         if isinstance(ev, Progress):
             now = time.perf_counter()
             times.append(now - last)
@@ -95,9 +96,10 @@ def child(side: int, tile: int, iterations: int) -> dict[str, float | int | str]
     t0 = time.perf_counter()
     objective.evaluate(x)
     per_eval = time.perf_counter() - t0
-    stored = min(history, max(0, evals))  # steps L-BFGS holds after this short run
+    stored = min(history, max(0, evals))  # steps L-BFGS holds after this short run (allocated as they fill)
     return {"side": side, "tile": tile, "w": w, "h": h, "peak_gb": peak / 1024**3, "tiles": tiles,
-            "history": history, "history_left_gb": (history - stored) * 8 * numel / 1024**3,
+            "history": history, "history_precision": "float16" if half else "float32",
+            "history_left_gb": (history - stored) * (4 if half else 8) * numel / 1024**3,
             "s_per_eval_per_mp": per_eval / (h * w / 1e6), "iterations": evals}
 
 
@@ -173,7 +175,7 @@ def main() -> None:
                 continue
             per_mp[(side, name)] = float(r["s_per_eval_per_mp"])
             print(f"{r['w']}x{r['h']:<5} {name:>8} {r['tiles']:>5} {r['peak_gb']:>8.2f} {r['history_left_gb']:>11.2f} "
-                  f"{r['s_per_eval_per_mp']:>9.2f} {r['history']:>7}", flush=True)
+                  f"{r['s_per_eval_per_mp']:>9.2f} {r['history']:>7} {r['history_precision']}", flush=True)
         if (side, "tiled") in per_mp and (side, "one pass") in per_mp:
             print(f"{'':>10} time per megapixel, tiled / one pass: "
                   f"{per_mp[(side, 'tiled')] / per_mp[(side, 'one pass')]:.2f}", flush=True)

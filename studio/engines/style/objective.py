@@ -12,6 +12,7 @@ import torch
 from studio.engines.events import JobControl
 from studio.engines.features.losses import content_loss, energy, gram, range_loss, tv_loss, tv_raw
 from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.lbfgs import LBFGS, History
 from studio.engines.style.params import StyleParams
 from studio.engines.style.precondition import SpectralBoost
 from studio.engines.style.regions import ScaledRegions, guided_gram, guided_target
@@ -44,19 +45,25 @@ _BOOST_PERIOD = 64.0
 # weights (regions.py says why the content loss alone is not enough).
 _KEEP_WEIGHT = 50.0
 # L-BFGS remembers up to this many steps, each as two copies of the optimised image (its step and gradient
-# change, float32): 1.2 KB a pixel for the full 50. A picture too large for them within HISTORY_FRACTION of
-# the memory remembers fewer (never under MIN_HISTORY); 0.18 is the share the full history has of the
-# memory at the largest picture a run fits (StyleParams: 1.2 of 5 KB a pixel, in 0.75 of the memory), so
-# every size that fits today keeps all 50.
+# change). In float32 the full 50 take 1.2 KB a pixel; a picture whose full history would take more than
+# HISTORY_FRACTION of the memory keeps it in float16 (``lbfgs.History``: half the bytes, 5e-4 relative
+# rounding), as many steps as fit in HALF_HISTORY_FRACTION (never under MIN_HISTORY). Every picture that runs
+# in one pass keeps all 50 in float32 (0.18 is the share they take of the memory at the largest such
+# picture, 2.5 MP on 24 GB: 0.12); 4000x3000 keeps 16 in float16, 2.2 GB, so that its whole run stays
+# under 6 GB on any machine of 24 GB (benchmarks/bench_tiles.py).
 MAX_HISTORY = 50
 MIN_HISTORY = 5
 HISTORY_FRACTION = 0.18
+HALF_HISTORY_FRACTION = 0.09
 
 
-def history_steps(numel: int, memory: int) -> int:
-    """How many L-BFGS steps a run over ``numel`` optimised values remembers within ``memory`` bytes."""
-    per_step = 2 * 4 * max(1, numel)
-    return int(max(MIN_HISTORY, min(MAX_HISTORY, HISTORY_FRACTION * memory // per_step)))
+def history_plan(numel: int, memory: int) -> tuple[int, torch.dtype]:
+    """How many L-BFGS steps a run over ``numel`` optimised values remembers within ``memory`` bytes, and
+    in which precision."""
+    if MAX_HISTORY * History.bytes_per_step(numel, torch.float32) <= HISTORY_FRACTION * memory:
+        return MAX_HISTORY, torch.float32
+    steps = int(HALF_HISTORY_FRACTION * memory // History.bytes_per_step(max(1, numel), torch.float16))
+    return max(MIN_HISTORY, min(MAX_HISTORY, steps)), torch.float16
 
 
 def device_memory(device: torch.device) -> int:
@@ -330,76 +337,74 @@ class Objective:
 
 
 class Stepper:
-    """One optimiser iteration of ``image`` per ``step()``. L-BFGS keeps its history across steps; the
-    closure is memoised, so the evaluation torch's LBFGS makes at the start of each step
-    reuses the one its line search already made at the same point.
+    """One optimiser iteration of ``image`` per ``step()``: L-BFGS (``studio.engines.lbfgs``, in bounded memory,
+    keeping its history across steps) or Adam.
 
     With ``params.precondition`` L-BFGS optimises ``z`` where ``image = K z`` (``SpectralBoost``);
-    ``image`` always holds the point last evaluated, and the accepted point after ``step()``."""
+    ``image`` holds the point being evaluated during ``step()``, and the accepted point after it, also when it
+    is interrupted (L-BFGS goes back to its accepted point; it never accepts a non-finite loss)."""
 
     def __init__(self, image: torch.Tensor, objective: Objective, params: StyleParams, control: JobControl,
-                 first_step: float | None = None) -> None:
+                 first_step: float | None = None, first_move: float | None = None) -> None:
         self.image = image
         self.boost = (SpectralBoost(_BOOST_GAIN, _BOOST_PERIOD)
                       if params.optimizer == "lbfgs" and params.precondition else None)
-        self.x = image if self.boost is None else self.boost.inverse(image.detach()).requires_grad_(True)
+        self.x = image if self.boost is None else self.boost.inverse(image.detach()).contiguous().requires_grad_(True)
+        if not self.x.is_contiguous():
+            raise ValueError("the optimised image must be contiguous (L-BFGS works on a flat view of it)")
         self.first_step = first_step
+        self.first_move = first_move
         self.objective = objective
         self.control = control
         self.kind = params.optimizer
         self.evals = 0
         self.terms: dict[str, float] = {}
-        self._memo: tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]] | None = None
-        self.history = history_steps(self.x.numel(), device_memory(self.x.device)) if self.kind == "lbfgs" else 0
+        self.history, self.history_dtype = (history_plan(self.x.numel(), device_memory(self.x.device))
+                                            if self.kind == "lbfgs" else (0, torch.float32))
         if self.kind == "lbfgs":
-            self.opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [self.x], lr=1.0, max_iter=1, max_eval=40, history_size=self.history, tolerance_grad=1e-9,
-                tolerance_change=1e-12, line_search_fn="strong_wolfe")
+            self.lbfgs = LBFGS(self.x.detach().view(-1), self._evaluate_flat, self.history, self.history_dtype,
+                               tolerance_grad=1e-9, tolerance_change=1e-12)
         else:
             self.opt = torch.optim.Adam([self.x], lr=params.learning_rate)
 
-    def _closure(self) -> torch.Tensor:
+    def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The loss, its gradient with respect to ``x`` and the terms at ``x`` (``image`` set from it)."""
         self.control.check()
-        x = self.x
-        if self._memo is not None and torch.equal(self._memo[0], x.detach()):
-            _, loss, grad, terms = self._memo
-            x.grad = grad.clone()
-            self.terms = terms
-            return loss
-        self.opt.zero_grad(set_to_none=True)
         image = self.image
         if self.boost is not None:
             with torch.no_grad():
-                image.copy_(self.boost.apply(x.detach()))
-            image.grad = None
+                image.copy_(self.boost.apply(self.x.detach()))
         loss, grad, terms = self.objective.evaluate(image)
         self.evals += 1
         # K is symmetric: dL/dz = K dL/dimage
-        x.grad = grad if self.boost is None else self.boost.apply(grad)
-        self._memo = (x.detach().clone(), loss.detach(), x.grad.detach().clone(), terms)
-        self.terms = terms
-        return loss.detach()
+        return loss, grad if self.boost is None else self.boost.apply(grad), terms
+
+    def _evaluate_flat(self, flat: torch.Tensor) -> tuple[float, torch.Tensor, dict[str, float]]:
+        loss, grad, terms = self._evaluate()  # ``flat`` is a view of ``x``
+        return float(loss), grad.reshape(-1), terms
+
+    def _closure(self) -> torch.Tensor:
+        loss, grad, self.terms = self._evaluate()
+        self.x.grad = grad
+        return loss
 
     def step(self) -> dict[str, float]:
-        sized = self.kind == "lbfgs" and self.first_step is not None
-        if sized:
-            # torch's first L-BFGS step is t = min(1, 1/|g|_1) * lr along -g, which moves a pixel by
-            # about 1/N and costs several evaluations of extrapolation; make it first_step * -g.
-            self._closure()
-            assert self.x.grad is not None and self.first_step is not None
-            self.opt.param_groups[0]["lr"] = self.first_step * max(1.0, float(self.x.grad.abs().sum()))
-            self.first_step = None
-        self.opt.step(self._closure)
-        if sized:
-            self.opt.param_groups[0]["lr"] = 1.0
-        if self.kind == "lbfgs":
-            # The losses of the accepted point (memoised: the next step starts from it anyway).
-            self._closure()
+        if self.kind != "lbfgs":
+            self.opt.zero_grad(set_to_none=True)
+            self.opt.step(self._closure)
+            return self.terms
+        # the first step: ``first_step`` times -g, or a mean move of ``first_move``, else torch's 1 / |g|_1
+        try:
+            self.lbfgs.step(first_step=self.first_step, first_move=self.first_move)
+        finally:
+            if self.boost is not None:  # the accepted point's image (the line search's last may be another)
+                with torch.no_grad():
+                    self.image.copy_(self.boost.apply(self.x.detach()))
+        self.terms = self.lbfgs.aux or self.terms
         return self.terms
 
     def scale(self) -> float | None:
         """L-BFGS's current inverse-curvature scale (its H0 = scale * I), if it has one."""
-        if self.kind != "lbfgs":
+        if self.kind != "lbfgs" or self.lbfgs.iterations == 0:
             return None
-        h = self.opt.state.get(self.x, {}).get("H_diag")
-        return float(h) if isinstance(h, int | float | torch.Tensor) else None
+        return self.lbfgs.h_diag

@@ -57,7 +57,7 @@ class StyleParams(Params):
     #: whole picture would take a quarter of the memory (``tiles.py``: a tile's pass is a fixed 1.4 GB on 24 GB),
     #: and what is left grows with the picture: 550-700 B a pixel measured at 1024-2048 px (the optimised image
     #: and its gradient, L-BFGS's working copies, the content's features) and the L-BFGS history, which keeps
-    #: fewer steps on a large picture (``objective.history_steps``); ``run_style`` checks the real shape's pixels
+    #: fewer steps on a large picture (``objective.history_plan``); ``run_style`` checks the real shape's pixels
     #: against ``most_pixels``.
     BYTES_PER_PIXEL: ClassVar[int] = 1_000
     MEMORY_FRACTION: ClassVar[float] = 0.75

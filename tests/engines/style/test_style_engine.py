@@ -327,9 +327,9 @@ def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, m
     real = style.Stepper
 
     class Spy(real):  # type: ignore[misc, valid-type]
-        def __init__(self, x, objective, params, control, first_step=None):
+        def __init__(self, x, objective, params, control, first_step=None, **kw):
             made.append((tuple(x.shape[-2:]), first_step))
-            super().__init__(x, objective, params, control, first_step=first_step)
+            super().__init__(x, objective, params, control, first_step=first_step, **kw)
 
     monkeypatch.setattr(style, "Stepper", Spy)
     _run(SMALL.with_changes(size=256, scales=3, iterations=4), random_net)
@@ -337,6 +337,28 @@ def test_each_finer_scale_starts_with_the_coarser_scales_step_size(random_net, m
     assert made[0][1] is None  # nothing to learn it from at the first scale
     assert all(first is not None and first > 0 for _, first in made[1:])
     assert made[2][1] > made[1][1]  # more pixels, larger inverse curvature
+
+
+def test_a_full_size_render_starts_lbfgs_with_a_useful_step(random_net, monkeypatch):
+    from studio.engines.style import run as style
+
+    evals: list[tuple[float | None, int]] = []
+    real_step = style.Stepper.step
+
+    def step(self):
+        before = self.evals
+        out = real_step(self)
+        if len(evals) < 1:
+            evals.append((self.first_move, self.evals - before))
+        return out
+
+    monkeypatch.setattr(style.Stepper, "step", step)
+    c, s = _images()
+    params = SMALL.with_changes(size=max(c.shape[:2]), scales=1, iterations=2)
+    start = cv2.resize(c, (c.shape[1] // 2, c.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    list(run_style(c, [s], params, network=random_net, start=start))
+    # torch's first trial step moves each pixel by ~1/N of the gradient and extrapolates tenfold an evaluation
+    assert evals[0][0] == style.FULL_SIZE_FIRST_MOVE and evals[0][1] <= 3
 
 
 def test_coarse_scales_hold_the_content_more_and_report_the_users_weights(random_net, monkeypatch):
@@ -410,31 +432,34 @@ def test_every_size_lays_down_the_same_first_scale(random_net):
 
 
 def test_the_lbfgs_history_is_sized_by_the_memory():
-    from studio.engines.style.objective import MAX_HISTORY, MIN_HISTORY, history_steps
+    import torch
+
+    from studio.engines.style.objective import MAX_HISTORY, MIN_HISTORY, history_plan
 
     gb = 1024**3
-    assert history_steps(3 * 512 * 384, 24 * gb) == MAX_HISTORY
-    # 4000x3000 on this 24 GB machine: each step is two 144 MB copies; 16 fit in 0.18 of the memory
-    assert history_steps(3 * 4000 * 3000, 24 * gb) == 16
-    assert history_steps(3 * 12000 * 9000, 24 * gb) == MIN_HISTORY
-    # every picture that runs in one pass keeps the full history; the largest, which runs in tiles, still
-    # remembers enough steps for L-BFGS to be L-BFGS
+    assert history_plan(3 * 512 * 384, 24 * gb) == (MAX_HISTORY, torch.float32)
+    # 4000x3000 on this 24 GB machine: each step is two 72 MB half-precision copies; 16 fit in 0.09 of the memory
+    assert history_plan(3 * 4000 * 3000, 24 * gb) == (16, torch.float16)
+    assert history_plan(3 * 12000 * 9000, 24 * gb) == (MIN_HISTORY, torch.float16)
+    # every picture that runs in one pass keeps the full history in full precision; the largest, which runs in
+    # tiles, still remembers enough steps for L-BFGS to be L-BFGS
     from studio.engines.limits import machine_memory
     from studio.engines.style.tiles import ONE_PASS_FRACTION, PASS_BYTES_PER_PIXEL
 
     one_pass = ONE_PASS_FRACTION * machine_memory() / PASS_BYTES_PER_PIXEL
-    assert history_steps(int(3 * one_pass), machine_memory()) == MAX_HISTORY
-    assert history_steps(3 * StyleParams.most_pixels(), machine_memory()) >= 8
+    assert history_plan(int(3 * one_pass), machine_memory()) == (MAX_HISTORY, torch.float32)
+    assert history_plan(3 * StyleParams.most_pixels(), machine_memory())[0] >= 8
 
 
 def test_a_run_that_cannot_keep_the_full_history_says_how_many_steps_it_keeps(random_net, monkeypatch):
     import studio.engines.style.objective as objective
 
     c, s = _images()
-    monkeypatch.setattr(objective, "device_memory", lambda device: c.size * 8 * 20 / objective.HISTORY_FRACTION)
+    monkeypatch.setattr(objective, "device_memory", lambda device: c.size * 4 * 20 / objective.HALF_HISTORY_FRACTION)
     events = _run(SMALL.with_changes(iterations=3), random_net)
     said = [e for e in events if isinstance(e, Info) and "L-BFGS remembers" in e.message]
     assert len(said) == 1 and said[0].fields["history"] == "20", [e.message for e in events if isinstance(e, Info)]
+    assert said[0].fields["history_precision"] == "float16" and "half precision" in said[0].message
     assert "56x40" in said[0].message and isinstance(events[-1], Finished)
 
 
