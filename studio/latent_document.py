@@ -34,7 +34,7 @@ class LatentState:
     z_b: np.ndarray | None = None
     ab_t: float | None = None  # position between A and B; None: the chosen latent
     ab_mode: str = "slerp"
-    smooth: bool = False
+    smooth: bool = True  # smooth upscaling of the 64 px picture, not a pixel mosaic
     run_kind: str = "train"  # what Run does: "train" a generator, or "project" the opened picture
     project_target: Any = None  # a LoadedImage to fit (File > Open)
     train_folder: str = ""

@@ -18,7 +18,8 @@ from studio.engines.errors import StudioInputError
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="PATH", help="generator file (default: studio's shipped model)")
+    p.add_argument("--model", metavar="PATH", help="generator file, or 'faces' (the gan-face-generate package's "
+                   "face generator: the default when installed) or 'paintings' (studio's own)")
     p.add_argument("--upscale", type=integer("upscale", 1, 32, "a 64 px sample at 32 times is 2048 px"), default=1,
                    help="enlarge the output by this factor")
     p.add_argument("--smooth", action="store_true", help="bicubic upscaling instead of pixel blocks")
@@ -64,10 +65,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from studio.engines.gan.checkpoints import load_generator
-    from studio.generators import load_default_generator
+    from studio.generators import load_named
 
-    return load_generator(args.model) if args.model else load_default_generator()
+    return load_named(args.model)
 
 
 def _recipe(engine: str, gen: Any, params: dict[str, Any], extra_inputs: list[Any] | None = None) -> dict[str, str]:

@@ -95,12 +95,16 @@ def compute_directions(model: DCGAN_G, n_components: int = DEFAULT_COMPONENTS, n
     # regress z on the projections: z ~ proj @ U; U (k, nz)
     u = torch.linalg.lstsq(proj, z.double()).solution
     vectors = orthonormalise(u.numpy())
+    # a principal direction's sign is arbitrary (it may differ between LAPACK builds): orient each so that its
+    # largest coordinate is positive, so a label of its positive end means the same on every machine
+    signs = np.sign(vectors[np.arange(len(vectors)), np.abs(vectors).argmax(1)])
+    vectors = vectors * np.where(signs == 0, 1.0, signs)[:, None]
     stdevs = (z.double().numpy() @ vectors.T.astype(np.float64)).std(0)
     return Directions(vectors=vectors, stdevs=stdevs.astype(np.float32), explained=explained.astype(np.float32))
 
 
 def cache_key(weights_hash: str, n_components: int, n_samples: int, seed: int) -> str:
-    settings = hashlib.sha256(f"v1-{n_components}-{n_samples}-{seed}".encode()).hexdigest()[:8]
+    settings = hashlib.sha256(f"v2-{n_components}-{n_samples}-{seed}".encode()).hexdigest()[:8]
     return f"{weights_hash[:32]}-{settings}"
 
 

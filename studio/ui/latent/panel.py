@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QMouseEvent, QPixmap
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -44,6 +44,35 @@ class SampleGrid(QLabel):
         self._layout: tuple[int, int, int, int, int] | None = None  # n, h, w, cols, pad
         self._scale = 1.0
         self._origin = QPoint(0, 0)
+        self.chosen: int | None = None  # the sample shown, framed in the grid
+
+    def set_chosen(self, index: int | None) -> None:
+        if index != self.chosen:
+            self.chosen = index
+            self.update()
+
+    def chosen_rect(self) -> QRect | None:
+        """Where the chosen sample lies in the widget."""
+        pm = self.pixmap()
+        if self._layout is None or self.chosen is None or pm is None or pm.isNull():
+            return None
+        n, h, w, cols, pad = self._layout
+        if not 0 <= self.chosen < n:
+            return None
+        r, c = divmod(self.chosen, cols)
+        ox, oy = (self.width() - pm.width()) / 2, (self.height() - pm.height()) / 2
+        x, y = pad + c * (w + pad), pad + r * (h + pad)
+        return QRect(round(ox + x * self._scale), round(oy + y * self._scale), round(w * self._scale),
+                     round(h * self._scale))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        rect = self.chosen_rect()
+        if rect is not None:
+            painter = QPainter(self)
+            painter.setPen(QPen(QColor(255, 200, 40), 3))
+            painter.drawRect(rect.adjusted(-1, -1, 1, 1))
+            painter.end()
 
     def set_grid(self, grid: np.ndarray, n: int, h: int, w: int, cols: int, pad: int, width: int = 280) -> None:
         self._layout = (n, h, w, cols, pad)
@@ -73,7 +102,7 @@ class SampleGrid(QLabel):
 
 class LatentPanel(QWidget):
     open_model_clicked = Signal()
-    default_model_clicked = Signal()
+    built_in_clicked = Signal(str)  # a built-in generator's name (studio.generators.BUILT_IN)
     sample_clicked = Signal(int)
     seed_changed = Signal(int)
     reshuffle_clicked = Signal()
@@ -110,10 +139,13 @@ class LatentPanel(QWidget):
         self.open_model = QPushButton("Open generator\u2026")
         self.open_model.setToolTip("A studio generator.pt, a PyTorch examples netG_epoch_N.pth, "
                                    "or a Wasserstein GAN DCGAN_G file")
-        self.default_model = QPushButton("Default")
-        self.default_model.setToolTip("studio's own generator, trained on patches of paintings")
+        self.faces_model = QPushButton("Faces")
+        self.faces_model.setToolTip("A DCGAN trained on DigiFace-1M's synthetic faces (the gan-face-generate "
+                                    "package): the default when it is installed")
+        self.paintings_model = QPushButton("Paintings")
+        self.paintings_model.setToolTip("studio's own generator, trained on patches of paintings")
         ml.addWidget(self.model_label)
-        ml.addWidget(row(self.open_model, self.default_model))
+        ml.addWidget(row(self.open_model, self.faces_model, self.paintings_model))
         outer.addWidget(Section("Generator", mw))
 
         # samples
@@ -142,15 +174,21 @@ class LatentPanel(QWidget):
         self.dir_form.setContentsMargins(0, 0, 0, 0)
         self.dir_sliders: list[QSlider] = []
         self.dir_labels: list[QLabel] = []
+        self.dir_values: list[QLabel] = []  # each slider's value, in standard deviations
         for i in range(n_directions):
             s = QSlider(Qt.Orientation.Horizontal)
             s.setRange(-SIGMA_RANGE * SIGMA_STEPS, SIGMA_RANGE * SIGMA_STEPS)
             s.setToolTip(f"Principal direction {i + 1}, in standard deviations (±{SIGMA_RANGE}σ)")
             s.valueChanged.connect(lambda v, i=i: self._emit(self.direction_changed, i, v / SIGMA_STEPS))
             lab = QLabel(f"PC{i + 1}")
+            value = QLabel("0.0σ")
+            value.setMinimumWidth(44)
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            s.valueChanged.connect(lambda v, value=value: value.setText(f"{v / SIGMA_STEPS:+.1f}σ" if v else "0.0σ"))
             self.dir_sliders.append(s)
             self.dir_labels.append(lab)
-            self.dir_form.addRow(lab, s)
+            self.dir_values.append(value)
+            self.dir_form.addRow(lab, row(s, value))
         self.raw_index = QSpinBox()
         self.raw_index.setPrefix("z[")
         self.raw_index.setSuffix("]")
@@ -235,7 +273,8 @@ class LatentPanel(QWidget):
 
         # wiring
         self.open_model.clicked.connect(self.open_model_clicked)
-        self.default_model.clicked.connect(self.default_model_clicked)
+        self.faces_model.clicked.connect(lambda: self._emit(self.built_in_clicked, "faces"))
+        self.paintings_model.clicked.connect(lambda: self._emit(self.built_in_clicked, "paintings"))
         self.grid.clicked.connect(self.sample_clicked)
         self.seed.valueChanged.connect(lambda v: self._emit(self.seed_changed, int(v)))
         self.reshuffle.clicked.connect(self.reshuffle_clicked)
@@ -268,6 +307,14 @@ class LatentPanel(QWidget):
     def _emit(self, signal: Any, *args: Any) -> None:
         if not self._updating:
             signal.emit(*args)
+
+    def set_direction_labels(self, labels: dict[int, str]) -> None:
+        """Name the principal-direction sliders (0-based index -> what its positive end does); others numbered."""
+        for i, lab in enumerate(self.dir_labels):
+            name = labels.get(i)
+            lab.setText(f"PC{i + 1} · {name}" if name else f"PC{i + 1}")
+            self.dir_sliders[i].setToolTip(f"Principal direction {i + 1}" + (f" (+: {name})" if name else "")
+                                           + f", in standard deviations (±{SIGMA_RANGE}σ)")
 
     def set_slider_sigma(self, slider: QSlider, sigma: float) -> None:
         slider.setValue(int(round(sigma * SIGMA_STEPS)))

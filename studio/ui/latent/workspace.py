@@ -81,7 +81,7 @@ class LatentWorkspace(Workspace):
     def _connect(self) -> None:
         p = self._panel
         p.open_model_clicked.connect(self._ask_model)
-        p.default_model_clicked.connect(lambda: self.load_model(""))
+        p.built_in_clicked.connect(self.load_model)
         p.sample_clicked.connect(self.choose)
         p.seed_changed.connect(self.set_seed)
         p.reshuffle_clicked.connect(self.reshuffle)
@@ -105,7 +105,9 @@ class LatentWorkspace(Workspace):
 
     def _load_initial(self, model_path: str | None) -> None:
         try:
-            self.load_model(model_path or "", undoable=False)
+            from studio.generators import default_choice
+
+            self.load_model(model_path or default_choice(), undoable=False)
         except StudioInputError as exc:
             log.info("no generator loaded: %s", exc)
             self._show(self._state)
@@ -205,24 +207,27 @@ class LatentWorkspace(Workspace):
         lines = [f"generator: {Path(state.model_path).name if state.model_path else 'default'}",
                  f"seed {state.seed} · sample {state.choice + 1}"]
         if any(state.directions):
-            lines.append("directions: " + ", ".join(f"PC{i + 1} {v:+.1f}σ" for i, v in enumerate(state.directions)
-                                                    if v))
+            names = self.direction_labels()
+            lines.append("directions: " + ", ".join(
+                f"PC{i + 1}{' (' + names[i] + ')' if i in names else ''} {v:+.1f}σ"
+                for i, v in enumerate(state.directions) if v))
         return "\n".join(lines)
 
     # the model --------------------------------------------------------------------------------
     def _set_generator(self, path: str) -> None:
-        from studio.engines.gan.checkpoints import load_generator
         from studio.engines.gan.models import FusedGenerator
-        from studio.generators import load_default_generator
+        from studio.generators import default_choice, load_named
 
-        self.gen = load_generator(path) if path else load_default_generator()
+        # "" (a session kept before the generators had names): the painting generator it was made with
+        self.gen = load_named(path or default_choice(legacy=True))
         self._fast = FusedGenerator(self.gen.model)  # batch norms folded: the same pictures, faster
         self._loaded_path = path
         self._dirs = None
         self._grid_key = None
 
     def load_model(self, path: str, undoable: bool = True) -> None:
-        """Use the generator at ``path`` ("" = the default): a new grid, the first sample chosen."""
+        """Use the generator at ``path`` (a file, or a built-in generator's name): a new grid, the first sample
+        chosen."""
         try:
             self._set_generator(path)
         except StudioInputError as exc:
@@ -240,6 +245,12 @@ class LatentWorkspace(Workspace):
         else:
             self._state = new
             self._show(new)
+
+    def direction_labels(self) -> dict[int, str]:
+        """What the current generator's model card says its principal directions do (0-based)."""
+        from studio.generators import direction_labels
+
+        return {} if self.gen is None else direction_labels(self.gen.card, f"{N_DIRECTIONS}-{DIRECTION_SAMPLES}-0")
 
     def directions(self) -> Directions:
         """The principal directions of the current generator (computed once per weights, then cached)."""
@@ -300,8 +311,11 @@ class LatentWorkspace(Workspace):
             return
         card = gen.card
         bits = [f"<b>{gen.name}</b>", f"{gen.arch.image_size} px · nz {gen.arch.nz} · {gen.source_format}"]
-        if card.get("training_data"):
-            bits.append(str(card["training_data"])[:90] + ("\u2026" if len(str(card["training_data"])) > 90 else ""))
+        for key in ("training_data", "limits"):
+            if card.get(key):
+                text = str(card[key])
+                bits.append(text[:120] + ("\u2026" if len(text) > 120 else ""))
+        self._panel.set_direction_labels(self.direction_labels())
         self._panel.show_state(state, "<br>".join(bits), gen.arch.nz, N_DIRECTIONS)
         self.grid_latents(state.seed, state.truncation)
         assert self._grid_img is not None
@@ -309,14 +323,15 @@ class LatentWorkspace(Workspace):
             h = w = gen.arch.image_size
             self._panel.grid.set_grid(self._grid_img, GRID_COUNT, h, w, GRID_COLS, GRID_PAD)
             self._shown_grid = self._grid_img
+        self._panel.grid.set_chosen(state.choice)
 
     # edits (the panel's signals) --------------------------------------------------------------
     def choose(self, index: int) -> None:
         if self.gen is None:
             return
         z = self.grid_latents(self._state.seed, self._state.truncation)
-        self._edit(f"Choose sample {index + 1}", choice=index, z=z[index].copy(), directions=(), raw_amount=0.0,
-                   ab_t=None)
+        # the slider edits stay, as edits of the new sample ("Reset sliders" drops them; Undo brings the old one)
+        self._edit(f"Choose sample {index + 1}", choice=index, z=z[index].copy(), ab_t=None)
 
     def set_seed(self, seed: int) -> None:
         if self.gen is None:

@@ -91,6 +91,28 @@ def test_grid_click_sliders_and_undo_drive_the_picture(latent_window, qtbot) -> 
     assert ws.state().seed == 1 and not np.array_equal(ws.state().z, s.z)
 
 
+def test_the_chosen_sample_is_framed_sliders_show_values_and_edits_survive_another_choice(latent_window) -> None:
+    ws: LatentWorkspace = latent_window.workspace("latent")
+    panel = ws.panel()
+    ws.choose(5)
+    assert panel.grid.chosen == 5
+    rect = panel.grid.chosen_rect()
+    assert rect is not None and panel.grid.index_at(rect.center().x(), rect.center().y()) == 5
+    panel.dir_sliders[1].setValue(15)
+    assert panel.dir_values[1].text() == "+1.5σ"
+    edited = ws.state().frame
+    ws.choose(2)  # the edit is kept, applied to the new sample
+    assert ws.state().directions[1] == 1.5 and panel.dir_sliders[1].value() == 15
+    assert panel.grid.chosen == 2 and not np.array_equal(ws.state().frame, edited)
+    ws.undo_stack.undo()
+    assert panel.grid.chosen == 5 and np.array_equal(ws.state().frame, edited)
+    # a generator whose card labels its directions names the sliders
+    ws.gen.card["directions"] = {"settings": "6-1024-0", "labels": {"1": "turn head"}}
+    ws.set_state(ws.state())
+    ws._show(ws.state())
+    assert panel.dir_labels[0].text() == "PC1 · turn head" and panel.dir_labels[1].text() == "PC2"
+
+
 def test_interpolation_upscaling_and_export(latent_window, tmp_path) -> None:
     ws: LatentWorkspace = latent_window.workspace("latent")
     panel = ws.panel()
@@ -102,6 +124,8 @@ def test_interpolation_upscaling_and_export(latent_window, tmp_path) -> None:
     assert panel.ab_slider.isEnabled()
     panel.ab_slider.setValue(AB_STEPS // 2)
     assert np.allclose(ws.current_latent(), slerp(za, zb, 0.5), atol=1e-6)
+    assert ws.state().smooth  # smooth by default, not a pixel mosaic
+    panel.upscaling.setCurrentIndex(0)  # nearest
     nearest = ws.state().frame
     panel.upscaling.setCurrentIndex(1)  # smooth
     assert ws.state().smooth and not np.array_equal(ws.state().frame, nearest)
