@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def add_parser(sub: Any) -> None:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from studio import __version__
+    from studio.engines.distributed import Ranks
     from studio.engines.gan.params import TrainGanParams
     from studio.engines.gan.train import run_train_gan
     from studio.image_save import IMAGE_FILES
@@ -59,7 +61,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         raise StudioInputError(f"{str(out)!r} is a file, not a folder for the training output.")
     if not out.parent.is_dir():
         raise StudioInputError(f"{str(out)!r}: the folder {str(out.parent)!r} does not exist.")
-    if args.resume is None:
+    ranks = Ranks.from_environment()  # torchrun's processes: rank 0 asks, writes and shows the progress
+    if args.resume is None and ranks.main:
         confirm_overwrite(out / "checkpoint.pt", args.force)
     params = TrainGanParams(
         size=args.size, loss=args.loss, iterations=args.iterations, batch_size=args.batch_size, nz=args.nz,
@@ -68,7 +71,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         flip=not args.no_flip, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
         max_seconds=args.max_seconds, seed=args.seed, device=args.device,
         data_description=args.describe_data or f"images under {Path(args.folder).resolve().name}")
-    bar = ProgressBar("train-gan")
+    quiet = None if ranks.main else open(os.devnull, "w")  # noqa: SIM115 (closed with the process)
+    bar = ProgressBar("train-gan", stream=quiet)
     try:
         finished = drive(run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
                                        made_by=__version__),

@@ -9,7 +9,7 @@ Unreadable files are skipped and listed; a folder with no readable image is an e
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,11 +91,12 @@ def load_folder(folder: str | os.PathLike[str], size: int, files: ImageFiles, lo
 
 
 def random_batch(data: ImageSet, n: int, size: int, rng: np.random.Generator, crop_min: float = 0.5,
-                 crop_max: float = 1.0, flip: bool = True) -> torch.Tensor:
-    """(n, 3, size, size) float32 in [-1, 1]: random square crops, resized, optionally flipped."""
+                 crop_max: float = 1.0, flip: bool = True, indices: Iterator[int] | None = None) -> torch.Tensor:
+    """(n, 3, size, size) float32 in [-1, 1]: random square crops, resized, optionally flipped, of random
+    images (or of the images ``indices`` gives: a distributed run's share of each epoch)."""
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     for i in range(n):
-        img = data.images[int(rng.integers(len(data.images)))]
+        img = data.images[int(next(indices)) if indices is not None else int(rng.integers(len(data.images)))]
         h, w = img.shape[:2]
         short = min(h, w)
         side = max(1, int(round(short * rng.uniform(crop_min, crop_max))))

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.engines.device import describe, resolve_device
+from studio.engines.distributed import Ranks, ShardedOrder, any_rank, device_for, join, leave, parallel
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.gan.checkpoints import (
@@ -90,16 +91,22 @@ class GanTrainer:
     """The models, optimisers and one training step of a run (usable on its own in tests)."""
 
     def __init__(self, params: TrainGanParams, device: torch.device | str = "cpu",
-                 sample: Any = None) -> None:
+                 sample: Any = None, ranks: Ranks | None = None) -> None:
         validate_train_params(params)
         self.params = params
         self.device = torch.device(device)
+        self.ranks = ranks or Ranks()
         self.arch = arch_for(params)
         torch.manual_seed(params.seed)
         self.G = DCGAN_G(self.arch).to(self.device)
         self.D = DCGAN_D(self.arch).to(self.device)
         init_weights(self.G)
         init_weights(self.D)
+        # the models the training steps run through: DistributedDataParallel on several ranks (``G`` and ``D``
+        # stay the modules to sample from and save); the critic's gradient penalty and the generator step's
+        # pass through the critic use the module itself (the critic is not updated there)
+        self.g_train = parallel(self.G, self.ranks, self.device)
+        self.d_train = parallel(self.D, self.ranks, self.device)
         lr = params.lr
         if params.loss == "wgan":
             self.opt_g: torch.optim.Optimizer = torch.optim.RMSprop(self.G.parameters(), lr=lr)
@@ -114,6 +121,8 @@ class GanTrainer:
         self.last_real: torch.Tensor | None = None
         self.noise_gen = torch.Generator().manual_seed(params.seed + 1)
         self.fixed_noise = torch.randn(params.sample_count, params.nz, generator=self.noise_gen)
+        if self.ranks.rank:  # each rank its own noise (rank 0 keeps a single process's)
+            self.noise_gen.manual_seed(self._noise_seed(0))
 
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.params.nz, generator=self.noise_gen).to(self.device)
@@ -130,10 +139,10 @@ class GanTrainer:
         with torch.no_grad():
             fake = self.G(self.noise(real.shape[0]))
         if p.loss == "dcgan":  # one batch of both: the critic's batch norm sees absolute differences
-            d_real, d_fake = self.D(torch.cat([real, fake])).split(real.shape[0])
+            d_real, d_fake = self.d_train(torch.cat([real, fake])).split(real.shape[0])
         else:
-            d_real = self.D(real)
-            d_fake = self.D(fake)
+            d_real = self.d_train(real)
+            d_fake = self.d_train(fake)
         terms: dict[str, float] = {}
         if p.loss == "dcgan":
             loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
@@ -157,7 +166,7 @@ class GanTrainer:
         for q in self.D.parameters():
             q.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        fake = self.G(self.noise(self.params.batch_size))
+        fake = self.g_train(self.noise(self.params.batch_size))
         if self.params.loss == "dcgan" and self.last_real is not None:
             d_fake = self.D(torch.cat([self.last_real, fake]))[self.last_real.shape[0]:]
         else:
@@ -213,7 +222,10 @@ class GanTrainer:
             self.fixed_noise = ck["fixed_noise"].float()
         except (KeyError, RuntimeError, ValueError) as exc:
             raise StudioInputError(f"the checkpoint does not fit its own architecture: {exc}") from None
-        self.noise_gen.manual_seed(self.params.seed + 1 + self.iteration)
+        self.noise_gen.manual_seed(self._noise_seed(self.iteration))
+
+    def _noise_seed(self, iteration: int) -> int:
+        return self.params.seed + 1 + iteration + 7919 * self.ranks.rank
 
 
 @dataclass
@@ -254,9 +266,13 @@ def model_card(params: TrainGanParams, data: ImageSet | None, iterations: int, s
 def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | Path | None = None,
                   control: JobControl | None = None, resume: str | Path | None = None,
                   device: torch.device | str | None = None, *, files: ImageFiles,
-                  made_by: str = "") -> Iterator[Event]:
+                  made_by: str = "", ranks: Ranks | None = None) -> Iterator[Event]:
     """Train on ``data`` (a folder or a loaded ImageSet); see the module docstring. ``files`` reads the folder
-    and writes the sample grids; ``made_by`` (the studio version) goes into the model card."""
+    and writes the sample grids; ``made_by`` (the studio version) goes into the model card.
+
+    ``ranks`` (default: what ``torchrun`` set in the environment): one of several processes training together
+    (``studio.engines.distributed``); each takes ``batch_size`` images a step, only rank 0 writes files."""
+    ranks = ranks or Ranks.from_environment()
     control = control or JobControl()
     t0 = time.perf_counter()
     validate_train_params(params)
@@ -272,8 +288,24 @@ def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: 
                        f"ngf {old.ngf}, ndf {old.ndf}, nz {old.nz}.")
         params = old.with_changes(**keep)
         validate_train_params(params)
-    dev = torch.device(device) if device is not None else resolve_device(params.device)
+    dev = device_for(ranks, torch.device(device) if device is not None else resolve_device(params.device))
     yield Info(f"Device: {describe(dev)}", {"device": describe(dev)})
+    joined = ranks.distributed and not torch.distributed.is_initialized()
+    join(ranks, dev)
+    if ranks.distributed:
+        yield Info(f"Distributed: rank {ranks.rank} of {ranks.world} "
+                   f"({torch.distributed.get_backend()}); {params.batch_size} images a step on each rank, "
+                   f"{params.batch_size * ranks.world} in all.", {"rank": str(ranks.rank), "world": str(ranks.world)})
+    try:
+        yield from _train(data, params, out_dir, control, resume, ck, dev, files, made_by, ranks, t0)
+    finally:
+        if joined:
+            leave(ranks)
+
+
+def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | Path | None, control: JobControl,
+           resume: str | Path | None, ck: dict[str, Any] | None, dev: torch.device, files: ImageFiles, made_by: str,
+           ranks: Ranks, t0: float) -> Iterator[Event]:
     if not isinstance(data, ImageSet):
         data = load_folder(data, params.size, files, params.load_side, check=control.check)
     yield Info(f"Training on {len(data)} image(s) ({data.description}), {params.size} px crops, loss {params.loss}.")
@@ -282,18 +314,22 @@ def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: 
         more = f" (and {len(data.skipped) - 10} more)" if len(data.skipped) > 10 else ""
         yield Info(f"Skipped {len(data.skipped)} unreadable file(s): {listed}{more}")
 
-    rng = np.random.default_rng(params.seed)
+    rank_seed = 7919 * ranks.rank  # each rank its own crops (rank 0 a single process's)
+    rng = np.random.default_rng(params.seed + rank_seed)
     batch_args = {"crop_min": params.crop_min, "crop_max": params.crop_max, "flip": params.flip}
+    order = ShardedOrder(len(data), ranks, params.seed) if ranks.distributed else None
 
     def sample(n: int) -> torch.Tensor:
-        return random_batch(data, n, params.size, rng, **batch_args)
+        return random_batch(data, n, params.size, rng, indices=order, **batch_args)
 
-    trainer = GanTrainer(params, dev, sample=sample)
+    trainer = GanTrainer(params, dev, sample=sample, ranks=ranks)
     if ck is not None:
         trainer.load_state(ck)
-        rng = np.random.default_rng(params.seed + trainer.iteration)
+        rng = np.random.default_rng(params.seed + trainer.iteration + rank_seed)
+        if order is not None:
+            order.epoch = trainer.iteration
         yield Info(f"Resumed from {resume} at generator step {trainer.iteration}.")
-    out = Path(out_dir) if out_dir is not None else None
+    out = Path(out_dir) if out_dir is not None and ranks.main else None
     if out is not None:
         if out.exists() and not out.is_dir():
             raise StudioInputError(f"{str(out)!r} is a file, not a folder for the training output")
@@ -330,7 +366,8 @@ def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: 
         trainer.G.train()
         trainer.D.train()
         while trainer.iteration < total:
-            if params.max_seconds is not None and time.perf_counter() - t0 >= params.max_seconds:
+            late = params.max_seconds is not None and time.perf_counter() - t0 >= params.max_seconds
+            if any_rank(late, ranks, dev):  # every rank stops at the same step
                 yield Info(f"Stopped after {params.max_seconds:g} s (the time budget), at step {trainer.iteration}.")
                 break
             ts = time.perf_counter()
