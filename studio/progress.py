@@ -97,3 +97,15 @@ def drive(events: Iterable[Event], bar: ProgressBar, suffix: Callable[[Progress]
 def total_loss(ev: Progress) -> str:
     """The stage and the total loss (the stage alone for a step that has no loss, like colour transfer)."""
     return f"{ev.stage} loss {ev.losses['total']:.4g}" if "total" in ev.losses else ev.stage
+
+
+def rank_bar(label: str) -> ProgressBar:
+    """The progress bar of a training command: on stderr for rank 0 of a ``torchrun`` run (or a plain run), into
+    nothing for the other ranks, so one bar and one set of messages show."""
+    import os
+
+    from studio.engines.distributed import Ranks
+
+    if Ranks.from_environment().main:
+        return ProgressBar(label)
+    return ProgressBar(label, stream=open(os.devnull, "w"))  # noqa: SIM115 (closed with the process)

@@ -8,7 +8,7 @@ from typing import Any
 
 from studio.cli_args import integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, drive, format_seconds
+from studio.progress import drive, format_seconds, rank_bar
 
 
 def add_parser(sub: Any) -> None:
@@ -69,7 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise StudioInputError(f"{out} already holds a training run; pass --resume to continue it or --force to "
                                "start again.")
     params = TrainParams.from_dict({**base, **given})
-    bar = ProgressBar("train")
+    bar = rank_bar("train")  # one bar under torchrun (rank 0's)
     def losses(ev: Progress) -> str:
         loss = ev.losses
         return (f"{ev.stage} cyc {loss['cycle_A']:.3f}/{loss['cycle_B']:.3f} "

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from studio.cli_args import confirm_overwrite, integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
-from studio.progress import ProgressBar, drive, format_seconds
+from studio.progress import drive, format_seconds, rank_bar
 
 
 def add_parser(sub: Any) -> None:
@@ -71,8 +70,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         flip=not args.no_flip, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
         max_seconds=args.max_seconds, seed=args.seed, device=args.device,
         data_description=args.describe_data or f"images under {Path(args.folder).resolve().name}")
-    quiet = None if ranks.main else open(os.devnull, "w")  # noqa: SIM115 (closed with the process)
-    bar = ProgressBar("train-gan", stream=quiet)
+    bar = rank_bar("train-gan")
     try:
         finished = drive(run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
                                        made_by=__version__),

@@ -24,12 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data.distributed import DistributedSampler
 
 from studio.engines.cyclegan.data import Domain, ImagePool, load_domain, random_crop
 from studio.engines.cyclegan.io import read_state_dict, save_state_dict
 from studio.engines.cyclegan.models import NLayerDiscriminator, ResnetGenerator
 from studio.engines.cyclegan.params import TrainParams
 from studio.engines.device import describe, resolve_device
+from studio.engines.distributed import Ranks, any_rank, device_for, join, leave, parallel
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.files import atomic_write_text
@@ -123,20 +125,26 @@ def has_checkpoint(run_dir: str | os.PathLike[str]) -> bool:
 class CycleGANTrainer:
     """The four networks, their optimisers and one training step; no I/O apart from checkpoints."""
 
-    def __init__(self, params: TrainParams, device: torch.device) -> None:
+    def __init__(self, params: TrainParams, device: torch.device, ranks: Ranks | None = None) -> None:
         self.p = params
         self.device = device
+        self.ranks = ranks or Ranks()
         torch.manual_seed(params.seed)
         self.G_A = ResnetGenerator(3, 3, params.ngf, params.n_blocks).to(device)
         self.G_B = ResnetGenerator(3, 3, params.ngf, params.n_blocks).to(device)
         self.D_A = NLayerDiscriminator(3, params.ndf, 3).to(device)
         self.D_B = NLayerDiscriminator(3, params.ndf, 3).to(device)
+        # what the training step runs through: DistributedDataParallel on several ranks (the modules above stay
+        # the ones saved, in the official layout); the generators' pass through the frozen critics uses the
+        # critics themselves
+        self.g_a, self.g_b, self.d_a, self.d_b = (parallel(n, self.ranks, device)
+                                                  for n in (self.G_A, self.G_B, self.D_A, self.D_B))
         betas = (params.beta1, 0.999)
         self.opt_G = torch.optim.Adam(list(self.G_A.parameters()) + list(self.G_B.parameters()), params.lr,
                                       betas=betas)
         self.opt_D = torch.optim.Adam(list(self.D_A.parameters()) + list(self.D_B.parameters()), params.lr,
                                       betas=betas)
-        rng = np.random.default_rng(params.seed + 1)
+        rng = np.random.default_rng(params.seed + 1 + 7919 * self.ranks.rank)
         self.pool_A, self.pool_B = ImagePool(params.pool_size, rng), ImagePool(params.pool_size, rng)
 
     def nets(self) -> dict[str, torch.nn.Module]:
@@ -154,16 +162,16 @@ class CycleGANTrainer:
     def step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         """One iteration: generators first (D frozen), then both discriminators on pooled fakes."""
         p = self.p
-        fake_B = self.G_A(real_A)
-        rec_A = self.G_B(fake_B)
-        fake_A = self.G_B(real_B)
-        rec_B = self.G_A(fake_A)
+        fake_B = self.g_a(real_A)
+        rec_A = self.g_b(fake_B)
+        fake_A = self.g_b(real_B)
+        rec_B = self.g_a(fake_A)
         for d in (self.D_A, self.D_B):
             d.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
         if p.lambda_identity > 0:
-            idt_A = self.G_A(real_B)
-            idt_B = self.G_B(real_A)
+            idt_A = self.g_a(real_B)
+            idt_B = self.g_b(real_A)
             loss_idt_A = F.l1_loss(idt_A, real_B) * p.lambda_b * p.lambda_identity
             loss_idt_B = F.l1_loss(idt_B, real_A) * p.lambda_a * p.lambda_identity
         else:
@@ -179,10 +187,10 @@ class CycleGANTrainer:
             d.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
         fb = self.pool_B.query(fake_B)
-        loss_D_A = (self._gan(self.D_A(real_B), True) + self._gan(self.D_A(fb.detach()), False)) * 0.5
+        loss_D_A = (self._gan(self.d_a(real_B), True) + self._gan(self.d_a(fb.detach()), False)) * 0.5
         loss_D_A.backward()
         fa = self.pool_A.query(fake_A)
-        loss_D_B = (self._gan(self.D_B(real_A), True) + self._gan(self.D_B(fa.detach()), False)) * 0.5
+        loss_D_B = (self._gan(self.d_b(real_A), True) + self._gan(self.d_b(fa.detach()), False)) * 0.5
         loss_D_B.backward()
         self.opt_D.step()
         losses = {"D_A": loss_D_A.item(), "G_A": loss_G_A.item(), "cycle_A": loss_cycle_A.item(),
@@ -240,9 +248,13 @@ def _batch(domain: Domain, p: TrainParams, rng: np.random.Generator, device: tor
 
 def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_dir: str | os.PathLike[str],
               params: TrainParams | None = None, control: JobControl | None = None,
-              resume: bool = False, *, files: ImageFiles) -> Iterator[Event]:
+              resume: bool = False, *, files: ImageFiles, ranks: Ranks | None = None) -> Iterator[Event]:
     """Train on the images of two folders, writing checkpoints to ``run_dir``; yields Info, Progress
-    (losses every iteration, a sample grid every ``preview_every``) and Finished (image: the last grid)."""
+    (losses every iteration, a sample grid every ``preview_every``) and Finished (image: the last grid).
+
+    ``ranks`` (default: what ``torchrun`` set): one of several processes (``studio.engines.distributed``);
+    each epoch's A images are shared among them, each takes ``batch_size`` a step, rank 0 alone writes."""
+    ranks = ranks or Ranks.from_environment()
     params = params or TrainParams()
     validate(params)
     control = control or JobControl()
@@ -254,16 +266,35 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
     keep = max(params.crop_size * 2, params.load_size)
     dom_a = load_domain(dir_a, "A", keep, files)
     dom_b = load_domain(dir_b, "B", keep, files)
-    out.mkdir(parents=True, exist_ok=True)
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
     if params.threads:
         torch.set_num_threads(params.threads)
-    device = resolve_device(params.device)
-    trainer = CycleGANTrainer(params, device)
+    device = device_for(ranks, resolve_device(params.device))
+    joined = ranks.distributed and not torch.distributed.is_initialized()
+    join(ranks, device)
+    try:
+        yield from _train(dom_a, dom_b, out, params, control, resume, files, ranks, device, dir_a, dir_b)
+    finally:
+        if joined:
+            leave(ranks)
+
+
+def _train(dom_a: Domain, dom_b: Domain, out: Path, params: TrainParams, control: JobControl, resume: bool,
+           files: ImageFiles, ranks: Ranks, device: torch.device, dir_a: str | os.PathLike[str],
+           dir_b: str | os.PathLike[str]) -> Iterator[Event]:
+    trainer = CycleGANTrainer(params, device, ranks)
     epoch_done, it_done = trainer.load(out) if resume else (0, 0)
-    atomic_write_text(out / OPT_FILE, json.dumps({**params.to_dict(), "dataroot_A": str(Path(dir_a).resolve()),
-                                            "dataroot_B": str(Path(dir_b).resolve()),
-                                            "netG": f"resnet_{params.n_blocks}blocks", "norm": "instance",
-                                            "no_dropout": True}, indent=1))
+    if ranks.distributed:
+        yield Info(f"Distributed: rank {ranks.rank} of {ranks.world} ({torch.distributed.get_backend()}); "
+                   f"{params.batch_size} images a step on each rank, {params.batch_size * ranks.world} in all.",
+                   {"rank": str(ranks.rank), "world": str(ranks.world)})
+    save = _save if ranks.main else (lambda *a, **k: None)
+    if ranks.main:
+        options = {**params.to_dict(), "dataroot_A": str(Path(dir_a).resolve()),
+                   "dataroot_B": str(Path(dir_b).resolve()), "netG": f"resnet_{params.n_blocks}blocks",
+                   "norm": "instance", "no_dropout": True}
+        atomic_write_text(out / OPT_FILE, json.dumps(options, indent=1))
     yield Info(f"training on {describe(device)}: {len(dom_a)} images in A, {len(dom_b)} in B, "
                f"crop {params.crop_size}, ngf {params.ngf}, {params.n_blocks} blocks"
                + (f"; resuming after epoch {epoch_done}" if resume else ""), {"device": describe(device)})
@@ -271,9 +302,13 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
         for s in d.skipped:
             yield Info(f"skipped: {s}")
     epoch_size = params.epoch_size or max(len(dom_a), len(dom_b))
+    # several ranks share each epoch: each takes its DistributedSampler share of the A images
+    sampler = (DistributedSampler(range(epoch_size), num_replicas=ranks.world, rank=ranks.rank, shuffle=True,
+                                  seed=params.seed) if ranks.distributed else None)
+    steps = epoch_size if sampler is None else len(sampler)
     n_epochs = params.epochs + params.epochs_decay
-    total = n_epochs * epoch_size
-    rng = np.random.default_rng(params.seed + 1000 * epoch_done)
+    total = n_epochs * steps
+    rng = np.random.default_rng(params.seed + 1000 * epoch_done + 7919 * ranks.rank)
     t0 = time.perf_counter()
     last_save = t0
     it = it_done
@@ -286,8 +321,10 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
     try:
         for epoch in range(epoch_done + 1, n_epochs + 1):
             trainer.set_lr(lr_factor(epoch, params))
-            order_a = rng.permutation(epoch_size)
-            for k in range(epoch_size):
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            order_a = rng.permutation(epoch_size) if sampler is None else np.array(list(sampler))
+            for k in range(steps):
                 control.check()
                 if params.max_seconds is not None:
                     trainer.set_lr(min(lr_factor(epoch, params), time_factor(time.perf_counter() - t0, params)))
@@ -304,21 +341,21 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
                 yield Progress(it, total, f"epoch {epoch}/{n_epochs}", losses, elapsed, rate * (total - it),
                                preview=preview)
                 if time.perf_counter() - last_save >= params.save_every_s:
-                    _save(trainer, out, epoch - 1, it, False, visuals, files)
+                    save(trainer, out, epoch - 1, it, False, visuals, files)
                     last_save = time.perf_counter()
-                if params.max_seconds is not None and elapsed >= params.max_seconds:
+                if any_rank(params.max_seconds is not None and elapsed >= params.max_seconds, ranks, device):
                     budget_over = True
                     break
             if budget_over:
                 break
             keep_epoch = epoch % max(1, params.save_epoch_every) == 0 or epoch == n_epochs
-            _save(trainer, out, epoch, it, keep_epoch, visuals, files)
+            save(trainer, out, epoch, it, keep_epoch, visuals, files)
             last_save = time.perf_counter()
     except Cancelled:
         cancelled = True
     if budget_over or cancelled:
         if visuals:
-            _save(trainer, out, epoch - 1, it, False, visuals, files)
+            save(trainer, out, epoch - 1, it, False, visuals, files)
         if budget_over:
             yield Info(f"stopped after {params.max_seconds:g} s (max-seconds) in epoch {epoch}; resume to continue")
     if visuals:

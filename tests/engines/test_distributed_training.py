@@ -1,5 +1,5 @@
-"""GAN training on two processes (torchrun, gloo on the CPU): identical ranks, rank 0 alone writes, and a
-two-rank checkpoint resumes in one process."""
+"""GAN and CycleGAN training on two processes (torchrun, gloo on the CPU): identical ranks, rank 0 alone
+writes, and a two-rank checkpoint resumes in one process."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ import torch
 
 from studio.engines.distributed import Ranks, ShardedOrder
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180  # seconds for one two-process run (about 10 s here)
 
 
-def _folder(tmp_path: Path, n: int = 8) -> Path:
-    d = tmp_path / "imgs"
+def _folder(tmp_path: Path, n: int = 8, name: str = "imgs", side: int = 40, seed: int = 0) -> Path:
+    d = tmp_path / name
     d.mkdir()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for i in range(n):
-        a = cv2.GaussianBlur((rng.random((40, 40, 3)) * 255).astype(np.uint8), (9, 9), 3)
+        a = cv2.GaussianBlur((rng.random((side, side, 3)) * 255).astype(np.uint8), (9, 9), 3)
         cv2.imwrite(str(d / f"{i}.png"), a)
     return d
 
@@ -113,3 +113,69 @@ def test_each_rank_takes_its_own_share_of_every_epoch() -> None:
     assert sorted(first[0] + first[1]) == list(range(10))  # one epoch: every image once
     second = [next(a) for _ in range(5)]
     assert sorted(second) != sorted(first[0]) or second != first[0]  # a new shuffle each epoch
+
+
+CYCLE_WORKER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import torch
+    from studio.engines.cyclegan.data import load_domain
+    from studio.engines.cyclegan.params import TrainParams
+    from studio.engines.cyclegan.train import CycleGANTrainer, _batch
+    from studio.engines.distributed import Ranks, join, leave
+    from studio.image_save import IMAGE_FILES
+
+    dir_a, dir_b, out = sys.argv[1:4]
+    ranks = Ranks.from_environment()
+    join(ranks, torch.device("cpu"))
+    p = TrainParams(ngf=4, ndf=4, n_blocks=1, crop_size=32, load_size=36)
+    a, b = load_domain(dir_a, "A", 64, IMAGE_FILES), load_domain(dir_b, "B", 64, IMAGE_FILES)
+    rng = np.random.default_rng(ranks.rank)
+    trainer = CycleGANTrainer(p, torch.device("cpu"), ranks)
+    reals = []
+    for _ in range(3):
+        real_a = _batch(a, p, rng, torch.device("cpu"))
+        trainer.step(real_a, _batch(b, p, rng, torch.device("cpu")))
+        reals.append(real_a)
+    torch.save({name: net.state_dict() for name, net in trainer.nets().items()} | {"real": torch.cat(reals)},
+               f"{out}/rank{ranks.rank}.pt")
+    leave(ranks)
+""")
+
+
+def test_two_cyclegan_ranks_keep_identical_networks(tmp_path: Path) -> None:
+    dir_a = _folder(tmp_path, 6, "A", 48, 1)
+    dir_b = _folder(tmp_path, 6, "B", 48, 2)
+    (tmp_path / "worker.py").write_text(CYCLE_WORKER)
+    r = _torchrun(tmp_path, "worker.py", str(dir_a), str(dir_b), str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
+    assert not torch.equal(a["real"], b["real"])
+    for net in ("G_A", "G_B", "D_A", "D_B"):
+        for name, t in a[net].items():
+            assert torch.allclose(t, b[net][name], rtol=0, atol=1e-6), (net, name)
+
+
+def test_torchrun_trains_a_cyclegan_in_the_official_layout_and_one_process_resumes_it(tmp_path: Path) -> None:
+    dir_a = _folder(tmp_path, 8, "A", 48, 1)
+    dir_b = _folder(tmp_path, 6, "B", 48, 2)
+    out = tmp_path / "run"
+    r = _torchrun(tmp_path, "-m", "studio", "train-cyclegan", str(dir_a), str(dir_b), "--output", str(out),
+                  "--ngf", "4", "--ndf", "4", "--blocks", "1", "--crop-size", "32", "--load-size", "36",
+                  "--epochs", "1", "--epochs-decay", "1", "--force")
+    assert r.returncode == 0, r.stderr[-2000:]
+    # one bar; 8 A images an epoch shared by the two: 4 steps a rank an epoch, 8 in 2 epochs (one process: 16)
+    assert r.stderr.count("done: ") == 1 and "done: 8 iterations" in r.stderr
+    sd = torch.load(out / "latest_net_G_A.pth", weights_only=True)
+    assert not any(k.startswith("module.") for k in sd)  # the official code's layout, not DDP's
+    state = torch.load(out / "latest_train_state.pth", weights_only=True)
+    assert state["epoch"] == 2 and state["iteration"] == 8
+    from studio.engines.cyclegan.params import TrainParams
+    from studio.engines.cyclegan.train import read_run_options, run_train
+    from studio.engines.events import Finished
+    from studio.image_save import IMAGE_FILES
+
+    params = TrainParams.from_dict({**read_run_options(out), "epochs": 2})
+    events = list(run_train(dir_a, dir_b, out, params, resume=True, files=IMAGE_FILES, ranks=Ranks()))
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.extra["epoch"] == 3
