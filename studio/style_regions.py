@@ -85,17 +85,22 @@ def load_region(spec: RegionSpec, index: int, photo_shape: tuple[int, ...], max_
         if spec.painting_mask is not None:
             painting_mask, _ = load_mask(spec.painting_mask, f"painting mask of {name}", max_side=max_side)
             if painting_mask.shape != painting.shape[:2]:
-                painting_mask = _resized_mask(painting_mask, painting.shape[:2], spec.painting_mask, painting.shape)
+                painting_mask = fit_mask(painting_mask, painting.shape[:2], f"painting mask {spec.painting_mask}",
+                                         "its painting")
     return LoadedRegion(Region(mask=mask, style=painting, style_mask=painting_mask, name=name),
                         None if spec.painting is None else str(Path(spec.painting).resolve()), sha)
 
 
-def _resized_mask(mask: np.ndarray, hw: tuple[int, int], path: str, shape: tuple[int, ...]) -> np.ndarray:
+def fit_mask(mask: np.ndarray, hw: tuple[int, int], what: str, of: str) -> np.ndarray:
+    """``mask`` resized to ``hw`` (the shape of ``of``: "the photo", "its painting"), or one sentence naming
+    ``what`` when its aspect is not that shape's."""
     from studio.engines.masks import resize_mask
 
+    if mask.shape == hw:
+        return mask
     if abs((mask.shape[1] / mask.shape[0]) / (hw[1] / hw[0]) - 1) > 0.02:
-        raise StudioInputError(f"The painting mask {path} is {mask.shape[1]}x{mask.shape[0]}, which is not the "
-                               f"shape of its painting ({shape[1]}x{shape[0]}).")
+        raise StudioInputError(f"The {what} is {mask.shape[1]}x{mask.shape[0]}, which is not the shape of "
+                               f"{of} ({hw[1]}x{hw[0]}).")
     return resize_mask(mask, hw)
 
 
@@ -161,7 +166,7 @@ def regions_from_recipe(entries: Any, painting_paths: dict[str, str], max_side: 
         pm = e.get("painting_mask")
         painting_mask = None if pm is None else decode_mask(pm, f"{source}: the painting mask of {name}")
         if painting_mask is not None and painting_mask.shape != img.rgb.shape[:2]:
-            painting_mask = _resized_mask(painting_mask, img.rgb.shape[:2], f"of {name}", img.rgb.shape)
+            painting_mask = fit_mask(painting_mask, img.rgb.shape[:2], f"painting mask of {name}", "its painting")
         out.append(LoadedRegion(Region(mask, img.rgb, painting_mask, name=name), str(path), img.sha256))
     return out
 

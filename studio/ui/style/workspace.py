@@ -440,21 +440,15 @@ class StyleWorkspace(Workspace):
     def region_from_file(self, index: int, path: str) -> bool:
         """Region ``index``'s mask from an image file (white: in the region), resized to the photo."""
         from studio.engines.errors import StudioInputError
-        from studio.engines.masks import resize_mask
         from studio.imageio import load_mask
-        from studio.style_regions import MAX_MASK_SIDE
+        from studio.style_regions import MAX_MASK_SIDE, fit_mask
 
         s = self._state
         if not 0 <= index < len(s.regions) or s.content is None:
             return False
         try:
             mask, _ = load_mask(path, f"mask {Path(path).name}", max_side=MAX_MASK_SIDE)
-            hw = s.content.rgb.shape[:2]
-            if abs((mask.shape[1] / mask.shape[0]) / (hw[1] / hw[0]) - 1) > 0.02:
-                raise StudioInputError(f"The mask {Path(path).name} is {mask.shape[1]}x{mask.shape[0]}, which is not "
-                                       f"the shape of the photo ({hw[1]}x{hw[0]}).")
-            if mask.shape != hw:
-                mask = resize_mask(mask, hw)
+            mask = fit_mask(mask, s.content.rgb.shape[:2], f"mask {Path(path).name}", "the photo")
         except (StudioInputError, OSError) as exc:
             self.host.notify(str(exc)[:1].upper() + str(exc)[1:], "warning")
             return False
