@@ -28,6 +28,8 @@ from studio.ui.section import Section, row
 SIGMA_STEPS = 10  # slider ticks per standard deviation
 SIGMA_RANGE = 3  # sliders span ±3σ
 AB_STEPS = 100
+GIF_MIN_FRAMES, GIF_MAX_FRAMES, GIF_DEFAULT_FRAMES = 2, 240, 24
+GIF_DEFAULT_FPS = 12
 
 
 class SampleGrid(QLabel):
@@ -233,6 +235,17 @@ class LatentPanel(QWidget):
         self.export_gif.setToolTip("The A \u2192 B interpolation as an animated GIF")
         self.save_latent = QPushButton("Save latent\u2026")
         self.load_latent = QPushButton("Load latent\u2026")
+        self.gif_frames = QSpinBox()
+        self.gif_frames.setRange(GIF_MIN_FRAMES, GIF_MAX_FRAMES)
+        self.gif_frames.setValue(GIF_DEFAULT_FRAMES)
+        self.gif_frames.setSuffix(" frames")
+        self.gif_frames.setToolTip("Frames from A to B (the GIF plays them there and back)")
+        self.gif_fps = QSpinBox()
+        self.gif_fps.setRange(1, 50)
+        self.gif_fps.setValue(GIF_DEFAULT_FPS)
+        self.gif_fps.setSuffix(" frames/s")
+        self.gif_fps.setToolTip("Speed of the GIF")
+        el.addRow("GIF", row(self.gif_frames, self.gif_fps))
         el.addRow(row(self.export_png, self.export_gif))
         el.addRow(row(self.save_latent, self.load_latent))
         outer.addWidget(Section("Display and export", ew))

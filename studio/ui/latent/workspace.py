@@ -29,7 +29,7 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, JobControl
 from studio.latent_document import LatentState, compose_latent, latent_recipe, with_direction
 from studio.ui.job_runner import JobSpec
-from studio.ui.latent.panel import LatentPanel
+from studio.ui.latent.panel import GIF_DEFAULT_FPS, GIF_DEFAULT_FRAMES, LatentPanel
 from studio.ui.workspace import Workspace, WorkspaceHost
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ GRID_PAD = 2
 N_DIRECTIONS = 6
 DISPLAY_SIDE = 512  # the chosen picture is enlarged to about this many pixels for the canvas
 DIRECTION_SAMPLES = 1024
-GIF_FRAMES = 24
+GIF_FRAMES = GIF_DEFAULT_FRAMES
+GIF_FPS = GIF_DEFAULT_FPS
 
 
 class LatentWorkspace(Workspace):
@@ -96,7 +97,9 @@ class LatentWorkspace(Workspace):
         p.ab_mode_changed.connect(lambda m: self._edit("Interpolation mode", ab_mode=m))
         p.smooth_changed.connect(lambda s: self._edit("Display upscaling", smooth=s))
         p.export_png_clicked.connect(lambda: self._ask_save("PNG image (*.png)", ".png", self.export_png))
-        p.export_gif_clicked.connect(lambda: self._ask_save("Animated GIF (*.gif)", ".gif", self.export_gif))
+        p.export_gif_clicked.connect(lambda: self._ask_save(
+            "Animated GIF (*.gif)", ".gif",
+            lambda path: self.export_gif(path, p.gif_frames.value(), p.gif_fps.value())))
         p.save_latent_clicked.connect(lambda: self._ask_save("Latent (*.npy)", ".npy", self.save_latent))
         p.load_latent_clicked.connect(self._ask_load_latent)
         p.train_folder_clicked.connect(self._ask_train_folder)
@@ -398,7 +401,7 @@ class LatentWorkspace(Workspace):
             return None
         return save_image(path, frame, metadata=self.recipe_text("gan-latent"))
 
-    def export_gif(self, path: str, frames: int = GIF_FRAMES) -> Path | None:
+    def export_gif(self, path: str, frames: int = GIF_FRAMES, fps: int = GIF_FPS) -> Path | None:
         from studio.animation import save_gif
         from studio.engines.gan.latent import interpolate, render, upscale
 
@@ -408,7 +411,7 @@ class LatentWorkspace(Workspace):
             return None
         imgs = render(self._fast, interpolate(s.z_a, s.z_b, frames, s.ab_mode))  # type: ignore[arg-type]
         factor = max(1, 256 // imgs.shape[1])
-        return save_gif([upscale(f, factor, s.smooth) for f in imgs], path, fps=12, boomerang=True)
+        return save_gif([upscale(f, factor, s.smooth) for f in imgs], path, fps=fps, boomerang=True)
 
     def save_latent(self, path: str) -> Path | None:
         from studio.engines.gan.latent import save_latents
@@ -430,9 +433,13 @@ class LatentWorkspace(Workspace):
 
     # dialogs ----------------------------------------------------------------------------------
     def _ask_save(self, filt: str, ext: str, action: Any) -> None:
-        path, _ = QFileDialog.getSaveFileName(self._panel, "Save", f"studio-latent{ext}", filt)
+        from studio.ui.settings import last_folder, remember_folder
+
+        start = str(Path(last_folder(self.host.settings, "export")) / f"studio-latent{ext}")
+        path, _ = QFileDialog.getSaveFileName(self._panel, "Save", start, filt)
         if not path:
             return
+        remember_folder(self.host.settings, "export", path)
         if not path.lower().endswith(ext):
             path += ext
         try:

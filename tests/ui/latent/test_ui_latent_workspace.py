@@ -113,7 +113,7 @@ def test_the_chosen_sample_is_framed_sliders_show_values_and_edits_survive_anoth
     assert panel.dir_labels[0].text() == "PC1 · turn head" and panel.dir_labels[1].text() == "PC2"
 
 
-def test_interpolation_upscaling_and_export(latent_window, tmp_path) -> None:
+def test_interpolation_upscaling_and_export(latent_window, tmp_path, monkeypatch) -> None:
     ws: LatentWorkspace = latent_window.workspace("latent")
     panel = ws.panel()
     panel.set_a.click()
@@ -139,6 +139,23 @@ def test_interpolation_upscaling_and_export(latent_window, tmp_path) -> None:
     gif = ws.export_gif(str(tmp_path / "walk.gif"), frames=6)
     with Image.open(gif) as im:
         assert im.n_frames == 10  # 6 frames there and 4 back (boomerang)
+    # the panel's frame count and speed, into the folder of the last export
+    import studio.ui.latent.workspace as latent_ws
+
+    panel.gif_frames.setValue(5)
+    panel.gif_fps.setValue(4)
+    asked: list[str] = []
+
+    def save_name(parent, title, start, filt):
+        asked.append(start)
+        return str(tmp_path / "slow.gif"), filt
+
+    monkeypatch.setattr(latent_ws.QFileDialog, "getSaveFileName", staticmethod(save_name))
+    panel.export_gif.click()
+    panel.export_gif.click()
+    assert Path(asked[1]).parent == tmp_path  # the second dialog opens where the first one saved
+    with Image.open(tmp_path / "slow.gif") as im:
+        assert im.n_frames == 8 and im.info["duration"] == 250
     ws.save_latent(str(tmp_path / "z.npy"))
     ws.choose(0)
     ws.load_latent(str(tmp_path / "z.npy"))
