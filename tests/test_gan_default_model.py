@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from studio.engines.gan.latent import render, sample_latents
-import pytest
-
 from studio.generators import (
     BUILT_IN,
     FACES,

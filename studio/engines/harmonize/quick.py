@@ -1,7 +1,9 @@
 """Quick harmonization modes: colour statistics in LAB, Poisson blending, and masked Gatys.
 
 - ``color_transfer``: inside the mask, each CIELAB channel of the pasted object is shifted and
-  scaled to the mean and standard deviation of the painting around it (Reinhard et al. 2001).
+  scaled to the mean and standard deviation of the painting around it (Reinhard et al. 2001), the
+  scale bounded (a flat object's contrast is not blown up) and every colour kept inside the gamut of
+  the painting around it: lightness within its range, chroma no higher than its most saturated colours.
 - ``poisson_blend``: OpenCV's seamlessClone, NORMAL_CLONE (the object's gradients) or MIXED_CLONE
   (the stronger of the object's and the painting's gradients: the painting's texture shows through).
 - ``gatys_objective``: Gatys et al. restricted to the mask; content = the composite, style = the
@@ -48,11 +50,33 @@ def color_transfer(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray
         r = ref[..., k][ring]
         if s.size == 0 or r.size == 0:
             continue
-        scale = float(r.std()) / max(float(s.std()), 1e-3)
+        scale = min(MAX_SCALE, float(r.std()) / max(float(s.std()), 1e-3))
         out[..., k][inside] = (s - s.mean()) * scale + r.mean()
-    out[..., 0] = np.clip(out[..., 0], 0, 100)
+    _into_gamut(out, ref[ring], inside)
     rgb = np.clip(cv2.cvtColor(out, cv2.COLOR_LAB2RGB), 0, 1).astype(np.float32)
     return np.where(inside[..., None], rgb, composite).astype(np.float32)
+
+
+#: the most a channel's spread is multiplied by (a flat object is not given the painting's contrast)
+MAX_SCALE = 2.0
+#: the painting's gamut around the object: these percentiles of its lightness and chroma
+GAMUT_PERCENTILES = (0.5, 99.5)
+
+
+def _into_gamut(lab: np.ndarray, ring: np.ndarray, inside: np.ndarray) -> None:
+    """Bring the colours of ``lab`` (HxWx3 CIELAB) inside ``inside`` into the gamut of the painting's
+    ``ring`` colours (Nx3): lightness clipped to their range, chroma scaled down to their highest, and
+    each of a*, b* kept within their range (a hue the painting lacks is not invented)."""
+    lo, hi = GAMUT_PERCENTILES
+    v = lab[inside]
+    v[:, 0] = np.clip(v[:, 0], *np.percentile(ring[:, 0], [lo, hi]))
+    for k in (1, 2):
+        v[:, k] = np.clip(v[:, k], *np.percentile(ring[:, k], [lo, hi]))
+    top = float(np.percentile(np.hypot(ring[:, 1], ring[:, 2]), hi))
+    chroma = np.hypot(v[:, 1], v[:, 2])
+    k = np.minimum(1.0, top / np.maximum(chroma, 1e-6))
+    v[:, 1:] *= k[:, None]
+    lab[inside] = v
 
 
 def poisson_blend(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray, mixed: bool = False) -> np.ndarray:

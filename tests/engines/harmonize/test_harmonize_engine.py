@@ -171,3 +171,30 @@ def test_result_is_at_the_input_resolution_and_cancel_returns_an_image(random_ne
             out = ev
     assert out is not None and out.cancelled and out.iterations == 2
     assert out.image.shape == (96, 128, 3)
+
+
+def test_color_transfer_keeps_the_object_in_the_paintings_gamut():
+    # a painting of muted reds and greens; a grey object with a small saturated red part: matching the object's
+    # a* spread to the painting's multiplies it, and plain Reinhard pushes that red far beyond the painting's own
+    import cv2
+
+    rng = np.random.default_rng(0)
+    h, w = 64, 64
+    pick = rng.random((h, w, 1)) < 0.5
+    p = np.where(pick, [0.62, 0.45, 0.42], [0.45, 0.58, 0.45]).astype(np.float32)
+    p = (p + rng.normal(0, 0.01, (h, w, 3))).clip(0, 1).astype(np.float32)
+    m = np.zeros((h, w), np.float32)
+    m[16:48, 16:48] = 1
+    c = p.copy()
+    c[16:48, 16:48] = [0.5, 0.5, 0.5]
+    c[16:20, 16:48] = [0.9, 0.1, 0.1]
+    out = color_transfer(p, c, m)
+    lab = lambda a: cv2.cvtColor(a.astype(np.float32), cv2.COLOR_RGB2LAB)  # noqa: E731
+    ring = lab(p)[m < 0.5]
+    got = lab(out)[m > 0.5]
+    chroma = lambda v: np.hypot(v[:, 1], v[:, 2])  # noqa: E731
+    assert chroma(got).max() <= np.percentile(chroma(ring), 99.5) + 1.0  # no colour more saturated
+    assert got[:, 0].min() >= ring[:, 0].min() - 1.0 and got[:, 0].max() <= ring[:, 0].max() + 1.0
+    # the object's structure survives: its red part is still redder than the rest of it
+    a = lab(out)[..., 1]
+    assert a[16:20, 16:48].mean() > a[24:48, 16:48].mean() + 5.0
