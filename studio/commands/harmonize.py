@@ -27,8 +27,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="output image (.png keeps the recipe)")
     p.add_argument("--force", action="store_true", help="overwrite the output without asking")
     p.add_argument("--mode", choices=MODE_CHOICES,
-                   help="dph: the paper's two passes (default); gatys: masked Gatys; color: LAB statistics; "
-                        "poisson / poisson-mixed: OpenCV seamless cloning")
+                   help="dph: the paper's two passes (default); gatys: masked Gatys; color: the painting's colours "
+                        "around the object, within its gamut; poisson: seamless cloning, the object opaque; "
+                        "poisson-mixed: the stronger of both images' edges, so the object looks see-through")
     p.add_argument("--tau", type=number("tau"),
                    help="style strength: about 1 realistic, 5 impressionist (default), 10 expressionist/cubist")
     p.add_argument("--size", type=integer("size", 32), help=param_help(HarmonizeParams, "size"))

@@ -35,7 +35,20 @@ MODE_LABELS = {
     "gatys": "Masked Gatys (one pass)",
     "color": "Colour transfer (instant)",
     "poisson": "Poisson blend (instant)",
-    "poisson-mixed": "Poisson, mixed gradients (instant)",
+    "poisson-mixed": "Poisson, mixed gradients: see-through (instant)",
+}
+MODE_TIPS = {
+    "dph": "Deep Painterly Harmonization: the object is re-painted with the painting's own brush strokes and "
+           "palette in two optimisation passes. The best result; minutes on a CPU.",
+    "gatys": "One masked style-transfer pass: the object takes the whole painting's texture. Faster, less "
+             "faithful to the painting's local strokes.",
+    "color": "Only the object's colours change, towards the painting around it and never outside its gamut. "
+             "Instant; no brushwork.",
+    "poisson": "The object's own detail, with its colours shifted so its edge meets the painting without a "
+               "seam. Instant; the object stays opaque.",
+    "poisson-mixed": "At each pixel the stronger of the object's and the painting's edges: the painting's "
+                     "texture shows through and the object looks transparent. For thin or see-through objects "
+                     "(smoke, lettering, glass).",
 }
 ITERATIVE_MODES = ("dph", "gatys")
 
@@ -180,6 +193,7 @@ class HarmonizePanel(QWidget):
         self.mode.setMinimumContentsLength(14)
         for value, label in MODE_LABELS.items():
             self.mode.addItem(label, value)
+            self.mode.setItemData(self.mode.count() - 1, MODE_TIPS[value], Qt.ItemDataRole.ToolTipRole)
         self.tau = LogSlider(0.1, 30.0, HarmonizeParams.tau)
         presets = QHBoxLayout()
         presets.setSpacing(2)

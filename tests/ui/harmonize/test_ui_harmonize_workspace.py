@@ -465,3 +465,14 @@ def test_a_command_line_recipe_puts_the_cut_out_back_where_it_was(win, tmp_path,
     np.testing.assert_array_equal(ws.composition().tight, mask / 255.0)
     np.testing.assert_array_equal(u8(ws.composition().composite), u8(composite))
     assert "command line" in win.notice.text()
+
+
+def test_every_mode_explains_itself_and_mixed_gradients_says_it_is_see_through(win):
+    from PySide6.QtCore import Qt
+
+    box = win.workspace("harmonize").panel().mode
+    tips = {box.itemData(i): box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(box.count())}
+    assert set(tips) == {"dph", "gatys", "color", "poisson", "poisson-mixed"} and all(tips.values())
+    assert "transparent" in tips["poisson-mixed"] and "opaque" in tips["poisson"]
+    assert box.currentData() == "dph"  # the see-through blend is never the default
+    assert "see-through" in box.itemText(box.findData("poisson-mixed"))
