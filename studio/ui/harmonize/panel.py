@@ -35,7 +35,7 @@ MODE_LABELS = {
     "gatys": "Masked Gatys (one pass)",
     "color": "Colour transfer (instant)",
     "poisson": "Poisson blend (instant)",
-    "poisson-mixed": "Poisson, mixed gradients: see-through (instant)",
+    "poisson-mixed": "Poisson, see-through (instant)",
 }
 MODE_TIPS = {
     "dph": "Deep Painterly Harmonization: the object is re-painted with the painting's own brush strokes and "
