@@ -85,6 +85,9 @@ class Recipe:
         started = finished.extra.get("started_from")
         if started is not None:  # a full-size render: (h, w) of the preview it refined, said as width x height
             extra["full_size_from"] = [int(started[1]), int(started[0])]
+        below = finished.extra.get("worked_below")
+        if isinstance(below, dict):  # a harmonization worked below the painting's resolution (a preview)
+            extra["worked_below"] = {k: [int(v) for v in below[k]] for k in ("worked_at", "painting") if k in below}
         return cls(engine=engine, params=used, inputs=inputs,
                    weights=str(finished.extra.get("weights") or used.get("weights", "")), extra=extra)
 

@@ -101,7 +101,12 @@ class JobDisplay:
             desk.result = entry
             desk.canvas.set_after(entry.qimage())
             what = "Stopped" if f.cancelled else "Finished"
-            desk.canvas.set_caption(f"Result #{entry.number} \u00b7 {what} after {plural(f.iterations, 'iteration')}")
+            caption = f"Result #{entry.number} \u00b7 {what} after {plural(f.iterations, 'iteration')}"
+            below = f.extra.get("worked_below")
+            if isinstance(below, dict) and "worked_at" in below and "painting" in below:
+                (w, h), (pw, ph) = below["worked_at"], below["painting"]
+                caption += f" \u00b7 a preview at {w}x{h}, below the painting's {pw}x{ph}"
+            desk.canvas.set_caption(caption)
             desk.progress.setRange(0, 100)
             desk.progress.setValue(100 if not f.cancelled else desk.progress.value())
             desk.progress.setFormat(

@@ -292,6 +292,13 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
     y0, y1, x0, x1 = work.box
     hw = work.painting.shape[:2]
     yield Info(f"Working at {hw[1]}x{hw[0]}; optimising the {x1 - x0}x{y1 - y0} region around the object.")
+    ph, pw = painting.shape[:2]
+    if max(hw) < max(ph, pw):
+        extra["worked_below"] = {"worked_at": [hw[1], hw[0]], "painting": [pw, ph]}
+        yield Info(f"This is a preview below the painting's resolution: working at {hw[1]}x{hw[0]} for a "
+                   f"{pw}x{ph} painting, so the object will look softer than the painting around it; a size of "
+                   f"{max(ph, pw)} px works at the painting's own resolution.",
+                   {"worked_below": f"{hw[1]}x{hw[0]} of {pw}x{ph}"})
     P = _t(work.painting, device)
     C = _t(work.crop(work.composite), device)
     L = _m(work.crop(work.loose), device)

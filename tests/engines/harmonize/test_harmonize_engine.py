@@ -198,3 +198,19 @@ def test_color_transfer_keeps_the_object_in_the_paintings_gamut():
     # the object's structure survives: its red part is still redder than the rest of it
     a = lab(out)[..., 1]
     assert a[16:20, 16:48].mean() > a[24:48, 16:48].mean() + 5.0
+
+
+def test_a_run_below_the_paintings_resolution_says_so_and_its_recipe_keeps_it(random_net):
+    from studio.recipe import Recipe
+
+    p, c, m = _case(96, 128)
+    small = HarmonizeParams(mode="dph", size=64, pass1_iterations=1, pass2_iterations=1, loose_radius=2,
+                            crop_margin=4)
+    events = _run(p, c, m, small, net=random_net)
+    notes = [e for e in events if isinstance(e, Info) and "below the painting's resolution" in e.message]
+    assert len(notes) == 1 and "64x48 for a 128x96 painting" in notes[0].message
+    recipe = Recipe.of_run("harmonize", events[-1], small, [])
+    assert recipe.extra["worked_below"] == {"worked_at": [64, 48], "painting": [128, 96]}
+    full = _run(p, c, m, small.with_changes(size=128), net=random_net)
+    assert not any(isinstance(e, Info) and "below the painting's" in e.message for e in full)
+    assert "worked_below" not in Recipe.of_run("harmonize", full[-1], small, []).extra

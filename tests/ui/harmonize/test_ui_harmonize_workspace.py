@@ -83,6 +83,7 @@ class FakeHarmonize:
     def __init__(self, steps: int = 4) -> None:
         self.steps = steps
         self.calls: list[dict] = []
+        self.extra: dict = {}  # what the run's Finished reports beside the defaults
 
     def __call__(self, painting, composite, tight_mask, loose_mask, params: HarmonizeParams,
                  control: JobControl | None = None, network=None) -> Iterator[Event]:
@@ -99,7 +100,7 @@ class FakeHarmonize:
             yield Progress(i + 1, self.steps, "pass 1", {"style": 1.0 / (i + 1), "total": 1.0 / (i + 1)}, el,
                            el / (i + 1) * (self.steps - i - 1), preview=u8(out))
         yield Finished(out.astype(np.float32), False, self.steps, time.perf_counter() - t0, {"total": 0.1},
-                       extra={"device": "cpu", "weights": "fake-net", "params": params.to_dict()})
+                       extra={"device": "cpu", "weights": "fake-net", "params": params.to_dict(), **self.extra})
 
 
 @pytest.fixture
@@ -476,3 +477,14 @@ def test_every_mode_explains_itself_and_mixed_gradients_says_it_is_see_through(w
     assert "transparent" in tips["poisson-mixed"] and "opaque" in tips["poisson"]
     assert box.currentData() == "dph"  # the see-through blend is never the default
     assert "see-through" in box.itemText(box.findData("poisson-mixed"))
+
+
+def test_a_preview_below_the_paintings_resolution_says_so_on_the_result_and_in_its_recipe(win, qtbot, tmp_path):
+    ws = win.workspace("harmonize")
+    ws.run_engine.extra = {"worked_below": {"worked_at": [60, 45], "painting": [PW, PH]}}
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+    assert f"a preview at 60x45, below the painting's {PW}x{PH}" in win.canvas.caption()
+    recipe = read_recipe(win.export_result(str(tmp_path / "preview.png")))
+    assert recipe.extra["worked_below"] == {"worked_at": [60, 45], "painting": [PW, PH]}
