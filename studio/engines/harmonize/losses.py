@@ -58,6 +58,14 @@ def pass2_weights(tau: float, noise: float, tv_factor: float = 1.0) -> Pass2Weig
     return Pass2Weights(content=1.0, style=tau, histogram=(10.0 - tv) * tau, tv=tv * tau * tv_factor)
 
 
+def set_pass2_weights(obj: Objective, weights: Pass2Weights) -> None:
+    """Give a pass-2 objective other weights (a style strength changed while it runs)."""
+    for term in obj.terms:
+        term.weight = {"content": weights.content, "style": weights.style, "histogram": weights.histogram}.get(
+            term.key, term.weight)
+    obj.tv_weight = weights.tv
+
+
 def gram_masked(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Gram matrix (C, C) of features (C, H, W) multiplied by mask (H, W) (not normalised)."""
     c = features.shape[0]

@@ -15,6 +15,10 @@ MODES: tuple[str, ...] = ("dph", "gatys", "color", "poisson", "poisson-mixed")
 #: the modes that optimise through the feature network (the others need none)
 NETWORK_MODES: tuple[str, ...] = ("dph", "gatys")
 
+#: the fields a running harmonization takes live (``JobControl.update``): the style strength, at the next
+#: iteration of pass 2 (moved during pass 1, it sets pass 2's weights) or of the masked Gatys pass
+LIVE_FIELDS: frozenset[str] = frozenset({"tau"})
+
 #: style strength presets (the paper's painting classifier was never published)
 TAU_PRESETS: dict[str, float] = {"realistic": 1.0, "impressionist": 5.0, "expressionist": 10.0}
 

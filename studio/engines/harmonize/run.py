@@ -48,6 +48,7 @@ from studio.engines.harmonize.losses import (
     evaluate,
     noise_level,
     pass2_weights,
+    set_pass2_weights,
 )
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.engines.harmonize.post import blend, denoise_chroma
@@ -175,9 +176,12 @@ class _Plan:
 
 def _optimise(obj: Objective, v: torch.Tensor, iterations: int, stage: str, plan: _Plan, control: JobControl,
               preview: Callable[[torch.Tensor], np.ndarray], preview_every: int, line_search: bool,
-              scale_index: int, scale_count: int, lr: float = 1.0) -> Iterator[Event]:
+              scale_index: int, scale_count: int, lr: float = 1.0,
+              retune: Callable[[dict[str, object]], str | None] | None = None) -> Iterator[Event]:
     """Run ``iterations`` L-BFGS steps on ``v`` in place, yielding Progress; restores the last good
-    image on divergence or cancellation."""
+    image on divergence or cancellation. Before each step the live parameter changes (``control``'s
+    updates) go to ``retune``, which applies them to ``obj`` and says what it did (None: nothing changed
+    the objective); the optimiser then starts afresh on the new objective."""
     opt = _Optimiser(obj, v, line_search, lr)
     good = v.detach().clone()
     best = float("inf")
@@ -186,6 +190,12 @@ def _optimise(obj: Objective, v: torch.Tensor, iterations: int, stage: str, plan
     last_preview = 0.0
     for it in range(iterations):
         control.check()
+        updates = control.take_updates() if retune is not None else {}
+        said = retune(updates) if updates and retune is not None else None
+        if said:
+            opt = _Optimiser(obj, v, line_search, lr)
+            best = float("inf")  # the losses of another objective
+            yield Info(said)
         ts = time.perf_counter()
         start = v.detach().clone()
         try:
@@ -242,6 +252,24 @@ def _to_input_resolution(work: _Work, result_work: np.ndarray, painting: np.ndar
 
 
 MIN_WORKING_PIXELS = 16
+
+
+class _LiveTau:
+    """The style strength of a running harmonization, as the user moves it."""
+
+    def __init__(self, tau: float) -> None:
+        self.tau = float(tau)
+
+    def take(self, updates: dict[str, object]) -> bool:
+        """Take a new ``tau`` from ``updates`` when it is a valid one; True if it changed."""
+        value = updates.get("tau")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        lo, hi = HarmonizeParams.LIMITS["tau"].lowest, HarmonizeParams.LIMITS["tau"].highest
+        if not (math.isfinite(value) and lo <= value <= hi) or float(value) == self.tau:
+            return False
+        self.tau = float(value)
+        return True
 
 
 def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.ndarray,
@@ -317,6 +345,7 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
     else:
         stages = [("pass 1", params.pass1_iterations), ("pass 2", params.pass2_iterations)]
     plan = _Plan(total=max(1, sum(n for _, n in stages)), t0=t0)
+    live = _LiveTau(params.tau)
     v = (C * 255.0).detach().clone().requires_grad_(True)
     intermediate: np.ndarray | None = None
     cancelled = False
@@ -325,8 +354,18 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
         if params.mode == "gatys":
             obj = gatys_objective(net, P, C, (L > 0.5).float(), style_weight=10.0 * params.tau)
             obj.check = control.check
+            gatys_style = [t for t in obj.terms if t.key == "style"]
+
+            def retune_gatys(updates: dict[str, object]) -> str | None:
+                if not live.take(updates):
+                    return None
+                for t in gatys_style:
+                    t.weight = 10.0 * live.tau / len(gatys_style)
+                return f"Style strength {live.tau:g} from the next iteration."
+
             for ev in _optimise(obj, v, params.gatys_iterations, "gatys", plan, control, preview,
-                                params.preview_every, line_search=False, scale_index=0, scale_count=1):
+                                params.preview_every, line_search=False, scale_index=0, scale_count=1,
+                                retune=retune_gatys):
                 if isinstance(ev, Progress):
                     terms = ev.losses
                 yield ev
@@ -335,32 +374,45 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
                        "relu5_1)...")
             obj1 = build_pass1(net, P, C, L, check=control.check)
             obj1.check = control.check
+            def keep_for_pass2(updates: dict[str, object]) -> str | None:
+                live.take(updates)  # pass 1's weights are the paper's constants: a new tau waits for pass 2
+                return None
+
             for ev in _optimise(obj1, v, params.pass1_iterations, "pass 1", plan, control, preview,
-                                params.preview_every, line_search=False, scale_index=0, scale_count=2):
+                                params.preview_every, line_search=False, scale_index=0, scale_count=2,
+                                retune=keep_for_pass2):
                 if isinstance(ev, Progress):
                     terms = ev.losses
                 yield ev
             x1 = (v.detach() / 255.0).clamp(0, 1)
             intermediate = compose(_np(x1))
             noise = noise_level(_resize_rgb(painting, working_shape(*painting.shape[:2], NOISE_SIZE)))
-            wts = pass2_weights(params.tau, noise, params.tv_factor)
+            wts = pass2_weights(live.tau, noise, params.tv_factor)
             yield Info(f"Pass 2: consistent mapping at relu4_1; painting noise {noise:.2e}; weights content "
                        f"{wts.content:g}, style {wts.style:g}, histogram {wts.histogram:.3g}, tv {wts.tv:.3g}.")
-            obj2, mapping = build_pass2(net, P, C, x1, T, L, params.tau, noise, params.tv_factor,
+            obj2, mapping = build_pass2(net, P, C, x1, T, L, live.tau, noise, params.tv_factor,
                                         check=control.check)
             obj2.check = control.check
             extra["mapped_positions"] = int(mapping.regions[REFERENCE_LAYER].sum())
             if params.pass2_init == "composite":
                 with torch.no_grad():
                     v.copy_(C * 255.0)
+            def retune_pass2(updates: dict[str, object]) -> str | None:
+                if not live.take(updates):
+                    return None
+                set_pass2_weights(obj2, pass2_weights(live.tau, noise, params.tv_factor))
+                return f"Pass 2: style strength {live.tau:g} from the next iteration."
+
             for ev in _optimise(obj2, v, params.pass2_iterations, "pass 2", plan, control, preview,
                                 params.preview_every, line_search=False, scale_index=1, scale_count=2,
-                                lr=PASS2_LEARNING_RATE):
+                                lr=PASS2_LEARNING_RATE, retune=retune_pass2):
                 if isinstance(ev, Progress):
                     terms = ev.losses
                 yield ev
     except Cancelled:
         cancelled = True
+    if live.tau != params.tau:  # the recipe holds the strength the run ended with
+        extra["params"] = params.with_changes(tau=live.tau).to_dict()
     result_crop = _np(v.detach() / 255.0)
     if params.denoise and not cancelled and params.mode == "dph":
         result_crop = denoise_chroma(result_crop, mask=work.crop(work.loose))

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QWidget
 from studio.compositing import ObjectLayer, Stroke, Transform, layer_from_rgba, load_mask_file
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
-from studio.engines.harmonize.params import HarmonizeParams
+from studio.engines.harmonize.params import LIVE_FIELDS, HarmonizeParams
 from studio.harmonize_document import (
     Composition,
     CompositionCache,
@@ -150,7 +150,22 @@ class HarmonizeWorkspace(Workspace):
             except OSError:
                 log.warning("hashing the mask file %s", mask_path)
         title = "Harmonize \u00b7 " + MODE_LABELS.get(params.mode, params.mode).split(" (")[0]
-        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title=title)
+        return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title=title,
+                       live=self.live_changes)
+
+    def live_fields(self) -> frozenset[str]:
+        return LIVE_FIELDS
+
+    def live_changes(self, old: HarmonizeState, new: HarmonizeState) -> dict[str, Any]:
+        return {f: getattr(new.params, f) for f in LIVE_FIELDS if getattr(old.params, f) != getattr(new.params, f)}
+
+    def result_state(self, job_state: HarmonizeState, extra: dict[str, Any]) -> HarmonizeState:
+        """The run's state with the style strength it ended with (moved while it ran)."""
+        used = extra.get("params")
+        tau = used.get("tau") if isinstance(used, dict) else None
+        if not isinstance(tau, int | float) or tau == job_state.params.tau:
+            return job_state
+        return replace(job_state, params=job_state.params.with_changes(tau=float(tau)))
 
     def needs_restart(self, old: HarmonizeState, new: HarmonizeState) -> bool:
         if (old.painting is not new.painting or old.layer is not new.layer

@@ -214,3 +214,38 @@ def test_a_run_below_the_paintings_resolution_says_so_and_its_recipe_keeps_it(ra
     full = _run(p, c, m, small.with_changes(size=128), net=random_net)
     assert not any(isinstance(e, Info) and "below the painting's" in e.message for e in full)
     assert "worked_below" not in Recipe.of_run("harmonize", full[-1], small, []).extra
+
+
+def _run_with_tau_change(net, when: str, tau: float):
+    p, c, m = _case()
+    params = HarmonizeParams(mode="dph", size=64, pass1_iterations=3, pass2_iterations=4, loose_radius=4,
+                             crop_margin=8, tau=2.0)
+    control = JobControl()
+    events = []
+    for ev in run_harmonize(p, c, m, None, params, control=control, network=net):
+        events.append(ev)
+        if isinstance(ev, Progress) and ev.stage == when and ev.iteration in (1, 4) and tau:
+            control.update(tau=tau)
+            tau = 0.0  # once
+    return events
+
+
+def test_style_strength_moved_while_pass_2_runs_applies_at_the_next_iteration(random_net):
+    plain = _run_with_tau_change(random_net, "pass 2", 0.0)
+    moved = _run_with_tau_change(random_net, "pass 2", 20.0)
+    said = [e.message for e in moved if isinstance(e, Info) and "style strength 20" in e.message]
+    assert said == ["Pass 2: style strength 20 from the next iteration."]
+    # the iterations before the change are the same run; the ones after it are not
+    lp = [e.losses["style"] for e in plain if isinstance(e, Progress) and e.stage == "pass 2"]
+    lm = [e.losses["style"] for e in moved if isinstance(e, Progress) and e.stage == "pass 2"]
+    assert lp[0] == lm[0] and lm[-1] != lp[-1]
+    assert lm[-1] > 5 * lp[-1]  # the weighted style term carries the new strength (20 against 2)
+    assert moved[-1].extra["params"]["tau"] == 20.0 and plain[-1].extra["params"]["tau"] == 2.0
+    assert not np.array_equal(moved[-1].image, plain[-1].image)
+
+
+def test_style_strength_moved_during_pass_1_sets_pass_2s_weights(random_net):
+    moved = _run_with_tau_change(random_net, "pass 1", 20.0)
+    pass2 = [e.message for e in moved if isinstance(e, Info) and e.message.startswith("Pass 2: consistent")]
+    assert len(pass2) == 1 and "style 20," in pass2[0]
+    assert moved[-1].extra["params"]["tau"] == 20.0

@@ -84,6 +84,8 @@ class FakeHarmonize:
         self.steps = steps
         self.calls: list[dict] = []
         self.extra: dict = {}  # what the run's Finished reports beside the defaults
+        self.updates: list[dict] = []  # the live changes it took, one entry a step
+        self.pause = 0.0
 
     def __call__(self, painting, composite, tight_mask, loose_mask, params: HarmonizeParams,
                  control: JobControl | None = None, network=None) -> Iterator[Event]:
@@ -95,6 +97,8 @@ class FakeHarmonize:
         out = composite.copy()
         for i in range(self.steps):
             control.check()
+            self.updates.append(control.take_updates())
+            time.sleep(self.pause)
             out = np.where(tight_mask[..., None] > 0.5, out * 0.5 + painting * 0.5, out)
             el = time.perf_counter() - t0
             yield Progress(i + 1, self.steps, "pass 1", {"style": 1.0 / (i + 1), "total": 1.0 / (i + 1)}, el,
@@ -488,3 +492,20 @@ def test_a_preview_below_the_paintings_resolution_says_so_on_the_result_and_in_i
     assert f"a preview at 60x45, below the painting's {PW}x{PH}" in win.canvas.caption()
     recipe = read_recipe(win.export_result(str(tmp_path / "preview.png")))
     assert recipe.extra["worked_below"] == {"worked_at": [60, 45], "painting": [PW, PH]}
+
+
+def test_moving_the_style_strength_while_it_runs_reaches_the_running_job(win, qtbot):
+    ws = win.workspace("harmonize")
+    ws.run_engine = engine = FakeHarmonize(steps=40)
+    engine.pause = 0.05
+    panel = ws.panel()
+    win.run()
+    qtbot.waitUntil(lambda: len(engine.updates) >= 2, timeout=10000)
+    panel.tau.edit.setText("12")  # as the user types a strength
+    panel.tau.edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: any(u.get("tau") for u in engine.updates), timeout=10000)
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=20000)
+    assert len(engine.calls) == 1  # taken live, not restarted
+    taken = [u["tau"] for u in engine.updates if "tau" in u]
+    assert taken and taken[-1] == pytest.approx(12.0, rel=0.05)
+    assert win.canvas.caption().startswith("Result #1")
