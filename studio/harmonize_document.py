@@ -155,11 +155,16 @@ def with_painting(s: HarmonizeState, image: Any) -> HarmonizeState:
 
 
 def with_object(s: HarmonizeState, layer: ObjectLayer, cutout: Cutout | None = None) -> HarmonizeState:
-    """A new object, in the middle of the painting, with the soft edge the last one had."""
-    if s.painting is not None:
+    """A new object in the middle of the painting; one that replaces another takes its place instead: the
+    same centre, rotation and flips, scaled to the same long side on the painting, and the same soft edge."""
+    old = s.layer
+    if old is not None:
+        t = old.transform
+        shown = max(old.size) * t.scale  # the long side the old object had on the painting, in its pixels
+        layer = replace(layer, transform=t.with_changes(scale=shown / max(max(layer.size), 1)),
+                        feather=old.feather)
+    elif s.painting is not None:
         layer = centred(layer, s.painting.size)
-    if s.layer is not None:
-        layer = replace(layer, feather=s.layer.feather)
     return replace(s, layer=layer, cutout=cutout)
 
 

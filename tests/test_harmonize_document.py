@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from studio.compositing import layer_from_rgba
 from studio.engines.harmonize.params import HarmonizeParams
@@ -96,3 +97,19 @@ def test_a_cutout_record_round_trips_its_rectangle_and_strokes():
     layer, cutout = cutout_layer(photo, mask, edit)
     s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
     assert cutout_edit(composition_record(s)) == edit
+
+
+def test_replacing_the_object_keeps_its_place_size_and_turn():
+    photo, mask = _photo()
+    layer, cutout = cutout_layer(photo, mask, MaskEdit())
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
+    s = with_transform(s, {"x": 25.0, "y": 18.0, "scale": 0.8, "rotation": 30.0, "flip_h": True})
+    shown = max(s.layer.size) * s.layer.transform.scale
+    rgba = np.zeros((50, 100, 4), np.float32)  # another object, of another size
+    rgba[5:45, 10:90] = (1.0, 0.2, 0.1, 1.0)
+    other = layer_from_rgba(rgba[..., :3], rgba[..., 3], source="other.png")
+    r = with_object(s, other)
+    t = r.layer.transform
+    assert (t.x, t.y, t.rotation, t.flip_h) == (25.0, 18.0, 30.0, True)
+    assert max(r.layer.size) * t.scale == pytest.approx(shown)  # the same long side on the painting
+    assert r.layer.feather == s.layer.feather and r.cutout is None
