@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from studio.compositing import GrabCut, Stroke, load_mask_file
 from studio.engines.errors import StudioInputError
 from studio.harmonize_document import MaskEdit
+from studio.ui.brush_keys import add_brush_keys
 from studio.ui.qimage import to_qimage
 
 TOOLS = ("rect", "fg", "bg")
@@ -196,8 +197,9 @@ class MaskEditorDialog(QDialog):
         self.brush.setRange(1, 200)
         self.brush.setValue(8)
         self.brush.setSuffix(" px")
-        self.brush.setToolTip("Brush radius, in photo pixels")
         self.brush.valueChanged.connect(lambda v: setattr(self.view, "brush_radius", float(v)))
+        self.brush.setToolTip("Brush radius, in photo pixels ([ smaller, ] larger)")
+        add_brush_keys(self, self.grow_brush)
         tool_row.addSpacing(12)
         tool_row.addWidget(QLabel("Brush"))
         tool_row.addWidget(self.brush)
@@ -249,6 +251,14 @@ class MaskEditorDialog(QDialog):
         self._strokes.append(stroke)
         self._mask_path = ""
         self.recompute()
+
+    def grow_brush(self, factor: float) -> None:
+        """[ and ]: the brush radius times ``factor`` (at least one pixel more or less), within its range."""
+        r = self.brush.value()
+        target = round(r * factor)
+        if target == r:
+            target = r + (1 if factor > 1 else -1)
+        self.brush.setValue(max(self.brush.minimum(), min(self.brush.maximum(), target)))
 
     def remove_last_stroke(self) -> None:
         if self._strokes:

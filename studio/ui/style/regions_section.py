@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.engines.style.params import StyleParams
 from studio.region_paint import COLOURS, MAX_RADIUS, MIN_RADIUS, PaintedRegion
+from studio.ui.brush_keys import add_brush_keys
 from studio.ui.style.region_tool import RegionTools
 
 TOOL_LABELS = (("none", "Pan", "Drag the picture around (no painting)"),
@@ -151,10 +152,7 @@ class RegionsSection(QWidget):
     def add_shortcuts(self, owner: QWidget) -> None:
         """[ and ] for the brush size, while ``owner`` (the tab's panel, shown whenever the tab is, even with
         this section folded) is on screen."""
-        for keys, factor in (("[", 1 / 1.25), ("]", 1.25)):
-            sc = QShortcut(QKeySequence(keys), owner)
-            sc.setContext(Qt.ShortcutContext.WindowShortcut)
-            sc.activated.connect(lambda f=factor: self.grow_brush(f))
+        add_brush_keys(owner, self.grow_brush)
 
     # tools ----------------------------------------------------------------------------------------
     def _set_tool(self, key: str) -> None:

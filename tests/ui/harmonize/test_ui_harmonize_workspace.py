@@ -509,3 +509,23 @@ def test_moving_the_style_strength_while_it_runs_reaches_the_running_job(win, qt
     taken = [u["tau"] for u in engine.updates if "tau" in u]
     assert taken and taken[-1] == pytest.approx(12.0, rel=0.05)
     assert win.canvas.caption().startswith("Result #1")
+
+
+def test_the_cut_out_dialog_takes_brackets_for_the_brush_size(win, files, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    ws = win.workspace("harmonize")
+    photo = win.load_image(str(files["photo"]), "object", remember=False)
+    dialog = ws.make_mask_dialog(photo)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
+    start = dialog.brush.value()
+    QTest.keyClick(dialog, Qt.Key.Key_BracketRight)
+    assert dialog.brush.value() == round(start * 1.25) and dialog.view.brush_radius == dialog.brush.value()
+    for _ in range(30):
+        QTest.keyClick(dialog, Qt.Key.Key_BracketLeft)
+    assert dialog.brush.value() == dialog.brush.minimum()  # bounded
+    dialog.close()
