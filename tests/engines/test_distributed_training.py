@@ -144,13 +144,18 @@ CYCLE_WORKER = textwrap.dedent("""
 """)
 
 
-def test_two_cyclegan_ranks_keep_identical_networks(tmp_path: Path) -> None:
+def _two_cyclegan_ranks(tmp_path: Path, steps: int, lr: float) -> list[dict]:
+    """What each of two CycleGAN ranks trained for ``steps`` steps saved (networks, its batches, cycle losses)."""
     dir_a = _folder(tmp_path, 6, "A", 48, 1)
     dir_b = _folder(tmp_path, 6, "B", 48, 2)
     (tmp_path / "worker.py").write_text(CYCLE_WORKER)
-    r = _torchrun(tmp_path, "worker.py", str(dir_a), str(dir_b), str(tmp_path), "3", "2e-4")
+    r = _torchrun(tmp_path, "worker.py", str(dir_a), str(dir_b), str(tmp_path), str(steps), str(lr))
     assert r.returncode == 0, r.stderr[-2000:]
-    a, b = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
+    return [torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1)]
+
+
+def test_two_cyclegan_ranks_keep_identical_networks(tmp_path: Path) -> None:
+    a, b = _two_cyclegan_ranks(tmp_path, 3, 2e-4)
     assert not torch.equal(a["real"], b["real"])
     for net in ("G_A", "G_B", "D_A", "D_B"):
         for name, t in a[net].items():
@@ -159,13 +164,8 @@ def test_two_cyclegan_ranks_keep_identical_networks(tmp_path: Path) -> None:
 
 def test_two_cyclegan_ranks_learn_the_tiny_domains(tmp_path: Path) -> None:
     # the reconstruction (cycle) loss of each rank's own batches falls as the shared networks learn
-    dir_a = _folder(tmp_path, 6, "A", 48, 1)
-    dir_b = _folder(tmp_path, 6, "B", 48, 2)
-    (tmp_path / "worker.py").write_text(CYCLE_WORKER)
-    r = _torchrun(tmp_path, "worker.py", str(dir_a), str(dir_b), str(tmp_path), "30", "2e-3")
-    assert r.returncode == 0, r.stderr[-2000:]
-    for i in (0, 1):
-        cycle = torch.load(tmp_path / f"rank{i}.pt", weights_only=True)["cycle"]
+    for rank in _two_cyclegan_ranks(tmp_path, 30, 2e-3):
+        cycle = rank["cycle"]
         assert cycle[-5:].mean() < 0.7 * cycle[:5].mean(), cycle
 
 
