@@ -257,19 +257,22 @@ MIN_WORKING_PIXELS = 16
 class _LiveTau:
     """The style strength of a running harmonization, as the user moves it."""
 
-    def __init__(self, tau: float) -> None:
-        self.tau = float(tau)
+    def __init__(self, params: HarmonizeParams) -> None:
+        self.params = params
+        self.tau = float(params.tau)
 
     def take(self, updates: dict[str, object]) -> bool:
-        """Take a new ``tau`` from ``updates`` when it is a valid one; True if it changed."""
+        """Take a new ``tau`` from ``updates`` when it is a valid one (a number within the parameters' own
+        limits); True if it changed."""
         value = updates.get("tau")
         if not isinstance(value, int | float) or isinstance(value, bool):
             return False
-        lo, hi = HarmonizeParams.LIMITS["tau"].lowest, HarmonizeParams.LIMITS["tau"].highest
-        if not (math.isfinite(value) and lo <= value <= hi) or float(value) == self.tau:
+        try:
+            tau = float(self.params.with_changes(tau=float(value)).tau)
+        except StudioInputError:
             return False
-        self.tau = float(value)
-        return True
+        changed, self.tau = tau != self.tau, tau
+        return changed
 
 
 def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.ndarray,
@@ -345,7 +348,7 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
     else:
         stages = [("pass 1", params.pass1_iterations), ("pass 2", params.pass2_iterations)]
     plan = _Plan(total=max(1, sum(n for _, n in stages)), t0=t0)
-    live = _LiveTau(params.tau)
+    live = _LiveTau(params)
     v = (C * 255.0).detach().clone().requires_grad_(True)
     intermediate: np.ndarray | None = None
     cancelled = False

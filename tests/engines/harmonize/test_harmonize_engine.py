@@ -249,3 +249,9 @@ def test_style_strength_moved_during_pass_1_sets_pass_2s_weights(random_net):
     pass2 = [e.message for e in moved if isinstance(e, Info) and e.message.startswith("Pass 2: consistent")]
     assert len(pass2) == 1 and "style 20," in pass2[0]
     assert moved[-1].extra["params"]["tau"] == 20.0
+
+
+def test_a_style_strength_out_of_its_range_sent_to_a_running_job_is_ignored(random_net):
+    moved = _run_with_tau_change(random_net, "pass 2", 500.0)
+    assert not any(isinstance(e, Info) and "style strength 500" in e.message for e in moved)
+    assert moved[-1].extra["params"]["tau"] == 2.0
