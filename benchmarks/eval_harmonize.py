@@ -7,7 +7,7 @@ the style distance between the pasted region and the rest of the painting, the c
 to the naive composite inside the mask, the seam measure along the mask border (see
 studio.engines.harmonize.metrics; lower is better for each), and studio's time.
 
-    .venv/bin/python benchmarks/eval_harmonize.py --out /tmp/harmonize-eval [--size 512] [--mode dph]
+    .venv/bin/python benchmarks/eval_harmonize.py --out /tmp/harmonize-eval [--size 0] [--mode dph]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for the sheets and results")
     ap.add_argument("--cases", help="comma-separated case numbers (default: all)")
     ap.add_argument("--mode", choices=MODES, default="dph")
-    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--size", type=int, default=0, help="long side the engine works at (0: the painting's own)")
     ap.add_argument("--tau", type=float, default=None)
     ap.add_argument("--pass1-iterations", type=int, default=None)
     ap.add_argument("--pass2-iterations", type=int, default=None)

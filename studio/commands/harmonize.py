@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
                         "poisson-mixed: the stronger of both images' edges, so the object looks see-through")
     p.add_argument("--tau", type=number("tau"),
                    help="style strength: about 1 realistic, 5 impressionist (default), 10 expressionist/cubist")
-    p.add_argument("--size", type=integer("size", 32), help=param_help(HarmonizeParams, "size"))
+    p.add_argument("--size", type=integer("size", 0), help=param_help(HarmonizeParams, "size"))
     p.add_argument("--iterations", type=integer("iterations"), metavar="N",
                    help="L-BFGS iterations of each pass (dph) or of the gatys mode")
     p.add_argument("--pass1-iterations", type=integer("pass1-iterations"),

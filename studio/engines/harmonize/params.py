@@ -19,6 +19,11 @@ NETWORK_MODES: tuple[str, ...] = ("dph", "gatys")
 #: iteration of pass 2 (moved during pass 1, it sets pass 2's weights) or of the masked Gatys pass
 LIVE_FIELDS: frozenset[str] = frozenset({"tau"})
 
+#: ``size`` 0: work at the painting's own resolution (as far as this machine's memory allows)
+OWN_SIZE = 0
+#: the smallest working long side other than OWN_SIZE
+MIN_SIZE = 32
+
 #: style strength presets (the paper's painting classifier was never published)
 TAU_PRESETS: dict[str, float] = {"realistic": 1.0, "impressionist": 5.0, "expressionist": 10.0}
 
@@ -29,8 +34,8 @@ class HarmonizeParams(Params):
 
     #: a harmonization needs about 8 KB a pixel (two passes of VGG features, patch matching)
     LIMITS = {
-        "tau": Limit(0, 100), "size": Limit(32, largest_side(8_000),
-                                            f"the largest a harmonization fits in this machine's {memory_words()}"),
+        "tau": Limit(0, 100), "size": Limit(0, largest_side(8_000),
+                                           f"the largest a harmonization fits in this machine's {memory_words()}"),
         "loose_radius": Limit(0, 512, "a loose mask wider than 512 px is no longer about the object"),
         "feather": Limit(0, 256, "a soft edge wider than 256 px blurs the whole object"),
         "pass1_iterations": ITERATIONS, "pass2_iterations": ITERATIONS,
@@ -40,7 +45,7 @@ class HarmonizeParams(Params):
 
     mode: Mode = "dph"
     tau: float = 5.0  # style strength: ~1 realistic, ~5 impressionist, ~10 expressionist / cubist
-    size: int = 512  # long side the engine works at, in pixels
+    size: int = 0  # long side the engine works at, in pixels; 0: the painting's own (OWN_SIZE)
     loose_radius: int = 16  # dilation of the tight mask, in pixels at `size`, when no loose mask is given
     feather: float = 2.0  # edge softness of the final blend into the painting, in pixels at `size`
     pass1_iterations: int = 30  # L-BFGS iterations of pass 1 (independent mapping)
@@ -62,7 +67,8 @@ class HarmonizeParams(Params):
         "mode": "How the object is made to belong: the paper's two passes, a single masked style pass, or quick "
                 "colour / gradient blending for a preview.",
         "tau": "Style strength: about 1 for realistic paintings, 5 for impressionist, 10 for expressionist or cubist.",
-        "size": "Long side the engine works at, in pixels. Larger is slower; the result has the painting's size.",
+        "size": "Long side the engine works at, in pixels; 0 (the default): the painting's own resolution. "
+                "Smaller is a quicker, softer preview; the result always has the painting's size.",
         "pass1_iterations": "Optimisation steps of the first pass (rough match of the painting's style).",
         "pass2_iterations": "Optimisation steps of the second pass (consistent brush strokes and textures).",
         "gatys_iterations": "Optimisation steps of the masked Gatys pass.",

@@ -50,7 +50,7 @@ from studio.engines.harmonize.losses import (
     pass2_weights,
     set_pass2_weights,
 )
-from studio.engines.harmonize.params import HarmonizeParams
+from studio.engines.harmonize.params import OWN_SIZE, HarmonizeParams
 from studio.engines.harmonize.post import blend, denoise_chroma
 from studio.engines.harmonize.quick import color_transfer, gatys_objective, poisson_blend
 from studio.engines.harmonize.validate import validate_inputs, validate_params
@@ -89,8 +89,10 @@ def _resize_rgb(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 
 
 def working_shape(h: int, w: int, size: int) -> tuple[int, int]:
-    """(h, w) with long side ``size``, never larger than the input."""
-    long_side = min(size, max(h, w))
+    """(h, w) with long side ``size`` (OWN_SIZE: the input's own, up to the largest this machine's memory
+    fits), never larger than the input."""
+    wanted = min(max(h, w), int(HarmonizeParams.LIMITS["size"].highest)) if size == OWN_SIZE else size
+    long_side = min(wanted, max(h, w))
     k = long_side / max(h, w)
     return max(1, round(h * k)), max(1, round(w * k))
 
@@ -317,19 +319,24 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
     work = _prepare(painting, composite, tight_mask, loose_mask, params)
     left = int((work.tight > 0.5).sum())
     if left < MIN_WORKING_PIXELS:
-        raise StudioInputError(f"At the working size of {params.size} px the object covers {left} pixel"
-                               f"{'' if left == 1 else 's'}, too few to harmonize (at least {MIN_WORKING_PIXELS}); "
-                               "use a larger object or a larger size.")
+        pixels = f"{left} pixel{'' if left == 1 else 's'}"
+        raise StudioInputError(f"At the working size of {max(work.painting.shape[:2])} px the object covers {pixels}, "
+                               f"too few to harmonize (at least {MIN_WORKING_PIXELS}); use a larger object or a "
+                               "larger size.")
     y0, y1, x0, x1 = work.box
     hw = work.painting.shape[:2]
     yield Info(f"Working at {hw[1]}x{hw[0]}; optimising the {x1 - x0}x{y1 - y0} region around the object.")
     ph, pw = painting.shape[:2]
     if max(hw) < max(ph, pw):
         extra["worked_below"] = {"worked_at": [hw[1], hw[0]], "painting": [pw, ph]}
-        yield Info(f"This is a preview below the painting's resolution: working at {hw[1]}x{hw[0]} for a "
-                   f"{pw}x{ph} painting, so the object will look softer than the painting around it; a size of "
-                   f"{max(ph, pw)} px works at the painting's own resolution.",
-                   {"worked_below": f"{hw[1]}x{hw[0]} of {pw}x{ph}"})
+        if params.size == OWN_SIZE:
+            why = (f"the {pw}x{ph} painting is larger than a harmonization fits in this machine's memory, so "
+                   f"studio works at {hw[1]}x{hw[0]} and the object will look softer than the painting around it.")
+        else:
+            why = (f"This is a preview below the painting's resolution: working at {hw[1]}x{hw[0]} for a {pw}x{ph} "
+                   "painting, so the object will look softer than the painting around it; a size of 0 (the "
+                   "painting's own) works at full resolution.")
+        yield Info(why[0].upper() + why[1:], {"worked_below": f"{hw[1]}x{hw[0]} of {pw}x{ph}"})
     P = _t(work.painting, device)
     C = _t(work.crop(work.composite), device)
     L = _m(work.crop(work.loose), device)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from studio.engines.errors import StudioInputError
-from studio.engines.harmonize.params import MODES, HarmonizeParams
+from studio.engines.harmonize.params import MIN_SIZE, MODES, OWN_SIZE, HarmonizeParams
 
 #: a mask counts as binary when its grey pixels (between 0.1 and 0.9) are fewer than this share of its object
 MAX_GREY_SHARE = 0.5
@@ -19,6 +19,9 @@ def validate_params(params: HarmonizeParams) -> None:
     (``HarmonizeParams.LIMITS``); what is left here are the choices."""
     if params.mode not in MODES:
         raise StudioInputError(f"mode must be one of {', '.join(MODES)}, got {params.mode!r}")
+    if params.size != OWN_SIZE and params.size < MIN_SIZE:
+        raise StudioInputError(f"size must be {OWN_SIZE} (the painting's own resolution) or at least {MIN_SIZE} px, "
+                               f"got {params.size}")
     if params.pass2_init not in ("composite", "pass1"):
         raise StudioInputError(f"pass2-init must be composite or pass1, got {params.pass2_init!r}")
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.compositing import MAX_SCALE, MIN_SCALE, ObjectLayer
-from studio.engines.harmonize.params import TAU_PRESETS, HarmonizeParams
+from studio.engines.harmonize.params import OWN_SIZE, TAU_PRESETS, HarmonizeParams
 from studio.ui.binder import Binder
 from studio.ui.image_slots import THUMB, DropFrame, image_caption, thumbnail
 from studio.ui.log_slider import LogSlider
@@ -207,9 +207,10 @@ class HarmonizePanel(QWidget):
             self.preset_buttons[name] = b
         presets.addStretch(1)
         self.size = QSpinBox()
-        self.size.setRange(64, int(HarmonizeParams.LIMITS["size"].highest))  # what this machine's memory allows
+        self.size.setRange(OWN_SIZE, int(HarmonizeParams.LIMITS["size"].highest))  # what this machine's memory allows
         self.size.setSingleStep(64)
         self.size.setSuffix(" px")
+        self.size.setSpecialValueText("The painting's own")  # shown for OWN_SIZE (0), the default
         self.pass1 = QSpinBox()
         self.pass1.setRange(0, 10000)
         self.pass1.setSingleStep(50)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QWidget
 from studio.compositing import ObjectLayer, Stroke, Transform, layer_from_rgba, load_mask_file
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
-from studio.engines.harmonize.params import LIVE_FIELDS, HarmonizeParams
+from studio.engines.harmonize.params import LIVE_FIELDS, OWN_SIZE, HarmonizeParams
 from studio.harmonize_document import (
     Composition,
     CompositionCache,
@@ -182,7 +182,8 @@ class HarmonizeWorkspace(Workspace):
 
     def describe(self, state: HarmonizeState) -> str:
         p = state.params
-        lines = [f"{MODE_LABELS.get(p.mode, p.mode)} \u00b7 style strength {p.tau:g} \u00b7 {p.size} px"]
+        size = "the painting's resolution" if p.size == OWN_SIZE else f"{p.size} px"
+        lines = [f"{MODE_LABELS.get(p.mode, p.mode)} \u00b7 style strength {p.tau:g} \u00b7 {size}"]
         if p.mode == "dph":
             lines.append(f"iterations {p.pass1_iterations} + {p.pass2_iterations} \u00b7 seed {p.seed}")
         elif p.mode == "gatys":

@@ -8,10 +8,10 @@ import pytest
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Info, JobControl, Progress
 from studio.engines.harmonize.metrics import HarmonizeScorer, seam_measure
-from studio.engines.harmonize.params import HarmonizeParams
+from studio.engines.harmonize.params import OWN_SIZE, HarmonizeParams
 from studio.engines.harmonize.quick import color_transfer
-from studio.engines.harmonize.run import run_harmonize
-from studio.engines.harmonize.validate import validate_inputs
+from studio.engines.harmonize.run import run_harmonize, working_shape
+from studio.engines.harmonize.validate import validate_inputs, validate_params
 
 
 def _stripes(h: int, w: int) -> np.ndarray:
@@ -214,6 +214,27 @@ def test_a_run_below_the_paintings_resolution_says_so_and_its_recipe_keeps_it(ra
     full = _run(p, c, m, small.with_changes(size=128), net=random_net)
     assert not any(isinstance(e, Info) and "below the painting's" in e.message for e in full)
     assert "worked_below" not in Recipe.of_run("harmonize", full[-1], small, []).extra
+
+
+def test_by_default_a_harmonization_works_at_the_paintings_own_resolution(random_net):
+    p, c, m = _case(96, 128)
+    default = HarmonizeParams(pass1_iterations=1, pass2_iterations=1, loose_radius=2, crop_margin=4)
+    assert default.size == OWN_SIZE
+    events = _run(p, c, m, default, net=random_net)
+    said = [e.message for e in events if isinstance(e, Info)]
+    assert any(m.startswith("Working at 128x96;") for m in said)
+    assert not any("softer" in m for m in said) and "worked_below" not in events[-1].extra
+    assert working_shape(96, 128, OWN_SIZE) == (96, 128)
+    # a painting larger than this machine fits is worked on at the largest it fits, and that is said
+    top = int(HarmonizeParams.LIMITS["size"].highest)
+    assert working_shape(3 * top, 4 * top, OWN_SIZE) == (round(top * 3 / 4), top)
+
+
+def test_a_size_below_the_smallest_is_refused_but_0_means_the_paintings_own():
+    validate_params(HarmonizeParams(size=OWN_SIZE))
+    for bad in (1, 31):
+        with pytest.raises(StudioInputError, match="painting's own resolution"):
+            validate_params(HarmonizeParams(size=bad))
 
 
 def _run_with_tau_change(net, when: str, tau: float):

@@ -483,6 +483,17 @@ def test_every_mode_explains_itself_and_mixed_gradients_says_it_is_see_through(w
     assert "see-through" in box.itemText(box.findData("poisson-mixed"))
 
 
+def test_the_size_starts_at_the_paintings_own_resolution_and_says_so(win):
+    ws = win.workspace("harmonize")
+    spin = ws.panel().size
+    assert ws.params().size == 0 and spin.value() == 0 and spin.text() == "The painting's own"
+    assert "the painting's resolution" in ws.describe(ws.state()).splitlines()[0]
+    spin.setValue(spin.value() + spin.singleStep())
+    assert ws.params().size == 64 and "64 px" in ws.describe(ws.state())
+    spin.setValue(0)
+    assert ws.params().size == 0
+
+
 def test_a_preview_below_the_paintings_resolution_says_so_on_the_result_and_in_its_recipe(win, qtbot, tmp_path):
     ws = win.workspace("harmonize")
     ws.run_engine.extra = {"worked_below": {"worked_at": [60, 45], "painting": [PW, PH]}}
