@@ -174,6 +174,35 @@ def contains(layer: ObjectLayer, x: float, y: float) -> bool:
     return abs(u) <= w / 2 and abs(v) <= h / 2
 
 
+def rotation_handle(layer: ObjectLayer, reach: float) -> tuple[float, float]:
+    """Where the rotation handle sits: ``reach`` painting pixels beyond the middle of the object's top edge,
+    along its turned (not flipped) up direction."""
+    t = layer.transform
+    th = math.radians(t.rotation)
+    up = np.array([-math.sin(th), -math.cos(th)])  # the rotation of _linear_part applied to (0, -1)
+    far = layer.size[1] / 2 * t.scale + reach
+    return float(t.x + up[0] * far), float(t.y + up[1] * far)
+
+
+def scale_from_corner_drag(start: Transform, grab: tuple[float, float], now: tuple[float, float]) -> float:
+    """The scale when a corner grabbed at ``grab`` (painting pixels) is dragged to ``now``: the object grows
+    about its centre as the pointer moves away from it (bounded as every scale is)."""
+    before = math.hypot(grab[0] - start.x, grab[1] - start.y)
+    after = math.hypot(now[0] - start.x, now[1] - start.y)
+    if before < 1e-6:
+        return start.scale
+    return start.with_changes(scale=start.scale * after / before).scale
+
+
+def rotation_from_handle_drag(start: Transform, grab: tuple[float, float], now: tuple[float, float]) -> float:
+    """The rotation (degrees, counter-clockwise on screen, in [-180, 180)) when the rotation handle grabbed at
+    ``grab`` is dragged to ``now``: the object turns about its centre with the pointer."""
+    a0 = math.atan2(grab[1] - start.y, grab[0] - start.x)
+    a1 = math.atan2(now[1] - start.y, now[0] - start.x)
+    turned = start.rotation - math.degrees(a1 - a0)  # y points down: a growing screen angle is clockwise
+    return (turned + 180.0) % 360.0 - 180.0
+
+
 def feather_alpha(alpha: np.ndarray, feather: float) -> np.ndarray:
     """Soften the edge inwards: a pixel at distance d (pixels) inside the edge keeps ``min(d / feather, 1)``
     of its alpha, so nothing spreads outside the object. Where the object runs off the image's border

@@ -20,6 +20,9 @@ from studio.compositing import (
     layer_from_rgba,
     load_mask_file,
     loose_mask,
+    rotation_from_handle_drag,
+    rotation_handle,
+    scale_from_corner_drag,
 )
 from studio.engines.errors import StudioInputError
 
@@ -186,6 +189,26 @@ def test_centred_places_and_shrinks_to_fit_and_hit_testing():
     np.testing.assert_allclose(corners.min(axis=0), [17, 10], atol=1e-9)
     np.testing.assert_allclose(corners.max(axis=0), [23, 20], atol=1e-9)
     assert contains(rotated, 20, 19) and not contains(rotated, 24, 15)
+
+
+def test_corner_and_rotation_handles_scale_and_turn_the_object_about_its_centre():
+    lay = layer(x=20, y=15, scale=2.0)  # 10x6 object: 20x12 on the painting
+    x, y = rotation_handle(lay, reach=5)
+    assert (x, y) == pytest.approx((20, 15 - 6 - 5))  # above the top edge's middle
+    turned = layer(x=20, y=15, rotation=90)  # counter-clockwise on screen: its top now faces left
+    assert rotation_handle(turned, reach=5) == pytest.approx((20 - 3 - 5, 15))
+    t = lay.transform
+    corner = tuple(layer_corners(lay)[2])  # bottom right
+    far = (20 + 2 * (corner[0] - 20), 15 + 2 * (corner[1] - 15))
+    assert scale_from_corner_drag(t, corner, far) == pytest.approx(4.0)  # twice as far: twice the size
+    assert scale_from_corner_drag(t, corner, (20, 15)) == pytest.approx(0.01)  # bounded, never 0
+    # dragging the handle from above the centre to its left turns it a quarter counter-clockwise
+    assert rotation_from_handle_drag(t, (20, 5), (10, 15)) == pytest.approx(90.0)
+    assert rotation_from_handle_drag(t, (20, 5), (30, 15)) == pytest.approx(-90.0)
+    # ... and the turned object's handle is where the pointer went
+    after = layer(x=20, y=15, scale=2.0, rotation=90.0)
+    hx, hy = rotation_handle(after, reach=5)
+    assert hy == pytest.approx(15) and hx < 20
 
 
 def test_transform_round_trips_and_clamps_scale():

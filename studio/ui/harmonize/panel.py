@@ -170,7 +170,8 @@ class HarmonizePanel(QWidget):
         self.loose_radius = self._spin(0, 500, 2, 0, " px")
         self.show_masks = QCheckBox("Show masks on the picture")
         self.show_masks.toggled.connect(self._masks_toggled)
-        hint = QLabel("Drag the object on the picture to move it; Ctrl + wheel scales, Shift + wheel rotates.")
+        hint = QLabel("Drag the object on the picture to move it, a corner to scale it, the round handle to turn "
+                      "it; Ctrl + wheel scales, Shift + wheel rotates.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #9a9a9a;")
         placement = QWidget()

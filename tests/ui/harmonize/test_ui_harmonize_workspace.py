@@ -224,6 +224,42 @@ def test_dragging_the_object_moves_it_and_one_undo_puts_it_back(win, qtbot):
     assert ws.state() is before and canvas.image_rect().left() != pytest.approx(off.x() - 5 * zoom, abs=1)
 
 
+def _drag(qtbot, canvas, start: QPointF, end: QPointF, steps: int = 5) -> None:
+    a, b = canvas.to_widget(start), canvas.to_widget(end)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=a.toPoint())
+    for k in range(1, steps + 1):
+        qtbot.mouseMove(canvas, (a + (b - a) * (k / steps)).toPoint())
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=b.toPoint())
+
+
+def test_the_corner_handles_scale_and_the_round_handle_turns_the_object(win, qtbot):
+    from studio.compositing import layer_corners, rotation_handle
+    from studio.ui.harmonize.canvas_tool import ROTATE_REACH_PX
+
+    ws = win.workspace("harmonize")
+    canvas = win.canvas
+    before = ws.state()
+    t = before.layer.transform
+    corner = QPointF(*layer_corners(before.layer)[2])  # bottom right, away from the centre
+    centre = QPointF(t.x, t.y)
+    assert canvas.tool().handle_at(canvas, corner) == ("scale", 2)
+    _drag(qtbot, canvas, corner, centre + (corner - centre) * 1.5)
+    after = ws.state().layer.transform
+    assert after.scale == pytest.approx(t.scale * 1.5, rel=0.03) and (after.x, after.y) == (t.x, t.y)
+    assert ws.undo_stack.count() == 1  # the whole drag is one step
+    # the round handle above the top edge turns it about its centre, a quarter turn to the left here
+    knob = QPointF(*rotation_handle(ws.state().layer, ROTATE_REACH_PX / canvas.zoom()))
+    assert canvas.tool().handle_at(canvas, knob) == ("rotate", 0)
+    r = knob.y() - t.y  # negative: the knob is above the centre
+    _drag(qtbot, canvas, knob, QPointF(t.x + r, t.y), steps=8)
+    turned = ws.state().layer.transform
+    assert turned.rotation == pytest.approx(90.0, abs=2.0) and turned.scale == after.scale
+    assert ws.undo_stack.count() == 2
+    ws.undo_stack.undo()
+    ws.undo_stack.undo()
+    assert ws.state() is before
+
+
 def before_composite(ws: HarmonizeWorkspace, state) -> np.ndarray:
     return ws.composition(state).composite
 
