@@ -51,6 +51,7 @@ class HarmonizeParams(Params):
     pass1_iterations: int = 30  # L-BFGS iterations of pass 1 (independent mapping)
     pass2_iterations: int = 60  # L-BFGS iterations of pass 2 (consistent mapping)
     denoise: bool = True  # guided chroma denoising in CIELAB after pass 2
+    patch_synthesis: bool = True  # then rebuild the object from the painting's own 7x7 patches (the paper's)
     gatys_iterations: int = 50  # L-BFGS iterations of the masked Gatys quick mode
     pass2_init: str = "composite"  # pass 2 starts from: composite (as the paper's code) | pass1
     crop_margin: int = 64  # the optimisation runs on the loose mask's bounding box plus this margin (px at size)
@@ -73,6 +74,8 @@ class HarmonizeParams(Params):
         "pass2_iterations": "Optimisation steps of the second pass (consistent brush strokes and textures).",
         "gatys_iterations": "Optimisation steps of the masked Gatys pass.",
         "denoise": "Remove colour speckles after the second pass.",
+        "patch_synthesis": "Rebuild the object from the painting's own small patches, keeping its fine detail, so "
+                           "it holds only colours and strokes the painting has (the paper's last step).",
         "seed": "Random seed: the same seed and settings give the same picture.",
     }
 

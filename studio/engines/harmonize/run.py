@@ -53,6 +53,7 @@ from studio.engines.harmonize.losses import (
 from studio.engines.harmonize.params import OWN_SIZE, HarmonizeParams
 from studio.engines.harmonize.post import blend, denoise_chroma
 from studio.engines.harmonize.quick import color_transfer, gatys_objective, poisson_blend
+from studio.engines.harmonize.synthesis import PATCH_RADIUS, rebuild_from_painting
 from studio.engines.harmonize.validate import validate_inputs, validate_params
 from studio.engines.masks import binarize, bounding_box, dilate, feather, resize_mask
 
@@ -256,6 +257,19 @@ def _to_input_resolution(work: _Work, result_work: np.ndarray, painting: np.ndar
 MIN_WORKING_PIXELS = 16
 
 
+def _synthesise(result_crop: np.ndarray, work: _Work, seed: int, check: Callable[[], None]) -> np.ndarray:
+    """The crop with its loose-mask part rebuilt from the painting's patches (synthesis.py); only the loose
+    mask's bounding box (and a patch's reach around it) is matched."""
+    loose = work.crop(work.loose)
+    y0, y1, x0, x1 = bounding_box(loose, PATCH_RADIUS)
+    part = result_crop[y0:y1, x0:x1]
+    rebuilt = rebuild_from_painting(part, work.painting, seed=seed, check=check)
+    m = loose[y0:y1, x0:x1, None]
+    out = result_crop.copy()
+    out[y0:y1, x0:x1] = rebuilt * m + part * (1 - m)
+    return out
+
+
 class _LiveTau:
     """The style strength of a running harmonization, as the user moves it."""
 
@@ -425,7 +439,13 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
         extra["params"] = params.with_changes(tau=live.tau).to_dict()
     result_crop = _np(v.detach() / 255.0)
     if params.denoise and not cancelled and params.mode == "dph":
-        result_crop = denoise_chroma(result_crop, mask=work.crop(work.loose))
+        result_crop = denoise_chroma(result_crop, mask=work.crop(work.loose), guide=work.crop(work.composite))
+    if params.patch_synthesis and not cancelled and params.mode == "dph":
+        yield Info("Rebuilding the object from the painting's own 7x7 patches (the paper's patch synthesis)...")
+        try:
+            result_crop = _synthesise(result_crop, work, params.seed, control.check)
+        except Cancelled:
+            cancelled = True
     result_work = work.paste(result_crop)
     final = _to_input_resolution(work, result_work, painting, tight_mask, params)
     if intermediate is not None:

@@ -222,6 +222,7 @@ class HarmonizePanel(QWidget):
         self.gatys.setRange(1, 10000)
         self.gatys.setSingleStep(50)
         self.denoise = QCheckBox("Remove colour speckles")
+        self.synthesis = QCheckBox("Rebuild from the painting's patches")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         engine = QWidget()
@@ -234,6 +235,7 @@ class HarmonizePanel(QWidget):
         ef.addRow("Pass 2 iterations", self.pass2)
         ef.addRow("Iterations", self.gatys)
         ef.addRow("", self.denoise)
+        ef.addRow("", self.synthesis)
         ef.addRow("Seed", self.seed)
 
         self.sections = {
@@ -273,6 +275,7 @@ class HarmonizePanel(QWidget):
         b.bind("pass2_iterations", self.pass2, "Pass 2 iterations")
         b.bind("gatys_iterations", self.gatys, "Iterations")
         b.bind("denoise", self.denoise, "Denoise")
+        b.bind("patch_synthesis", self.synthesis, "Patch synthesis")
         b.bind("seed", self.seed, "Seed")
         self.transform_binder = t = Binder(TIPS, self, quiet=lambda: self._updating)
         t.edited.connect(self.transform_edited)
@@ -301,7 +304,7 @@ class HarmonizePanel(QWidget):
         mode = self.mode.currentData()
         iterative = mode in ITERATIVE_MODES
         for widget, shown in ((self.pass1, mode == "dph"), (self.pass2, mode == "dph"), (self.denoise, mode == "dph"),
-                              (self.gatys, mode == "gatys")):
+                              (self.synthesis, mode == "dph"), (self.gatys, mode == "gatys")):
             self.engine_form.setRowVisible(widget, shown)
         self.tau.setEnabled(iterative)
         self.seed.setEnabled(iterative)
