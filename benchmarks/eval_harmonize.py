@@ -13,6 +13,7 @@ studio.engines.harmonize.metrics; lower is better for each), and studio's time.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             rows[name].append([s["style"], s["content"], s["seam"]])
             t = f"{secs:6.0f}s" if secs is not None else ""
             print(f"{n:>4} {name:>6} {s['style']:8.4f} {s['content']:8.4f} {s['seam']:6.2f} {t:>7}", flush=True)
+    # peak memory of this process (run one case a process for per-case figures)
+    print(f"peak memory (max RSS) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
     print("mean over cases (style, content, seam):")
     for name, r in rows.items():
         if r:

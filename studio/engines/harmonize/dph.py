@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -39,6 +41,20 @@ from studio.engines.harmonize.patch_match import (
 )
 from studio.engines.masks import layer_masks
 
+#: how much colour counts when a patch of the composite is matched to the painting (``nearest_patches``'
+#: colour_weight, on CIELAB / 100). The paper's VGG-19 features carry colour; studio's edge-tuned VGG16-hed
+#: features hardly do, and without it a black eagle matched the painting's orange beard and turned brown.
+COLOUR_WEIGHT = 2.0
+
+
+def lab_colours(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(3, h, w): the CIELAB colour / 100 of ``image`` (1, 3, H, W) in [0, 1], averaged over each position of a
+    feature map of ``shape`` and its 3x3 neighbours (a patch's colour)."""
+    rgb = image[0].permute(1, 2, 0).detach().clamp(0, 1).cpu().numpy().astype(np.float32)
+    lab = torch.from_numpy(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB) / 100.0).permute(2, 0, 1)[None]
+    small = F.adaptive_avg_pool2d(lab, shape)
+    return F.avg_pool2d(small, 3, stride=1, padding=1, count_include_pad=False)[0].to(image.device)
+
 
 def build_pass1(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Tensor,
                 loose: torch.Tensor, check: Callable[[], None] | None = None) -> Objective:
@@ -52,7 +68,10 @@ def build_pass1(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Te
     terms: list[LayerTerm] = [content_term(CONTENT_LAYER, cf[CONTENT_LAYER][0].clone(), PASS1_CONTENT_WEIGHT)]
     for name in layers:
         m = masks[name]
-        idx = nearest_patches(cf[name][0], pf[name][0], query_mask=(m > 0.01).float(), check=check)
+        colours = (lab_colours(composite, tuple(cf[name].shape[-2:])),
+                   lab_colours(painting, tuple(pf[name].shape[-2:])))
+        idx = nearest_patches(cf[name][0], pf[name][0], query_mask=(m > 0.01).float(), check=check, colours=colours,
+                              colour_weight=COLOUR_WEIGHT)
         match = gather_positions(pf[name][0], idx, tuple(m.shape))
         area = m.sum().clamp_min(1e-6)
         target = gram_masked(match, m) / area
@@ -80,7 +99,8 @@ def consistent_mapping(net: FeatureNetwork, painting: torch.Tensor, intermediate
     h2, w2 = pref.shape[-2:]
     tmask = F.interpolate((tight > 0.1).float()[None, None], size=(h, w), mode="nearest")[0, 0]
     query = F.max_pool2d(tmask[None, None], 5, stride=1, padding=2)[0, 0]
-    idx = nearest_patches(xf, pref, query_mask=query, check=check)
+    colours = (lab_colours(intermediate, (h, w)), lab_colours(painting, (h2, w2)))
+    idx = nearest_patches(xf, pref, query_mask=query, check=check, colours=colours, colour_weight=COLOUR_WEIGHT)
     coords = to_coords(idx.clamp_min(0), h, w, w2)
     guide = F.interpolate(painting, size=(h2, w2), mode="bilinear", align_corners=False)[0]
     coords = refine_mapping(coords, guide, tmask, radius=2)

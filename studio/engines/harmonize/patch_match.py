@@ -35,12 +35,16 @@ def _normalised(p: torch.Tensor) -> torch.Tensor:
 
 def nearest_patches(query: torch.Tensor, key: torch.Tensor, query_mask: torch.Tensor | None = None,
                     size: int = 3, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                    check: Callable[[], None] | None = None) -> torch.Tensor:
+                    check: Callable[[], None] | None = None,
+                    colours: tuple[torch.Tensor, torch.Tensor] | None = None, colour_weight: float = 0.0,
+                    ) -> torch.Tensor:
     """For each position of ``query`` (C, H, W), the flat index into ``key`` (C, H2, W2) of the most
     similar patch (cosine similarity of size x size patches); -1 where ``query_mask`` is off.
 
     Never builds the full similarity matrix: at most ``chunk_bytes`` of similarities at a time.
-    ``check`` (e.g. a cancel test that raises) runs before each chunk.
+    ``check`` (e.g. a cancel test that raises) runs before each chunk. ``colours`` (query (3, H, W), key
+    (3, H2, W2): each position's colour, e.g. CIELAB / 100) with ``colour_weight`` w make the score
+    ``cosine - w * |colour difference|^2``, so that among patches of like structure the one of like colour wins.
     """
     if query.shape[0] != key.shape[0]:
         raise ValueError(f"channel counts differ: {query.shape[0]} and {key.shape[0]}")
@@ -55,6 +59,11 @@ def nearest_patches(query: torch.Tensor, key: torch.Tensor, query_mask: torch.Te
     if sel.numel() == 0:
         return out
     qp_all = patches(query, size)
+    use_colour = colours is not None and colour_weight > 0
+    if use_colour:
+        qc = colours[0].reshape(colours[0].shape[0], -1).t().float()  # (H*W, 3)
+        kc = colours[1].reshape(colours[1].shape[0], -1).t().float()  # (N2, 3)
+        kc2 = kc.pow(2).sum(1)
     rows = max(1, int(chunk_bytes // (4 * n2)))
     for start in range(0, sel.numel(), rows):
         if check is not None:
@@ -62,6 +71,9 @@ def nearest_patches(query: torch.Tensor, key: torch.Tensor, query_mask: torch.Te
         idx = sel[start:start + rows]
         q = _normalised(qp_all.index_select(0, idx))
         sim = q @ kp.t()  # (rows, N2)
+        if use_colour:
+            c = qc.index_select(0, idx)
+            sim -= colour_weight * (c.pow(2).sum(1, keepdim=True) + kc2[None] - 2 * c @ kc.t())
         out[idx] = sim.argmax(dim=1)
     return out
 

@@ -106,6 +106,34 @@ def test_matching_finds_copied_patches_and_respects_the_mask():
     assert (match[:, 0, 0] == 0).all()
 
 
+def test_colour_decides_between_patches_of_like_structure():
+    """The feature network may not see colour (studio's edge-tuned VGG16): two painting places of the same
+    texture, one blue and one orange; a dark-blue object must match the blue one."""
+    g = torch.Generator().manual_seed(4)
+    texture = torch.rand(8, 6, 6, generator=g)
+    key = torch.cat([texture, texture + 0.01 * torch.rand(8, 6, 6, generator=g)], dim=2)  # (8, 6, 12)
+    query = texture[:, 1:5, 1:5].clone()  # the structure of both halves; best by features: the left half
+    kc = torch.zeros(3, 6, 12)
+    kc[:, :, :6] = torch.tensor([0.5, 0.3, 0.4])[:, None, None]  # orange (CIELAB / 100)
+    kc[:, :, 6:] = torch.tensor([0.2, -0.05, -0.3])[:, None, None]  # dark blue
+    qc = torch.tensor([0.15, 0.0, -0.25])[:, None, None].expand(3, 4, 4)
+    plain = to_coords(nearest_patches(query, key), 4, 4, 12)
+    assert (plain[1:3, 1:3, 1] < 6).all()  # structure alone: the orange half
+    coloured = to_coords(nearest_patches(query, key, colours=(qc, kc), colour_weight=2.0), 4, 4, 12)
+    assert (coloured[1:3, 1:3, 1] >= 6).all()  # with colour: the blue half, the same texture
+    np.testing.assert_array_equal(coloured[1:3, 1:3, 1] - 6, plain[1:3, 1:3, 1])
+
+
+def test_lab_colours_are_the_patch_colours_at_the_feature_maps_size():
+    from studio.engines.harmonize.dph import lab_colours
+
+    img = torch.zeros(1, 3, 32, 32)
+    img[:, 2, :, 16:] = 1.0  # blue right half
+    c = lab_colours(img, (4, 4))
+    assert c.shape == (3, 4, 4)
+    assert c[2, 0, 0] == pytest.approx(0.0, abs=1e-3) and c[2, 0, 3] < -0.9  # b* of blue, / 100
+
+
 def test_refine_mapping_replaces_an_outlier_by_its_neighbours_agreement():
     h = w = 9
     ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
