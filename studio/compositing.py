@@ -318,6 +318,19 @@ def _paint_strokes(labels: np.ndarray, strokes: tuple[Stroke, ...] | list[Stroke
             cv2.line(labels, p, q, int(value), 2 * r)
 
 
+def refined_alpha(alpha: np.ndarray, strokes: tuple[Stroke, ...] | list[Stroke]) -> np.ndarray:
+    """An object's own transparency (float32 HxW in [0, 1]) with brush strokes on it: the Keep brush makes
+    what it covers opaque, the Remove brush transparent; the rest keeps its soft edge."""
+    out = np.clip(np.asarray(alpha, dtype=np.float32), 0, 1).copy()
+    if not strokes:
+        return out
+    labels = np.full(out.shape, 255, np.uint8)  # 255: not painted
+    _paint_strokes(labels, strokes, 1.0)
+    out[labels == cv2.GC_FGD] = 1.0
+    out[labels == cv2.GC_BGD] = 0.0
+    return out
+
+
 class GrabCut:
     """GrabCut on one photo, run again and again as the rectangle and strokes change.
 

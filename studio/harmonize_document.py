@@ -25,6 +25,7 @@ from studio.compositing import (
     grabcut_mask,
     layer_from_rgba,
     loose_mask,
+    refined_alpha,
 )
 from studio.engines.errors import StudioInputError
 from studio.engines.harmonize.params import HarmonizeParams
@@ -35,11 +36,13 @@ CACHE_SIZE = 4  # composites kept (each painting-sized float32), so undo and red
 
 @dataclass(frozen=True)
 class MaskEdit:
-    """How a mask was made, so it can be edited again: a GrabCut rectangle and strokes, or a mask file."""
+    """How a mask was made, so it can be edited again: a GrabCut rectangle and strokes, a mask file, or
+    (``from_alpha``) strokes on the object image's own transparency."""
 
     rect: tuple[int, int, int, int] | None = None
     strokes: tuple[Stroke, ...] = ()
     mask_path: str = ""
+    from_alpha: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +186,14 @@ def cutout_layer(photo: Any, mask: np.ndarray, edit: MaskEdit) -> tuple[ObjectLa
     return layer, Cutout(photo, mask, edit)
 
 
+def alpha_layer(image: Any, strokes: tuple[Stroke, ...] = ()) -> tuple[ObjectLayer, Cutout]:
+    """An image with transparency as the object, its edge refined by ``strokes`` (none: as it is)."""
+    edit = MaskEdit(strokes=tuple(strokes), from_alpha=True)
+    mask = refined_alpha(image.alpha, edit.strokes)
+    layer = layer_from_rgba(image.rgb, mask, source=str(image.path), source_sha256=str(image.sha256))
+    return layer, Cutout(image, mask, edit)
+
+
 def has_transparency(image: Any) -> bool:
     return image.alpha is not None and float(image.alpha.min()) < 0.99
 
@@ -202,6 +213,7 @@ def composition_record(state: HarmonizeState) -> dict[str, Any]:
                 "strokes": [{"points": [[round(x, 1), round(y, 1)] for x, y in st.points], "radius": st.radius,
                              "foreground": st.foreground} for st in edit.strokes],
                 "mask_file": edit.mask_path,
+                "from_alpha": edit.from_alpha,
             }
     return record
 
@@ -217,7 +229,7 @@ def cutout_edit(record: dict[str, Any]) -> MaskEdit:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudioInputError(f"The recipe's cut-out could not be read ({exc}).") from exc
-    return MaskEdit(rect, strokes)  # type: ignore[arg-type]
+    return MaskEdit(rect, strokes, from_alpha=bool(cut.get("from_alpha", False)))  # type: ignore[arg-type]
 
 
 def placed_object(obj: Any, record: dict[str, Any], mask: np.ndarray | None = None,
@@ -227,7 +239,7 @@ def placed_object(obj: Any, record: dict[str, Any], mask: np.ndarray | None = No
     if mask is not None:
         layer, cutout = cutout_layer(obj, mask, MaskEdit(mask_path=mask_path))
     elif has_transparency(obj):
-        layer, cutout = layer_from_rgba(obj.rgb, obj.alpha, source=str(obj.path), source_sha256=obj.sha256), None
+        layer, cutout = alpha_layer(obj, cutout_edit(record).strokes)
     else:
         edit = cutout_edit(record)
         if edit.rect is None and not edit.strokes:

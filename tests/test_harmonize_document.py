@@ -86,7 +86,9 @@ def test_the_recipe_record_puts_the_object_back_where_it_was():
     s = with_transform(s, {"x": 21.5, "y": 12.0, "rotation": 15.0})
     record = composition_record(s)
     again, cutout = placed_object(obj, record)
-    assert cutout is None and again.transform == s.layer.transform and again.size == s.layer.size
+    # a transparent image is its own cut-out: its edge can be refined with the brushes (none here)
+    assert cutout.edit == MaskEdit(from_alpha=True) and again.transform == s.layer.transform
+    assert again.size == s.layer.size
 
 
 def test_a_cutout_record_round_trips_its_rectangle_and_strokes():
@@ -97,6 +99,25 @@ def test_a_cutout_record_round_trips_its_rectangle_and_strokes():
     layer, cutout = cutout_layer(photo, mask, edit)
     s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
     assert cutout_edit(composition_record(s)) == edit
+
+
+def test_a_transparent_objects_refined_edge_round_trips_through_the_recipe():
+    from studio.compositing import Stroke
+    from studio.harmonize_document import alpha_layer
+
+    rgb = np.random.default_rng(1).random((20, 30, 3)).astype(np.float32)
+    alpha = np.zeros((20, 30), np.float32)
+    alpha[4:16, 5:25] = 1.0
+    alpha[4:16, 5] = 0.5  # a soft edge
+    obj = Img(rgb, alpha)
+    strokes = (Stroke(((10.0, 10.0),), 2.0, False), Stroke(((27.0, 10.0),), 1.0, True))
+    layer, cutout = alpha_layer(obj, strokes)
+    assert cutout.edit.from_alpha and cutout.edit.strokes == strokes
+    assert cutout.mask[10, 10] == 0.0 and cutout.mask[10, 27] == 1.0 and cutout.mask[8, 5] == 0.5
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
+    again, cut2 = placed_object(obj, composition_record(s))
+    np.testing.assert_array_equal(again.alpha, s.layer.alpha)
+    assert cut2.edit == cutout.edit
 
 
 def test_replacing_the_object_keeps_its_place_size_and_turn():

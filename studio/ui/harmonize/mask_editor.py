@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.compositing import GrabCut, Stroke, load_mask_file
+from studio.compositing import GrabCut, Stroke, load_mask_file, refined_alpha
 from studio.engines.errors import StudioInputError
 from studio.harmonize_document import MaskEdit
 from studio.ui.brush_keys import add_brush_keys
@@ -173,6 +173,9 @@ class MaskEditorDialog(QDialog):
         self._strokes: list[Stroke] = list(edit.strokes)
         self._mask_path = edit.mask_path
         self._mask: np.ndarray | None = mask
+        alpha = getattr(photo, "alpha", None)
+        self._from_alpha = edit.from_alpha and alpha is not None
+        self._alpha = np.asarray(alpha, np.float32) if self._from_alpha else None
 
         self.view = MaskView(self.rgb)
         self.view.box = self._rect
@@ -223,6 +226,10 @@ class MaskEditorDialog(QDialog):
         layout.addWidget(self.buttons)
         if self._mask is None and self._rect is not None:
             self.recompute()
+        if self._from_alpha:
+            self.set_tool("fg")  # the edge is refined with the brushes; a rectangle would start a GrabCut
+            if self._mask is None:
+                self.recompute()
         self._refresh()
 
     # results ------------------------------------------------------------------------------------
@@ -230,7 +237,7 @@ class MaskEditorDialog(QDialog):
         return self._mask
 
     def edit(self) -> MaskEdit:
-        return MaskEdit(self._rect, tuple(self._strokes), self._mask_path)
+        return MaskEdit(self._rect, tuple(self._strokes), self._mask_path, self._from_alpha)
 
     # actions ------------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -243,6 +250,7 @@ class MaskEditorDialog(QDialog):
         self.view.box = self._rect
         self._strokes = []
         self._mask_path = ""
+        self._from_alpha = False  # a rectangle starts a GrabCut cut-out instead of the image's transparency
         self.recompute()
         if self._mask is not None:
             self.set_tool("fg")
@@ -275,12 +283,16 @@ class MaskEditorDialog(QDialog):
             return False
         self._mask = (mask >= 0.5).astype(np.float32)
         self._mask_path = str(path)
-        self._rect, self._strokes = None, []
+        self._rect, self._strokes, self._from_alpha = None, [], False
         self.view.box = None
         self._refresh(f"Using the mask file {Path(path).name}.")
         return True
 
     def recompute(self) -> None:
+        if self._from_alpha:  # refining the image's own transparency: the strokes paint on it directly
+            self._mask = refined_alpha(self._alpha, self._strokes)
+            self._refresh()
+            return
         if self._rect is None and not self._strokes:
             self._mask = None
             self._refresh()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from studio.compositing import MAX_SCALE, MIN_SCALE, ObjectLayer
 from studio.engines.harmonize.params import OWN_SIZE, TAU_PRESETS, HarmonizeParams
+from studio.harmonize_document import has_transparency
 from studio.ui.binder import Binder
 from studio.ui.image_slots import THUMB, DropFrame, image_caption, thumbnail
 from studio.ui.log_slider import LogSlider
@@ -133,7 +134,8 @@ class HarmonizePanel(QWidget):
             "The object to paste: a PNG with transparency, or a photo you cut out with a mask.",
         )
         self.add_object = self.object_slot.add_button("Add\u2026", "A PNG with transparency, or a photo to cut out")
-        self.edit_mask = self.object_slot.add_button("Mask\u2026", "Cut the object out of its photo again")
+        self.edit_mask = self.object_slot.add_button(
+            "Mask\u2026", "Cut the object out of its photo again, or refine its edge with the Keep and Remove brushes")
         self.remove_object = self.object_slot.add_button("Remove", "Remove the object")
         self.add_object.clicked.connect(self.add_object_clicked)
         self.edit_mask.clicked.connect(self.edit_mask_clicked)
@@ -327,7 +329,7 @@ class HarmonizePanel(QWidget):
             else:
                 w, h = layer.size
                 name = (layer.source.replace("\\", "/").rsplit("/", 1)[-1]) if layer.source else "object"
-                how = "cut out with a mask" if object_image is not None else ""
+                how = "" if object_image is None or has_transparency(object_image) else "cut out with a mask"
                 caption = f"{name}\n{w}\u00d7{h}" + (f", {how}" if how else "")
                 self.object_slot.show_image(SimpleNamespace(rgb=layer.rgb, alpha=layer.alpha), caption)
                 self.transform_binder.show(layer.transform)

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
-from studio.compositing import ObjectLayer, Stroke, Transform, layer_from_rgba, load_mask_file
+from studio.compositing import ObjectLayer, Stroke, Transform, load_mask_file
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
 from studio.engines.harmonize.params import LIVE_FIELDS, OWN_SIZE, HarmonizeParams
@@ -28,6 +28,7 @@ from studio.harmonize_document import (
     Cutout,
     HarmonizeState,
     MaskEdit,
+    alpha_layer,
     centre_changes,
     composition_record,
     cutout_layer,
@@ -317,12 +318,11 @@ class HarmonizeWorkspace(Workspace):
         """A PNG with transparency is placed at once; a photo opens the mask editor."""
         if has_transparency(image):
             try:
-                layer = layer_from_rgba(image.rgb, image.alpha, source=str(image.path),
-                                        source_sha256=str(image.sha256))
+                layer, cutout = alpha_layer(image)
             except StudioInputError as exc:
                 self.host.notify(str(exc), "error")
                 return False
-            self.set_object(layer)
+            self.set_object(layer, cutout)
             return True
         return self.cut_out(image)
 

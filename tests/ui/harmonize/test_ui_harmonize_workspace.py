@@ -474,6 +474,37 @@ def test_a_recipe_brings_back_a_grabcut_cutout_and_its_placement(win, qtbot, fil
     np.testing.assert_array_equal(ws.composition().composite, ws.composition(made).composite)
 
 
+def test_a_placed_pngs_edge_is_refined_with_the_brush_and_its_recipe_keeps_the_strokes(win, qtbot, tmp_path):
+    ws = win.workspace("harmonize")
+    ws.set_transform({"x": 50.0, "y": 30.0, "rotation": 20.0})
+    before = ws.state()
+    c = before.cutout
+    assert c is not None and c.edit.from_alpha and ws.panel().edit_mask.isEnabled()
+    dialog = ws.make_mask_dialog(c.photo, c)
+    assert dialog.view.tool == "fg"  # the brushes, not a GrabCut rectangle
+    np.testing.assert_array_equal(dialog.mask(), c.photo.alpha)
+    dialog.add_stroke(Stroke(((5.0, 5.0),), 1.0, False))  # Remove: a hole in the block (PNG pixels)
+    assert dialog.mask()[5, 5] == 0.0 and dialog.mask()[5, 9] == 1.0
+    assert ws.apply_mask_dialog(dialog, c.photo)
+    s = ws.state()
+    assert s.layer.alpha[5, 5] == 0.0 and s.layer.alpha[5, 9] == 1.0  # (the layer keeps the PNG's 2 px margin)
+    assert s.layer.transform == before.layer.transform  # the placement stays
+    assert ws.undo_stack.count() == 2
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+    out = win.export_result(str(tmp_path / "refined.png"))
+    ws.remove_object()
+    assert win.open_file(str(out))
+    again = ws.state()
+    np.testing.assert_array_equal(again.layer.alpha, s.layer.alpha)  # the strokes were replayed on the alpha
+    assert again.cutout.edit == s.cutout.edit and again.layer.transform == s.layer.transform
+    ws.undo_stack.undo()
+    ws.undo_stack.undo()
+    ws.undo_stack.undo()
+    assert ws.state().layer.alpha[5, 5] == 1.0
+
+
 def test_a_transparent_png_opened_on_a_painting_becomes_the_object(win, files):
     ws = win.workspace("harmonize")
     ws.remove_object()
