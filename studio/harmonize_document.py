@@ -29,6 +29,7 @@ from studio.compositing import (
 )
 from studio.engines.errors import StudioInputError
 from studio.engines.harmonize.params import HarmonizeParams
+from studio.engines.harmonize.run import working_shape
 
 DEFAULT_LOOSE_RADIUS = 16.0
 CACHE_SIZE = 4  # composites kept (each painting-sized float32), so undo and redo redraw at once
@@ -260,6 +261,6 @@ def engine_params(state: HarmonizeState) -> HarmonizeParams:
     if state.painting is None:
         return p
     h, w = state.painting.rgb.shape[:2]
-    factor = min(p.size, max(h, w)) / max(h, w)  # the engine never works above the painting's size
+    factor = max(working_shape(h, w, p.size)) / max(h, w)  # never above the painting's size; 0: its own
     feather = state.layer.feather if state.layer is not None else p.feather / factor
     return p.with_changes(loose_radius=max(1, round(state.loose_radius * factor)), feather=round(feather * factor, 3))

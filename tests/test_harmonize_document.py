@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +118,19 @@ def test_a_transparent_objects_refined_edge_round_trips_through_the_recipe():
     again, cut2 = placed_object(obj, composition_record(s))
     np.testing.assert_array_equal(again.alpha, s.layer.alpha)
     assert cut2.edit == cutout.edit
+
+
+def test_the_engine_gets_the_loose_radius_and_soft_edge_at_its_working_size():
+    from studio.harmonize_document import engine_params
+
+    photo, mask = _photo()
+    layer, cutout = cutout_layer(photo, mask, MaskEdit(rect=(8, 3, 24, 24)))
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting(), loose_radius=12.0), layer, cutout)
+    s = replace(s, layer=replace(s.layer, feather=3.0))
+    own = engine_params(s)  # the default: the painting's own resolution (80 px), nothing scaled
+    assert (own.loose_radius, own.feather) == (12, 3.0)
+    half = engine_params(replace(s, params=s.params.with_changes(size=40)))
+    assert (half.loose_radius, half.feather) == (6, 1.5)
 
 
 def test_replacing_the_object_keeps_its_place_size_and_turn():
