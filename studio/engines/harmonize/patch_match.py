@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 
 
 def patches(features: torch.Tensor, size: int = 3) -> torch.Tensor:
@@ -71,9 +71,11 @@ def nearest_patches(query: torch.Tensor, key: torch.Tensor, query_mask: torch.Te
         idx = sel[start:start + rows]
         q = _normalised(qp_all.index_select(0, idx))
         sim = q @ kp.t()  # (rows, N2)
-        if use_colour:
+        if use_colour:  # - w |c - k|^2 = 2w c.k - w |c|^2 - w |k|^2, in place (no chunk-sized temporaries)
             c = qc.index_select(0, idx)
-            sim -= colour_weight * (c.pow(2).sum(1, keepdim=True) + kc2[None] - 2 * c @ kc.t())
+            sim.addmm_(c, kc.t(), alpha=2 * colour_weight)
+            sim.sub_(colour_weight * c.pow(2).sum(1, keepdim=True))
+            sim.sub_(colour_weight * kc2[None])
         out[idx] = sim.argmax(dim=1)
     return out
 
