@@ -452,6 +452,19 @@ def test_the_real_engine_harmonizes_with_a_quick_mode(win, qtbot):
     assert job.result.extra["params"]["composition"]["loose_radius"] == 4.0
 
 
+def _run_export_and_reopen(win, qtbot, path):
+    """Run (the stand-in engine), export the result with its recipe, remove the object, open the export: the
+    state the recipe brought back."""
+    ws = win.workspace("harmonize")
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+    out = win.export_result(str(path))
+    ws.remove_object()
+    assert win.open_file(str(out))
+    return ws.state()
+
+
 def test_a_recipe_brings_back_a_grabcut_cutout_and_its_placement(win, qtbot, files, tmp_path):
     ws = win.workspace("harmonize")
     photo = win.load_image(str(files["photo"]), "object", remember=False)
@@ -461,13 +474,7 @@ def test_a_recipe_brings_back_a_grabcut_cutout_and_its_placement(win, qtbot, fil
     assert ws.apply_mask_dialog(dialog, photo)
     ws.set_transform({"x": 70.0, "y": 35.0, "rotation": 10.0, "flip_h": True})
     made = ws.state()
-    with qtbot.waitSignal(win.runner.finished, timeout=10000):
-        win.run()
-    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
-    out = win.export_result(str(tmp_path / "cutout.png"))
-    ws.remove_object()
-    assert win.open_file(str(out))
-    s = ws.state()
+    s = _run_export_and_reopen(win, qtbot, tmp_path / "cutout.png")
     assert s.layer is not made.layer and s.layer.transform == made.layer.transform
     np.testing.assert_array_equal(s.layer.alpha, made.layer.alpha)  # GrabCut ran again, the same way
     assert s.cutout.edit == made.cutout.edit
@@ -490,13 +497,7 @@ def test_a_placed_pngs_edge_is_refined_with_the_brush_and_its_recipe_keeps_the_s
     assert s.layer.alpha[5, 5] == 0.0 and s.layer.alpha[5, 9] == 1.0  # (the layer keeps the PNG's 2 px margin)
     assert s.layer.transform == before.layer.transform  # the placement stays
     assert ws.undo_stack.count() == 2
-    with qtbot.waitSignal(win.runner.finished, timeout=10000):
-        win.run()
-    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
-    out = win.export_result(str(tmp_path / "refined.png"))
-    ws.remove_object()
-    assert win.open_file(str(out))
-    again = ws.state()
+    again = _run_export_and_reopen(win, qtbot, tmp_path / "refined.png")
     np.testing.assert_array_equal(again.layer.alpha, s.layer.alpha)  # the strokes were replayed on the alpha
     assert again.cutout.edit == s.cutout.edit and again.layer.transform == s.layer.transform
     ws.undo_stack.undo()
