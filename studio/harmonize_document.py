@@ -237,12 +237,12 @@ def placed_object(obj: Any, record: dict[str, Any], mask: np.ndarray | None = No
                   mask_path: str = "") -> tuple[ObjectLayer, Cutout | None]:
     """The object of a recipe, cut out again (from its mask file, its transparency, or the recipe's GrabCut
     rectangle and strokes) and placed where the record says."""
+    edit = cutout_edit(record)
     if mask is not None:
         layer, cutout = cutout_layer(obj, mask, MaskEdit(mask_path=mask_path))
-    elif has_transparency(obj):
-        layer, cutout = alpha_layer(obj, cutout_edit(record).strokes)
-    else:
-        edit = cutout_edit(record)
+    elif has_transparency(obj) and edit.rect is None:  # its own transparency, perhaps refined by strokes
+        layer, cutout = alpha_layer(obj, edit.strokes)
+    else:  # GrabCut again (a PNG may have been cut out with a rectangle too)
         if edit.rect is None and not edit.strokes:
             raise StudioInputError(f"{Path(str(obj.path)).name} has no transparency and the "
                                    "recipe holds no mask for it.")

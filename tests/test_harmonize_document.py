@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.compositing import layer_from_rgba
+from studio.compositing import grabcut_mask, layer_from_rgba
 from studio.engines.harmonize.params import HarmonizeParams
 from studio.harmonize_document import (
     CompositionCache,
@@ -118,6 +118,17 @@ def test_a_transparent_objects_refined_edge_round_trips_through_the_recipe():
     again, cut2 = placed_object(obj, composition_record(s))
     np.testing.assert_array_equal(again.alpha, s.layer.alpha)
     assert cut2.edit == cutout.edit
+    # a transparent image cut out with a GrabCut rectangle instead comes back as that cut-out
+    rgb2 = np.empty_like(rgb)
+    rgb2[:] = (0.1, 0.6, 0.2)
+    rgb2[6:14, 8:20] = (0.9, 0.2, 0.1)  # a red object GrabCut can find
+    obj2 = Img(rgb2, alpha)
+    grab = MaskEdit(rect=(5, 4, 20, 13))
+    layer3, cut3 = cutout_layer(obj2, grabcut_mask(obj2.rgb, grab.rect, ()), grab)
+    s3 = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer3, cut3)
+    again3, back3 = placed_object(obj2, composition_record(s3))
+    assert back3.edit == grab and not back3.edit.from_alpha
+    np.testing.assert_array_equal(again3.alpha, layer3.alpha)
 
 
 def test_the_engine_gets_the_loose_radius_and_soft_edge_at_its_working_size():
