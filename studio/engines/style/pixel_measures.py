@@ -13,6 +13,9 @@ these look only at pixels, at a fixed analysis size, so pictures of any size com
   luminance band (a difference of Gaussians of 0.5 and 1.5 pixels, at the result's own size) of the result and
   the photo. A painting's strokes lay down their own fine texture (the classic neural-style outputs: 0.02 to
   0.06); a picture that kept the photo's pixels under the strokes scores high and looks embossed and busy.
+- ``palette_distance``: how far the result's colours are from the painting's: the sliced Wasserstein distance of
+  their CIELAB colour distributions (in Lab units, so 1 is a just noticeable shift of every pixel); a pale wash
+  over a painting of deep blues, or the photo's own colours showing through, scores high.
 """
 
 from __future__ import annotations
@@ -70,3 +73,26 @@ def photo_texture(result: np.ndarray, photo: np.ndarray) -> float:
     if a.shape != b.shape:
         b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
     return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-12))
+
+
+_PALETTE_DIRECTIONS = 64
+_PALETTE_QUANTILES = np.linspace(0.005, 0.995, 200, dtype=np.float32)
+
+
+def _lab(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    k = min(1.0, ANALYSIS_SIDE / max(h, w))
+    small = cv2.resize(np.asarray(img, np.float32), (max(1, round(w * k)), max(1, round(h * k))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(np.clip(small, 0, 1), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+
+
+def palette_distance(result: np.ndarray, painting: np.ndarray) -> float:
+    """Sliced Wasserstein distance (CIELAB units) of the colours of ``result`` and ``painting`` (RGB [0, 1]):
+    the mean over fixed directions of the mean gap between the two pictures' quantiles along them."""
+    a, b = _lab(result), _lab(painting)
+    d = np.random.default_rng(0).normal(size=(_PALETTE_DIRECTIONS, 3)).astype(np.float32)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    qa = np.quantile(a @ d.T, _PALETTE_QUANTILES, axis=0)
+    qb = np.quantile(b @ d.T, _PALETTE_QUANTILES, axis=0)
+    return float(np.abs(qa - qb).mean())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from studio.engines.style.pixel_measures import outline_agreement, photo_texture
+from studio.engines.style.pixel_measures import outline_agreement, palette_distance, photo_texture
 
 
 def _photo(seed: int = 0) -> np.ndarray:
@@ -42,3 +42,18 @@ def test_the_classic_references_lay_down_their_own_fine_texture(shared_dir):
     for name in ("tubingen_starry", "tubingen_scream", "tubingen_shipwreck"):
         ref = load_image(shared_dir / f"reference/neural-style/{name}.png").rgb
         assert photo_texture(ref, photo) < 0.1, name
+
+
+def test_palette_distance_sees_a_pale_wash_and_not_the_layout():
+    painting = _photo()
+    assert palette_distance(painting, painting) < 0.05
+    # the same colours in another layout (a painting's palette laid over the photo's shapes) are close ...
+    shuffled = painting.reshape(-1, 3)[np.random.default_rng(2).permutation(192 * 256)].reshape(painting.shape)
+    assert palette_distance(shuffled, painting) < 0.5
+    # ... a pale wash over them is not, and a stronger wash is further
+    washes = [palette_distance(np.clip((1 - a) * painting + a * 0.9, 0, 1), painting) for a in (0.2, 0.5)]
+    assert 3 < washes[0] < washes[1], washes
+    # any size: a picture of smooth colour areas at half the size has the same palette
+    smooth = cv2.GaussianBlur(painting, (0, 0), 4.0)
+    half = cv2.resize(smooth, (128, 96), interpolation=cv2.INTER_AREA)
+    assert palette_distance(half, smooth) < 1.0
