@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--content-layers", type=names, help=param_help(StyleParams, "content_layers", "comma-separated"))
     g.add_argument("--style-layers", type=names, help=param_help(StyleParams, "style_layers", "comma-separated"))
     g.add_argument("--style-layer-weights", type=numbers("style-layer-weights"),
-                   help="comma-separated weight per style layer")
+                   help="comma-separated weight per style layer (default: 1 each, relu2_1 0.5)")
     g.add_argument("--style-blend", type=numbers("style-blend"), help="comma-separated weight per style image")
     g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
                    help=param_help(StyleParams, "style_scale"))

@@ -143,7 +143,7 @@ class Objective:
         blend = params.style_blend or (1.0,) * len(self.styles)
         total = float(sum(blend)) or 1.0
         self.blend = [b / total for b in blend]
-        lw = params.style_layer_weights or (1.0,) * len(params.style_layers)
+        lw = params.layer_weights()
         lw_total = float(sum(lw)) or 1.0
         self.layer_weights = {name: w / lw_total for name, w in zip(params.style_layers, lw, strict=True)}
         self.targets = {}

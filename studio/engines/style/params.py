@@ -21,6 +21,20 @@ from studio.engines.style.fade import FadeMode
 
 CONTENT_LAYERS_DEFAULT: tuple[str, ...] = ("relu4_2",)
 STYLE_LAYERS_DEFAULT: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# Each style layer's weight when none is chosen (``StyleParams.layer_weights``); a layer not named here weighs 1.
+# VGG16-hed (fine-tuned towards edges) with relu2_1 at the others' weight held the photo's pale sky under small busy
+# ripples where the classic VGG-19 lays down strokes in the painting's colours. At half, 512 px (pixel measures,
+# benchmarks/style_sheet.py): Tübingen x Starry Night bluer with larger swirls, palette distance 2.16 -> 1.98 (the
+# classic's 1.72), outlines 0.749 -> 0.754; x The Scream 2.14 -> 2.00, outlines 0.572 -> 0.581. relu1_1 carries
+# the colours: at 0.25 or 0.5 a pale wash covered the Starry Night's sky (2.67, 2.60), though at 0.25 (with relu2_1
+# at 0.5) Tübingen's tree came out under The Scream (issue 20).
+LAYER_WEIGHT_DEFAULTS: dict[str, float] = {"relu2_1": 0.5}
+
+
+def default_layer_weights(layers: tuple[str, ...]) -> tuple[float, ...]:
+    """The weight of each of ``layers`` when the user chose none (``LAYER_WEIGHT_DEFAULTS``)."""
+    return tuple(LAYER_WEIGHT_DEFAULTS.get(name, 1.0) for name in layers)
+
 
 Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "median-noise"]
@@ -82,7 +96,8 @@ class StyleParams(Params):
     tv_weight: float = 0.05
     content_layers: tuple[str, ...] = CONTENT_LAYERS_DEFAULT
     style_layers: tuple[str, ...] = STYLE_LAYERS_DEFAULT
-    style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: all 1
+    # one per style layer; None: each layer's default (``default_layer_weights``)
+    style_layer_weights: tuple[float, ...] | None = None
     style_blend: tuple[float, ...] | None = None  # one per style image; None: equal
     # one per region (``regions.Region``): its style weight relative to the rest's, or how firmly a region that
     # keeps the photo holds it; None: all 1
@@ -153,10 +168,26 @@ class StyleParams(Params):
         """The most pixels a style run fits in this machine's memory, whatever the picture's shape."""
         return largest_pixels(cls.BYTES_PER_PIXEL, cls.MEMORY_FRACTION)
 
+    def layer_weights(self) -> tuple[float, ...]:
+        """Each style layer's weight: the chosen ones, or each layer's default."""
+        if self.style_layer_weights is not None:
+            return self.style_layer_weights
+        return default_layer_weights(self.style_layers)
+
+    def resolved(self) -> StyleParams:
+        """These parameters with every default that may change between studio versions written out (the style
+        layers' weights), as a recipe keeps them."""
+        return self.with_changes(style_layer_weights=self.layer_weights())
+
     @classmethod
     def from_recipe(cls, d: dict[str, Any]) -> StyleParams:
         """``from_dict`` for a saved recipe: one written before studio preconditioned L-BFGS holds no
         ``precondition`` key and was made with plain L-BFGS, so it re-runs that way; one written before the
-        coarsest side was a setting holds no ``coarsest_side`` and started at 64 px, as it re-runs."""
-        return cls.from_dict({"precondition": False, "coarsest_side": 64, **d})
+        coarsest side was a setting holds no ``coarsest_side`` and started at 64 px, as it re-runs. A recipe
+        written since the style layers had weights of their own holds them (``resolved``): one without
+        weights weighed every layer 1, and re-runs that way."""
+        p = cls.from_dict({"precondition": False, "coarsest_side": 64, **d})
+        if p.style_layer_weights is None:
+            p = p.with_changes(style_layer_weights=(1.0,) * len(p.style_layers))
+        return p
 

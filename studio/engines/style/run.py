@@ -382,6 +382,6 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
     give_back_memory()
     yield Finished(image=final, cancelled=cancelled, iterations=performed, elapsed_s=time.perf_counter() - t0,
                    losses=dict(terms), extra={"weights": net.source or net.arch, "device": str(device),
-                                              "params": params_now.to_dict(), "stylised": stylised,
+                                              "params": params_now.resolved().to_dict(), "stylised": stylised,
                                               "seconds_per_megapixel": clock.rate, "tiles": tiles,
                                               "started_from": None if start is None else start.shape[:2]})

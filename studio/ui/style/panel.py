@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engines.features.vgg import CONTENT_LAYER_CHOICES, STYLE_LAYER_CHOICES
-from studio.engines.style.params import StyleParams
+from studio.engines.style.params import StyleParams, default_layer_weights
 from studio.ui.binder import Binder
 from studio.ui.image_slots import ContentSlot, StyleList
 from studio.ui.log_slider import LogSlider
@@ -288,7 +288,8 @@ class StylePanel(QWidget):
         weights = tuple(float(self.layer_weights[n].value()) for n in layers)
         self._sync_enabled()
         self.params_edited.emit(
-            {"style_layers": layers, "style_layer_weights": None if all(w == 1.0 for w in weights) else weights},
+            {"style_layers": layers,
+             "style_layer_weights": None if weights == default_layer_weights(layers) else weights},
             text,
             merge_key or "",
         )
@@ -311,7 +312,7 @@ class StylePanel(QWidget):
             for name in p.style_layers:
                 if name not in self.layer_checks:
                     self._add_layer_row(name)
-            weights = p.style_layer_weights or (1.0,) * len(p.style_layers)
+            weights = p.layer_weights()
             for name, check in self.layer_checks.items():
                 check.setChecked(name in p.style_layers)
             for name, w in zip(p.style_layers, weights, strict=False):
