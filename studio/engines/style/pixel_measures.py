@@ -14,7 +14,7 @@ these look only at pixels, at a fixed analysis size, so pictures of any size com
   the photo. A painting's strokes lay down their own fine texture (the classic neural-style outputs: 0.02 to
   0.06); a picture that kept the photo's pixels under the strokes scores high and looks embossed and busy.
 - ``palette_distance``: how far the result's colours are from the painting's: the sliced Wasserstein distance of
-  their CIELAB colour distributions (in Lab units, so 1 is a just noticeable shift of every pixel); a pale wash
+  their CIELAB colour distributions (in Lab units: 1 is every pixel's colour moved by one unit); a pale wash
   over a painting of deep blues, or the photo's own colours showing through, scores high.
 """
 
@@ -26,13 +26,17 @@ import numpy as np
 ANALYSIS_SIDE = 256  # long side the measures look at: pictures of any size are compared at this one
 
 
-def _grey(img: np.ndarray, side: int) -> np.ndarray:
+def _at_side(img: np.ndarray, side: int) -> np.ndarray:
+    """``img`` (float32) resized to a long side of ``side``."""
     h, w = img.shape[:2]
     k = side / max(h, w)
     size = (max(1, round(w * k)), max(1, round(h * k)))
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-    rgb = cv2.resize(np.asarray(img, np.float32), size, interpolation=interp)
-    return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    return cv2.resize(np.asarray(img, np.float32), size, interpolation=interp)
+
+
+def _grey(img: np.ndarray, side: int) -> np.ndarray:
+    return _at_side(img, side) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _gradient(grey: np.ndarray, sigma: float) -> np.ndarray:
@@ -80,10 +84,8 @@ _PALETTE_QUANTILES = np.linspace(0.005, 0.995, 200, dtype=np.float32)
 
 
 def _lab(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    k = min(1.0, ANALYSIS_SIDE / max(h, w))
-    small = cv2.resize(np.asarray(img, np.float32), (max(1, round(w * k)), max(1, round(h * k))),
-                       interpolation=cv2.INTER_AREA)
+    """The CIELAB colours of ``img``'s pixels, at most at the analysis size (never enlarged: no new colours)."""
+    small = _at_side(img, min(ANALYSIS_SIDE, max(img.shape[:2])))
     return cv2.cvtColor(np.clip(small, 0, 1), cv2.COLOR_RGB2LAB).reshape(-1, 3)
 
 
