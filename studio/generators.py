@@ -39,6 +39,9 @@ FACE_CARD: dict[str, Any] = {
     # the others showed no single meaning and stay numbered
     "directions": {"settings": "6-1024-0",
                    "labels": {"1": "turn head", "2": "into shadow", "3": "shorter hair", "5": "brighter light"}},
+    # where its faces sit (``engines.gan.framing.measure_framing``: the face found in 142 of 256 samples, seed 0):
+    # a photo is fitted on the square around its face that frames it the same way
+    "face_framing": {"top": 0.232, "left": 0.167, "size": 0.656},
 }
 
 

@@ -60,6 +60,9 @@ def add_parser(sub: Any) -> None:
     j.add_argument("--steps", type=integer("steps", 1), default=300)
     j.add_argument("--lr", type=number("lr", allow_zero=False), default=0.05)
     j.add_argument("--seed", type=integer("seed"), default=0)
+    j.add_argument("--centre", action="store_true",
+                   help="fit the picture's centre square, also with a face generator (which otherwise fits the "
+                        "square around the picture's face, framed as its own faces are)")
     j.set_defaults(func=cmd_project)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
@@ -156,6 +159,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    from studio.engines.gan.framing import FaceFraming
     from studio.engines.gan.latent import save_latents
     from studio.engines.gan.project import ProjectParams, run_project
     from studio.image_save import check_output_path, save_image
@@ -169,11 +173,15 @@ def cmd_project(args: argparse.Namespace) -> int:
     target = load_image(args.image, max_side=1024)
     params = ProjectParams(steps=args.steps, learning_rate=args.lr, seed=args.seed)
     bar = ProgressBar("project")
-    fin = drive(run_project(gen.model, target.rgb, params), bar, lambda ev: f"mse {ev.losses['mse']:.4f}")
+    framing = None if args.centre else FaceFraming.from_card(gen.card)
+    fin = drive(run_project(gen.model, target.rgb, params, framing=framing), bar,
+                lambda ev: f"mse {ev.losses['mse']:.4f}")
     z = fin.extra["z"]
     if args.save_latent:
         save_latents(args.save_latent, z[None])
-    rec = {**params.to_dict(), "z": [round(float(v), 6) for v in z]}
+    rec = {**params.to_dict(), "z": [round(float(v), 6) for v in z],
+           "face": None if fin.extra["face"] is None else dict(zip(("top", "left", "side"), fin.extra["face"],
+                                                                    strict=True))}
     meta = _recipe("gan-project", gen, rec, [InputRef("target", str(Path(args.image).resolve()), target.sha256)])
     save_image(out, _finish((fin.image * 255 + 0.5).astype(np.uint8), args),
                metadata=meta if out.suffix.lower() == ".png" else None)

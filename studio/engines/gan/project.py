@@ -1,10 +1,13 @@
 """Projecting a picture into a generator's latent space: optimise z so that G(z) reproduces it.
 
-The target is resized (area) to the generator's size. The search starts from the best of
+With a face generator's ``framing`` (``framing.py``), the target is the square around the picture's face in which
+it sits as the generator's faces sit; otherwise, or where no face is found (an ``Info`` says so), the picture's
+centre square. The target is resized (area) to the generator's size. The search starts from the best of
 ``candidates`` random latents, then runs Adam on z, minimising the mean squared pixel error plus a
 small prior term that keeps z near the norm Gaussian latents have (so the result stays editable).
 ``run_project`` yields ``Progress`` (with the current reconstruction) and one ``Finished`` whose
-``extra["z"]`` is the latent (nz,) and ``extra["mse"]`` the final pixel error.
+``extra["z"]`` is the latent (nz,), ``extra["mse"]`` the final pixel error and ``extra["face"]`` the face's box
+(top, left, side in the picture's pixels) the target was framed on, or None.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np
 import torch
 
 from studio.engines.errors import StudioInputError
-from studio.engines.events import Cancelled, Event, Finished, JobControl, Progress
+from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
+from studio.engines.gan.framing import FaceFraming, find_face, frame_face
 from studio.engines.gan.models import DCGAN_G, to_uint8_images
 from studio.engines.limits import ITERATIONS, PREVIEW, SEED, WEIGHT, Limit
 from studio.engines.params import Params
@@ -40,11 +44,16 @@ class ProjectParams(Params):
     preview_every: int = 20
 
 
-def target_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """RGB float [0, 1] HxWx3 -> (1, 3, size, size) in [-1, 1], centre-cropped to a square then resized."""
+def _rgb(rgb: np.ndarray) -> np.ndarray:
     a = np.asarray(rgb, np.float32)
     if a.ndim != 3 or a.shape[2] < 3:
         raise StudioInputError(f"the picture to project must be an RGB image, got shape {a.shape}")
+    return a
+
+
+def target_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """RGB float [0, 1] HxWx3 -> (1, 3, size, size) in [-1, 1], centre-cropped to a square then resized."""
+    a = _rgb(rgb)
     h, w = a.shape[:2]
     s = min(h, w)
     y, x = (h - s) // 2, (w - s) // 2
@@ -55,7 +64,8 @@ def target_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
 
 
 def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | None = None,
-                control: JobControl | None = None, device: torch.device | str = "cpu") -> Iterator[Event]:
+                control: JobControl | None = None, device: torch.device | str = "cpu",
+                framing: FaceFraming | None = None) -> Iterator[Event]:
     params = params or ProjectParams()
     control = control or JobControl()
     if params.steps < 0 or params.candidates < 1 or not math.isfinite(params.learning_rate) \
@@ -66,6 +76,17 @@ def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | 
     for p in model.parameters():
         p.requires_grad_(False)
     nz = model.arch.nz
+    face = None
+    if framing is not None:
+        target_rgb = _rgb(target_rgb)
+        face = find_face(target_rgb)
+        if face is None:
+            yield Info("No face found in the picture: fitting its centre square, which this face generator may "
+                       "not reproduce well (crop the picture to the head and shoulders and fit again).")
+        else:
+            yield Info(f"Fitting the face found at {face.left},{face.top} ({face.side} px), framed as the "
+                       "generator frames its faces.", {"face": f"{face.left},{face.top},{face.side}"})
+            target_rgb = frame_face(target_rgb, face, framing)
     target = target_tensor(target_rgb, model.arch.image_size).to(device)
     g = torch.Generator().manual_seed(params.seed)
     with torch.no_grad():
@@ -105,4 +126,5 @@ def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | 
     yield Finished(image=img.astype(np.float32) / 255, cancelled=cancelled, iterations=params.steps,
                    elapsed_s=time.perf_counter() - t0, losses={"mse": best[0], "start_mse": start_mse},
                    extra={"z": z_best[0].cpu().numpy().astype(np.float32), "mse": best[0], "start_mse": start_mse,
-                          "params": params.to_dict()})
+                          "params": params.to_dict(),
+                          "face": None if face is None else (face.top, face.left, face.side)})

@@ -150,15 +150,17 @@ class LatentWorkspace(Workspace):
         self.edit(replace(self._state, run_kind=kind), "Run does")
 
     def _project_job(self, prefs: Preferences) -> JobSpec:
+        from studio.engines.gan.framing import FaceFraming
         from studio.engines.gan.project import ProjectParams, run_project
 
         state = self._state
         target = state.project_target
         model = self.gen.model if self.gen is not None else None
+        framing = FaceFraming.from_card(self.gen.card) if self.gen is not None else None
         params = ProjectParams()
 
         def run(control: JobControl) -> Iterator[Event]:
-            return run_project(model, target.rgb, params, control)
+            return run_project(model, target.rgb, params, control, framing=framing)
 
         return JobSpec(self.name, "gan-project", run, params, state,
                        (("target", str(target.path), str(target.sha256)),), title="Fit a picture")
