@@ -97,6 +97,7 @@ def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | 
     start_mse = float(errs.min()) / 4  # in [0, 1] pixel units
     opt = torch.optim.Adam([z], lr=params.learning_rate)
     best = (start_mse, z.detach().clone())
+    t_steps = time.perf_counter()  # the rate of the steps alone: the search of the starts is not one of them
     mse = start_mse
     cancelled = False
     try:
@@ -113,8 +114,9 @@ def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | 
             if mse < best[0]:
                 best = (mse, z.detach().clone())
             show = (it + 1) % max(1, params.preview_every) == 0 or it + 1 == params.steps
-            elapsed = time.perf_counter() - t0
-            eta = elapsed / (it + 1) * (params.steps - it - 1)
+            now = time.perf_counter()
+            elapsed = now - t0
+            eta = (now - t_steps) / (it + 1) * (params.steps - it - 1)
             yield Progress(iteration=it + 1, total=params.steps, stage="projecting",
                            losses={"mse": mse, "start_mse": start_mse}, elapsed_s=elapsed, eta_s=eta,
                            preview=to_uint8_images(out)[0] if show else None)

@@ -157,3 +157,27 @@ def test_projection_lowers_the_reconstruction_error(small_g: DCGAN_G) -> None:
     assert fin.extra["mse"] < 0.5 * fin.extra["start_mse"]
     recon = render(small_g, fin.extra["z"])[0].astype(np.float32) / 255
     assert np.mean((recon - target) ** 2) == pytest.approx(fin.extra["mse"], abs=2e-3)
+
+
+def test_projection_eta_counts_the_steps_not_the_search_of_starts(small_g: DCGAN_G) -> None:
+    """The search of the random starts renders every candidate at once; the steps render one picture each. An ETA
+    from the time since Run would count the search once per remaining step (24 min said for a 1 min fit)."""
+    import time as _time
+
+    class SlowSearch(torch.nn.Module):
+        def __init__(self, g: DCGAN_G) -> None:
+            super().__init__()
+            self.g, self.arch = g, g.arch
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            if z.shape[0] > 1:
+                _time.sleep(1.0)  # the search of the starts
+            return self.g(z)
+
+    target = render(small_g, sample_latents(1, 12, 5))[0].astype(np.float32) / 255
+    events = list(run_project(SlowSearch(small_g), target, ProjectParams(steps=4, candidates=8)))
+    first = [e for e in events if isinstance(e, Progress)][0]
+    assert first.elapsed_s >= 1.0
+    # three more steps of a small generator, without the search: an ETA from the time since Run would be three
+    # times the elapsed time
+    assert first.eta_s is not None and first.eta_s < first.elapsed_s
