@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import torch
 
+from studio.engines.pixels import resize_long_side, to_uint8
+
 # The detector looks at the picture with its long side at most this (a face under 1/8 of it is not a portrait)
 _DETECT_SIDE = 512
 _MIN_FACE = 1 / 8
@@ -65,13 +67,11 @@ def _detector():
 
 def _boxes(rgb: np.ndarray, min_fraction: float, scale_factor: float) -> list[FaceBox]:
     """Every face the cascade finds in ``rgb`` (float [0, 1] or uint8 HxWx3), in its pixels."""
-    a = np.asarray(rgb)
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-    h, w = a.shape[:2]
+    h, w = rgb.shape[:2]
     k = min(1.0, _DETECT_SIDE / max(h, w))
+    a = to_uint8(rgb)
     if k < 1:
-        a = cv2.resize(a, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+        a = to_uint8(resize_long_side(a / np.float32(255), _DETECT_SIDE))
     side = min(a.shape[:2])
     smallest = max(24, int(side * min_fraction))
     found = _detector().detect_multi_scale(img=a[..., :3], scale_factor=scale_factor, step_ratio=1,

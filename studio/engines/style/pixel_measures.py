@@ -23,20 +23,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from studio.engines.pixels import resize_long_side
+
 ANALYSIS_SIDE = 256  # long side the measures look at: pictures of any size are compared at this one
 
 
-def _at_side(img: np.ndarray, side: int) -> np.ndarray:
-    """``img`` (float32) resized to a long side of ``side``."""
-    h, w = img.shape[:2]
-    k = side / max(h, w)
-    size = (max(1, round(w * k)), max(1, round(h * k)))
-    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-    return cv2.resize(np.asarray(img, np.float32), size, interpolation=interp)
-
-
 def _grey(img: np.ndarray, side: int) -> np.ndarray:
-    return _at_side(img, side) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return resize_long_side(img, side) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _gradient(grey: np.ndarray, sigma: float) -> np.ndarray:
@@ -85,7 +78,7 @@ _PALETTE_QUANTILES = np.linspace(0.005, 0.995, 200, dtype=np.float32)
 
 def _lab(img: np.ndarray) -> np.ndarray:
     """The CIELAB colours of ``img``'s pixels, at most at the analysis size (never enlarged: no new colours)."""
-    small = _at_side(img, min(ANALYSIS_SIDE, max(img.shape[:2])))
+    small = resize_long_side(img, min(ANALYSIS_SIDE, max(img.shape[:2])))
     return cv2.cvtColor(np.clip(small, 0, 1), cv2.COLOR_RGB2LAB).reshape(-1, 3)
 
 
