@@ -90,7 +90,13 @@ def main() -> int:
 
     from studio.engines.events import Finished
     from studio.engines.style.params import StyleParams
-    from studio.engines.style.pixel_measures import outline_agreement, palette_distance, photo_texture, ripple
+    from studio.engines.style.pixel_measures import (
+        outline_agreement,
+        palette_distance,
+        photo_texture,
+        ripple,
+        stroke_coherence,
+    )
     from studio.engines.style.run import run_style
     from studio.weights import network_for
 
@@ -121,12 +127,14 @@ def main() -> int:
             cells.append(to_row_height(result, f"studio {args.label} {size}px {seconds:.0f}s"))
             print(f"{content_name} x {style_name} at {size} px: {seconds:.1f} s, outlines "
                   f"{outline_agreement(result, content):.3f}, ripple {ripple(result):.3f}, photo texture "
-                  f"{photo_texture(result, content):.3f}, palette {palette_distance(result, style):.2f}", flush=True)
+                  f"{photo_texture(result, content):.3f}, palette {palette_distance(result, style):.2f}, strokes "
+                  f"{stroke_coherence(result):.3f}", flush=True)
         ref = reference(content_name, style_name)
         if ref is not None:
             print(f"{content_name} x {style_name} classic: outlines {outline_agreement(ref, content):.3f}, "
                   f"ripple {ripple(ref):.3f}, photo texture {photo_texture(ref, content):.3f}, palette "
-                  f"{palette_distance(ref, style):.2f}; painting ripple {ripple(style):.3f}", flush=True)
+                  f"{palette_distance(ref, style):.2f}, strokes {stroke_coherence(ref):.3f}; painting ripple "
+                  f"{ripple(style):.3f}, strokes {stroke_coherence(style):.3f}", flush=True)
             cells.append(to_row_height(ref, "classic neural-style 512px"))
         rows.append(np.concatenate(cells, axis=1))
     width = max(r.shape[1] for r in rows)

@@ -16,6 +16,11 @@ these look only at pixels, at a fixed analysis size, so pictures of any size com
 - ``palette_distance``: how far the result's colours are from the painting's: the sliced Wasserstein distance of
   their CIELAB colour distributions (in Lab units: 1 is every pixel's colour moved by one unit); a pale wash
   over a painting of deep blues, or the photo's own colours showing through, scores high.
+- ``stroke_coherence``: how much the result's strokes run in one direction over a few pixels rather than curl
+  into short ripples: the structure tensor's coherence ((l1 - l2) / (l1 + l2) of its eigenvalues, over a
+  neighbourhood of 6 pixels at 512 px), averaged with the detail's energy as weight. Brushwork that follows
+  shapes scores high (The Scream 0.76, its classic neural-style rendering of Tübingen 0.72); wormy ripples
+  and speckle score low (studio's 512 px default 0.66 on that pair: the gap of issue 20).
 """
 
 from __future__ import annotations
@@ -70,6 +75,20 @@ def photo_texture(result: np.ndarray, photo: np.ndarray) -> float:
     if a.shape != b.shape:
         b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
     return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-12))
+
+
+COHERENCE_SIDE = 512  # long side stroke_coherence looks at (a stroke of a 512 px picture is a few pixels wide)
+
+
+def stroke_coherence(result: np.ndarray, gradient_sigma: float = 1.0, neighbourhood: float = 6.0) -> float:
+    """Energy-weighted mean coherence (0..1) of the structure tensor of ``result`` (RGB [0, 1]) at
+    ``COHERENCE_SIDE`` (see the module docstring): 1 where all detail runs one way, 0 where it has no direction."""
+    g = cv2.GaussianBlur(_grey(result, COHERENCE_SIDE), (0, 0), gradient_sigma)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    jxx, jyy, jxy = (cv2.GaussianBlur(a, (0, 0), neighbourhood) for a in (gx * gx, gy * gy, gx * gy))
+    spread = np.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)  # l1 - l2
+    return float(spread.sum() / max(float((jxx + jyy).sum()), 1e-12))
 
 
 _PALETTE_DIRECTIONS = 64
