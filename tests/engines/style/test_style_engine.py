@@ -438,27 +438,29 @@ def test_the_lbfgs_history_is_sized_by_the_memory():
 
     gb = 1024**3
     assert history_plan(3 * 512 * 384, 24 * gb) == (MAX_HISTORY, torch.float32)
-    # 4000x3000 on this 24 GB machine: each step is two 72 MB half-precision copies; 16 fit in 0.09 of the memory
-    assert history_plan(3 * 4000 * 3000, 24 * gb) == (16, torch.float16)
+    # 4000x3000 on this 24 GB machine: each step is two 72 MB half-precision copies; 6 fit in 0.035 of the memory,
+    # which keeps the whole run under 6 GB (16 took it to about 7.1)
+    assert history_plan(3 * 4000 * 3000, 24 * gb) == (6, torch.float16)
     assert history_plan(3 * 12000 * 9000, 24 * gb) == (MIN_HISTORY, torch.float16)
     # every picture that runs in one pass keeps the full history in full precision; the largest, which runs in
-    # tiles, still remembers enough steps for L-BFGS to be L-BFGS
+    # tiles, remembers the fewest (enough: test_the_shortest_history_still_converges_as_the_full_one)
     from studio.engines.limits import machine_memory
     from studio.engines.style.tiles import ONE_PASS_FRACTION, PASS_BYTES_PER_PIXEL
 
     one_pass = ONE_PASS_FRACTION * machine_memory() / PASS_BYTES_PER_PIXEL
     assert history_plan(int(3 * one_pass), machine_memory()) == (MAX_HISTORY, torch.float32)
-    assert history_plan(3 * StyleParams.most_pixels(), machine_memory())[0] >= 8
+    assert history_plan(3 * StyleParams.most_pixels(), machine_memory()) == (MIN_HISTORY, torch.float16)
 
 
 def test_a_run_that_cannot_keep_the_full_history_says_how_many_steps_it_keeps(random_net, monkeypatch):
     import studio.engines.style.objective as objective
 
     c, s = _images()
-    monkeypatch.setattr(objective, "device_memory", lambda device: c.size * 4 * 20 / objective.HALF_HISTORY_FRACTION)
+    # a memory where 10 half-precision steps (each two copies of 2 bytes a value) fill the share they may take
+    monkeypatch.setattr(objective, "device_memory", lambda device: c.size * 4 * 10 / objective.HALF_HISTORY_FRACTION)
     events = _run(SMALL.with_changes(iterations=3), random_net)
     said = [e for e in events if isinstance(e, Info) and "L-BFGS remembers" in e.message]
-    assert len(said) == 1 and said[0].fields["history"] == "20", [e.message for e in events if isinstance(e, Info)]
+    assert len(said) == 1 and said[0].fields["history"] == "10", [e.message for e in events if isinstance(e, Info)]
     assert said[0].fields["history_precision"] == "float16" and "half precision" in said[0].message
     assert "56x40" in said[0].message and isinstance(events[-1], Finished)
 
@@ -497,3 +499,24 @@ def test_the_shallow_style_layers_weigh_less_by_default_and_a_recipe_keeps_the_w
     # a recipe written before the layers had weights of their own weighed them all 1, and re-runs that way
     assert StyleParams.from_recipe({"style_layer_weights": None}).layer_weights() == (1.0,) * 5
     assert StyleParams.from_recipe({}).layer_weights() == (1.0,) * 5
+
+
+def test_the_shortest_history_still_converges_as_the_full_one(random_net, monkeypatch):
+    """The fewest steps a large picture remembers (MIN_HISTORY, half precision) make L-BFGS lose little against
+    the full history: on Tübingen x The Starry Night rendered at 1024 px, 5 steps were within 1 % of 50 for
+    the first 15 iterations and 8 % above after 20, the pictures alike by eye; here on a small picture."""
+    import torch
+
+    import studio.engines.style.objective as objective
+
+    def final_loss(steps: int, dtype: torch.dtype) -> tuple[float, float]:
+        monkeypatch.setattr(objective, "history_plan", lambda numel, memory: (steps, dtype))
+        events = _run(SMALL.with_changes(iterations=30), random_net)
+        totals = [e.losses["total"] for e in events if isinstance(e, Progress)]
+        return totals[0], totals[-1]
+
+    first, full = final_loss(objective.MAX_HISTORY, torch.float32)
+    _, shortest = final_loss(objective.MIN_HISTORY, torch.float16)
+    assert full < 0.5 * first and shortest < 0.5 * first, (first, full, shortest)
+    # 2 % here; remembering a single step instead was 7 % above
+    assert shortest < 1.05 * full, (full, shortest)
