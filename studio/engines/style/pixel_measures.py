@@ -37,10 +37,14 @@ def _grey(img: np.ndarray, side: int) -> np.ndarray:
     return resize_long_side(img, side) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def _gradient(grey: np.ndarray, sigma: float) -> np.ndarray:
+def _derivatives(grey: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y derivatives of ``grey`` blurred by ``sigma`` pixels."""
     g = cv2.GaussianBlur(grey, (0, 0), sigma)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+
+
+def _gradient(grey: np.ndarray, sigma: float) -> np.ndarray:
+    gx, gy = _derivatives(grey, sigma)
     return np.sqrt(gx * gx + gy * gy)
 
 
@@ -83,9 +87,7 @@ COHERENCE_SIDE = 512  # long side stroke_coherence looks at (a stroke of a 512 p
 def stroke_coherence(result: np.ndarray, gradient_sigma: float = 1.0, neighbourhood: float = 6.0) -> float:
     """Energy-weighted mean coherence (0..1) of the structure tensor of ``result`` (RGB [0, 1]) at
     ``COHERENCE_SIDE`` (see the module docstring): 1 where all detail runs one way, 0 where it has no direction."""
-    g = cv2.GaussianBlur(_grey(result, COHERENCE_SIDE), (0, 0), gradient_sigma)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    gx, gy = _derivatives(_grey(result, COHERENCE_SIDE), gradient_sigma)
     jxx, jyy, jxy = (cv2.GaussianBlur(a, (0, 0), neighbourhood) for a in (gx * gx, gy * gy, gx * gy))
     spread = np.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)  # l1 - l2
     return float(spread.sum() / max(float((jxx + jyy).sum()), 1e-12))
