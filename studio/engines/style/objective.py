@@ -53,7 +53,7 @@ _KEEP_WEIGHT = 50.0
 # 6 GB on a machine of 24 GB (benchmarks/bench_tiles.py: 5.34 GB with 3 steps remembered, each 0.14 GB; with
 # 16, as before, about 7.1 GB). Fewer steps cost little in the few iterations a print-size render runs:
 # Tübingen x The Starry Night rendered at 1024 px from its 512 px result, 5 half-precision steps against 50 in
-# float32: within 1 % of the loss for 15 iterations, 8 % above after 20, the pictures alike by eye.
+# float32: within 0.7 % of the loss for 12 iterations, 8 % above after 20, the pictures alike by eye.
 MAX_HISTORY = 50
 MIN_HISTORY = 5
 HISTORY_FRACTION = 0.18
