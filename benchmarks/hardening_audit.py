@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_corpus(folder: Path) -> list[tuple[str, list[str], str]]:
+def build_corpus(folder: Path) -> tuple[Path, list[tuple[str, list[str], str]]]:
+    """The corpus's files in ``folder`` (the tests' own builder) and its cases (name, arguments, expected words)."""
     sys.path.insert(0, str(ROOT / "tests"))
     import test_hardening
 
@@ -39,6 +40,7 @@ def build_corpus(folder: Path) -> list[tuple[str, list[str], str]]:
 
 
 def run_case(argv: list[str], source: Path, memory: int, seconds: float) -> tuple[str, str]:
+    """How ``studio argv`` from ``source`` ended under ``memory`` bytes and ``seconds``, and its standard error."""
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
@@ -72,7 +74,7 @@ def main() -> int:
         counts: Counter[str] = Counter()
         partial = 0
         for name, argv, _ in cases:
-            before = {p for p in d.rglob("*")}
+            before = set(d.rglob("*"))
             kind, err = run_case(argv, args.source.resolve(), int(args.memory_gb * 1024**3), args.seconds)
             left = sorted(str(p.relative_to(d)) for p in set(d.rglob("*")) - before)
             partial += bool(left)
