@@ -4,7 +4,7 @@ refusal (exit 2, one ``studio: error:`` line), a traceback, a kill (out of memor
 another ending, and whether it left a file behind. Point it at an older revision to count "before":
 
     git worktree add /tmp/before <commit>
-    python benchmarks/hardening_audit.py --source /tmp/before [--memory-gb 3] [--seconds 60]
+    python benchmarks/hardening_audit.py --source /tmp/before [--memory-gb 10] [--seconds 60]
 
 Without ``--source`` it runs this checkout. The corpus is built by the tests' own builder, in a temporary folder.
 """
@@ -66,7 +66,8 @@ def run_case(argv: list[str], source: Path, memory: int, seconds: float) -> tupl
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", type=Path, default=ROOT, help="a studio source tree (default: this checkout)")
-    ap.add_argument("--memory-gb", type=float, default=3.0)
+    # address space, not resident memory: importing torch alone maps more than 3 GB of it
+    ap.add_argument("--memory-gb", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
