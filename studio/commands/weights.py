@@ -27,6 +27,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
             mark = "*" if s.name == best else " "
             state = "available" if s.available else f"not available: {s.fix}"
             print(f"{mark} {s.name:18s} {s.description}\n    {state}")
+        from studio.engines.harmonize.params import HarmonizeParams
+
+        first = HarmonizeParams.AUTO_FIRST
+        print(f"* what --weights auto loads; harmonize tries {first} first, the network its settings were tuned on")
         return 0
     if args.name not in ("vgg19-torchvision", "vgg16-torchvision"):
         raise StudioInputError("download takes vgg19-torchvision or vgg16-torchvision.")

@@ -91,6 +91,8 @@ class Params:
     SOURCE: ClassVar[str] = "recipe"
     #: the range of each numeric field (``studio.engines.limits``), checked whenever one is made
     LIMITS: ClassVar[dict[str, Any]] = {}
+    #: for an engine with a feature network: the source ``weights="auto"`` tries first (None: the best installed)
+    AUTO_FIRST: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         from studio.engines.limits import check_limits

@@ -32,7 +32,7 @@ def _error(capsys) -> str:
     return lines[0]
 
 
-def test_stylize_writes_png_with_recipe_and_rerun(pair, tmp_path, hed_net):
+def test_stylize_writes_png_with_recipe_and_rerun(pair, tmp_path, default_net):
     c, s = pair
     out = tmp_path / "out.png"
     assert main(["stylize", str(c), str(s), "-o", str(out), "--style-weight", "5", "--seed", "3", *FAST]) == 0
@@ -42,7 +42,7 @@ def test_stylize_writes_png_with_recipe_and_rerun(pair, tmp_path, hed_net):
     assert recipe is not None and recipe.engine == "stylize"
     assert recipe.params["style_weight"] == 5.0 and recipe.params["seed"] == 3 and recipe.params["size"] == 32
     assert [i.role for i in recipe.inputs] == ["content", "style"]
-    assert recipe.weights == "vgg16-hed" and recipe.studio_version
+    assert recipe.weights == default_net.source and recipe.studio_version
     assert len(recipe.inputs[0].sha256) == 64
     out2 = tmp_path / "again.png"
     assert main(["stylize", "--recipe", str(out), "-o", str(out2), "--force"]) == 0
@@ -51,7 +51,7 @@ def test_stylize_writes_png_with_recipe_and_rerun(pair, tmp_path, hed_net):
     np.testing.assert_array_equal(np.asarray(Image.open(out2)), img)  # same recipe, same picture
 
 
-def test_save_every_writes_snapshots(pair, tmp_path, hed_net):
+def test_save_every_writes_snapshots(pair, tmp_path, default_net):
     c, s = pair
     out = tmp_path / "o.png"
     assert main(["stylize", str(c), str(s), "-o", str(out), "--save-every", "1", *FAST]) == 0
@@ -150,7 +150,7 @@ def test_recipe_from_a_png_without_one(pair, tmp_path, capsys):
     assert "holds no studio recipe" in _error(capsys)
 
 
-def test_unusual_inputs_are_handled(tmp_path, hed_net):
+def test_unusual_inputs_are_handled(tmp_path, default_net):
     """Grayscale, palette, 16-bit, CMYK, alpha and EXIF-rotated inputs all stylize."""
     rng = np.random.default_rng(0)
     base = rng.integers(0, 255, (40, 30, 3), np.uint8)
@@ -209,7 +209,7 @@ def test_interrupt_outside_the_engine_loop_is_a_clean_exit(pair, tmp_path, monke
     assert "interrupted" in capsys.readouterr().err and not out.exists()
 
 
-def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, hed_net):
+def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, default_net):
     """The default run preconditions L-BFGS and says so in its recipe; --no-precondition runs plain
     L-BFGS; a recipe written before the option existed was made with plain L-BFGS and re-runs so."""
     from studio.image_save import save_image
@@ -236,7 +236,35 @@ def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, hed_net):
     np.testing.assert_array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(plain)))
 
 
-def test_stylize_strength_fades_and_the_recipe_carries_it(pair, tmp_path, hed_net):
+def test_a_recipe_made_with_auto_reruns_with_the_network_that_made_it(pair, tmp_path, default_net, hed_net, capsys):
+    """``auto`` follows the best network installed, so a recipe made with it on VGG16-hed (before vgg16-lpips was
+    the offline default) re-runs on VGG16-hed, the same picture, and says so before it runs."""
+    from studio.image_save import save_image
+    from studio.recipe import Recipe
+
+    c, s = pair
+    on_hed = tmp_path / "hed.png"
+    assert main(["stylize", str(c), str(s), "-o", str(on_hed), "--weights", "vgg16-hed", *FAST]) == 0
+    made = read_recipe(on_hed)
+    assert made is not None and made.weights == "vgg16-hed"
+    old = Recipe(engine="stylize", params={**made.params, "weights": "auto"}, inputs=made.inputs,
+                 weights="vgg16-hed", studio_version="0.9.0", created="")
+    old_png = tmp_path / "old.png"
+    save_image(old_png, np.zeros((8, 8, 3), np.float32), metadata=old.to_png_text())
+    capsys.readouterr()
+    again = tmp_path / "again.png"
+    assert main(["stylize", "--recipe", str(old_png), "-o", str(again), "--force"]) == 0
+    assert "loads the feature network vgg16-hed (the one that made it)" in capsys.readouterr().err
+    r_again = read_recipe(again)
+    assert r_again is not None and r_again.weights == "vgg16-hed"
+    np.testing.assert_array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(on_hed)))
+    fresh = tmp_path / "fresh.png"
+    assert main(["stylize", str(c), str(s), "-o", str(fresh), *FAST]) == 0
+    r_fresh = read_recipe(fresh)
+    assert r_fresh is not None and r_fresh.weights == default_net.source
+
+
+def test_stylize_strength_fades_and_the_recipe_carries_it(pair, tmp_path, default_net):
     c, s = pair
     full, half = tmp_path / "full.png", tmp_path / "half.png"
     assert main(["stylize", str(c), str(s), "-o", str(full), "--seed", "1", *FAST]) == 0
@@ -252,7 +280,7 @@ def test_stylize_strength_fades_and_the_recipe_carries_it(pair, tmp_path, hed_ne
     assert read_recipe(again).params["strength"] == 0.5
 
 
-def test_stylize_start_renders_a_faded_preview_at_full_size_telling_the_time(pair, tmp_path, hed_net, capsys):
+def test_stylize_start_renders_a_faded_preview_at_full_size_telling_the_time(pair, tmp_path, default_net, capsys):
     c, s = pair
     preview, big = tmp_path / "preview.png", tmp_path / "big.png"
     assert main(["stylize", str(c), str(s), "-o", str(preview), "--seed", "1", "--strength", "0.5", *FAST]) == 0

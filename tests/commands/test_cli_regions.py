@@ -41,7 +41,7 @@ def _error(capsys) -> str:
     return lines[0]
 
 
-def test_regions_run_and_the_recipe_reruns_them_without_the_mask_files(files, tmp_path, hed_net, capsys):
+def test_regions_run_and_the_recipe_reruns_them_without_the_mask_files(files, tmp_path, default_net, capsys):
     out = tmp_path / "out.png"
     assert main(["stylize", str(files["photo"]), str(files["style"]), "-o", str(out), "--seed", "2",
                  "--region", f"{files['sky']}={files['other']}:2.5", "--region", f"{files['ground']}=keep",
@@ -62,7 +62,7 @@ def test_regions_run_and_the_recipe_reruns_them_without_the_mask_files(files, tm
     assert r2 is not None and r2.regions == recipe.regions and r2.params == recipe.params
 
 
-def test_a_preview_with_regions_renders_at_full_size_with_them(files, tmp_path, hed_net, capsys):
+def test_a_preview_with_regions_renders_at_full_size_with_them(files, tmp_path, default_net, capsys):
     preview = tmp_path / "preview.png"
     assert main(["stylize", str(files["photo"]), str(files["style"]), "-o", str(preview),
                  "--region", f"{files['ground']}=keep:2", *FAST]) == 0

@@ -118,7 +118,7 @@ def test_weight_sources_listed_and_auto_offline():
     from studio.weights import choose_source, list_sources
 
     names = [s.name for s in list_sources()]
-    assert names == ["vgg19-caffe", "vgg19-torchvision", "vgg16-torchvision", "vgg16-hed"]
+    assert names == ["vgg19-caffe", "vgg19-torchvision", "vgg16-torchvision", "vgg16-lpips", "vgg16-hed"]
     for s in list_sources():
         assert s.available or s.fix  # a missing source says how to fix it
     best = choose_source("auto")
