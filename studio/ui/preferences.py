@@ -93,6 +93,19 @@ def weight_sources() -> list[SourceChoice]:
         return []
 
 
+def auto_words(sources: list[SourceChoice]) -> str:
+    """What "Automatic" loads here, engine by engine."""
+    from studio.engines.harmonize.params import HarmonizeParams
+
+    installed = [s.name for s in sources if s.available]
+    if not installed:
+        return "Uses the best feature network that is installed (none is yet)."
+    first = HarmonizeParams.AUTO_FIRST
+    harmonize = first if first in installed else installed[0]
+    return (f"Uses the best feature network installed: {installed[0]} for style runs, {harmonize} for "
+            "harmonization (the network its settings were tuned on).")
+
+
 class PreferencesDialog(QDialog):
     def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,7 +122,7 @@ class PreferencesDialog(QDialog):
         self.device.setToolTip("Where the computation runs. A GPU is many times faster than the CPU.")
 
         self.weights = QComboBox()
-        self.weights.addItem("Automatic (the best one installed)", "auto")
+        self.weights.addItem("Automatic (the best installed for each engine)", "auto")
         self._sources = weight_sources()
         model = self.weights.model()
         for s in self._sources:
@@ -172,7 +185,7 @@ class PreferencesDialog(QDialog):
                 text = s.description if s.available else f"{s.description}\nNot installed. {s.fix}"
                 self.weights_info.setText(text)
                 return
-        self.weights_info.setText("Uses the best feature network that is installed." if name == "auto" else "")
+        self.weights_info.setText(auto_words(self._sources) if name == "auto" else "")
 
     def preferences(self) -> Preferences:
         return Preferences(device=str(self.device.currentData()), weights=str(self.weights.currentData()))

@@ -471,3 +471,18 @@ def test_a_recipe_lists_the_files_it_reads_and_no_takes_only_its_settings(qtbot,
     assert asked == [[f"content: {image_dir / 'content.png'}", f"style: {image_dir / 'style.png'}"]]
     assert ws.params().seed == 0  # the settings came back ...
     assert ws.state().content.path.name == "big.png"  # ... but none of the files it names was opened
+
+
+def test_automatic_network_says_what_each_engine_loads(qtbot):
+    from studio.ui.preferences import SourceChoice, auto_words
+
+    both = [SourceChoice("vgg19-caffe", False, "", "fix"), SourceChoice("vgg16-lpips", True, "", ""),
+            SourceChoice("vgg16-hed", True, "", "")]
+    assert auto_words(both) == ("Uses the best feature network installed: vgg16-lpips for style runs, vgg16-hed "
+                                "for harmonization (the network its settings were tuned on).")
+    only_lpips = both[:2]
+    assert "vgg16-lpips for style runs, vgg16-lpips for harmonization" in auto_words(only_lpips)
+    assert "none is yet" in auto_words(both[:1])
+    dialog = PreferencesDialog(Preferences(), None)
+    qtbot.addWidget(dialog)
+    assert dialog.weights_info.text().startswith("Uses the best feature network installed")
