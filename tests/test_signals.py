@@ -54,7 +54,7 @@ def test_stale_temporaries_go_and_fresh_ones_and_other_files_stay(tmp_path):
     assert not old.exists() and fresh.exists() and mine.exists()
 
 
-def test_sigterm_stops_a_stylize_run_with_143_and_writes_nothing(tmp_path, hed_net):
+def test_sigterm_stops_a_stylize_run_with_143_and_writes_nothing(tmp_path, default_net):
     import numpy as np
     from PIL import Image
 
