@@ -328,13 +328,29 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                                          **({"regions": recipe.regions} if recipe.regions else {}))
                 if note is not None:
                     self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
-                    self.notify(f"{Path(path).name}: {note}", "info")
+                    self.notify(f"{Path(path).name}: {note}{self._network_words(recipe)}", "info")
                     return True
         ws = self.current_workspace()
         if not ws.open_image(image):
             self.notify(f"The {ws.title} workspace cannot use {Path(path).name}.", "warning")
             return False
         return True
+
+    def _network_words(self, recipe: Any) -> str:
+        """For a style recipe made on another network than the one a run here loads (``auto`` follows the best
+        one installed): which one made it, since the app's runs use the Preferences' network."""
+        if recipe.engine != "stylize":
+            return ""
+        from studio.recipe_reach import recipe_weights
+        from studio.weights import choose_source
+
+        made = recipe_weights(recipe)
+        if made == "auto" or made == self.prefs.weights:
+            return ""
+        here = (f"Automatic, which loads {choose_source('auto').name}" if self.prefs.weights in ("", "auto")
+                else self.prefs.weights)
+        return (f" It was made on the {made} network; runs here use {here} (Preferences), so a new run can look "
+                "different.")
 
     def _canvas_drop(self, paths: list[str]) -> None:
         self.open_file(paths[0])

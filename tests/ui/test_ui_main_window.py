@@ -486,3 +486,31 @@ def test_automatic_network_says_what_each_engine_loads(qtbot):
     dialog = PreferencesDialog(Preferences(), None)
     qtbot.addWidget(dialog)
     assert dialog.weights_info.text().startswith("Uses the best feature network installed")
+
+
+def test_a_recipe_made_on_another_network_says_which_when_opened(qtbot, window, tmp_path, monkeypatch):
+    """A style recipe made with Automatic on VGG16-hed, opened where Automatic now loads the ImageNet VGG16: the
+    app's runs use the Preferences' network, so the note says which network made the picture."""
+    from studio.image_save import save_image
+    from studio.recipe import Recipe
+    from studio.weights import choose_source, get_source
+
+    if not get_source("vgg16-hed").available or choose_source("auto").name == "vgg16-hed":
+        pytest.skip("needs VGG16-hed installed and another network chosen by auto")
+    ws = window.workspace("style")
+    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: False)
+    said = []
+    monkeypatch.setattr(window, "notify", lambda text, level="info": said.append(text))
+    png = tmp_path / "old.png"
+    made = Recipe(engine="stylize", params={**ws.params().to_dict(), "weights": "auto", "seed": 7}, inputs=[],
+                  weights="vgg16-hed")
+    save_image(png, np.zeros((8, 8, 3), np.float32), metadata=made.to_png_text())
+    assert window.open_file(str(png))
+    assert ws.params().seed == 7
+    here = f"runs here use Automatic, which loads {choose_source('auto').name} (Preferences)"
+    assert said and f"It was made on the vgg16-hed network; {here}" in said[-1]
+    said.clear()
+    now = Recipe(engine="stylize", params={**made.params, "seed": 8}, inputs=[], weights=choose_source("auto").name)
+    save_image(png, np.zeros((8, 8, 3), np.float32), metadata=now.to_png_text())
+    assert window.open_file(str(png))
+    assert said and "made on the" not in said[-1]
