@@ -37,6 +37,18 @@ def recipe_weights(recipe: Recipe) -> str:
     return "auto" if choose_source("auto").name == recipe.weights else recipe.weights
 
 
+def installed_recipe_weights(recipe: Recipe) -> str:
+    """``recipe_weights`` where that network is installed here, else ``auto``: what the app keeps for a re-run of an
+    opened recipe (the app never starts a download for one; the command line refuses instead, ``recipe_reach``)."""
+    name = recipe_weights(recipe)
+    if name in ("", "auto"):
+        return "auto"
+    from studio.weights import SOURCE_NAMES, get_source
+
+    installed = get_source(name).available if name in SOURCE_NAMES else Path(name).is_file()
+    return name if installed else "auto"
+
+
 def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: bool = False) -> Reach:
     """The files ``recipe`` reads and the network ``weights`` (default: ``recipe_weights``) it loads."""
     lines = []

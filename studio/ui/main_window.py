@@ -324,7 +324,12 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                     recipe_inputs: list[tuple[str, str]] = []  # the settings only, none of its files
                 else:
                     recipe_inputs = [(i.role, i.path) for i in recipe.inputs]
-                note = ws.restore_recipe(dict(recipe.params), recipe_inputs,
+                params = dict(recipe.params)
+                if recipe.engine == "stylize":  # re-runs keep the network that made it, where it is installed
+                    from studio.recipe_reach import installed_recipe_weights
+
+                    params["weights"] = installed_recipe_weights(recipe)
+                note = ws.restore_recipe(params, recipe_inputs,
                                          **({"regions": recipe.regions} if recipe.regions else {}))
                 if note is not None:
                     self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
@@ -337,20 +342,30 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         return True
 
     def _network_words(self, recipe: Any) -> str:
-        """For a style recipe made on another network than the one a run here loads (``auto`` follows the best
-        one installed): which one made it, since the app's runs use the Preferences' network."""
+        """For a style recipe made on another network than the one the Preferences load: that its runs keep the
+        network that made it, or that this one is not installed here."""
         if recipe.engine != "stylize":
             return ""
-        from studio.recipe_reach import recipe_weights
+        from studio.engines.errors import StudioInputError
+        from studio.recipe_reach import installed_recipe_weights, recipe_weights
         from studio.weights import choose_source
 
         made = recipe_weights(recipe)
-        if made == "auto" or made == self.prefs.weights:
+        if made in ("", "auto"):
+            made = recipe.weights or "auto"  # the network that made it, installed here or not
+        auto = self.prefs.weights in ("", "auto")
+        try:
+            loads = choose_source("auto").name if auto else self.prefs.weights
+        except StudioInputError:  # no network installed: a run says so
+            loads = ""
+        if made in ("", "auto", loads):
             return ""
-        here = (f"Automatic, which loads {choose_source('auto').name}" if self.prefs.weights in ("", "auto")
-                else self.prefs.weights)
-        return (f" It was made on the {made} network; runs here use {here} (Preferences), so a new run can look "
-                "different.")
+        here = f"Automatic, which loads {loads}" if auto else loads
+        if installed_recipe_weights(recipe) == made:
+            return (f" It was made on the {made} network, which its runs here keep so that a re-run gives the "
+                    f"same picture (Network layers \u25b8 Network: 'As in Preferences' runs it on {here}).")
+        return (f" It was made on the {made} network, which is not installed here; runs use {here} "
+                "(Preferences), so a new run can look different.")
 
     def _canvas_drop(self, paths: list[str]) -> None:
         self.open_file(paths[0])

@@ -488,9 +488,11 @@ def test_automatic_network_says_what_each_engine_loads(qtbot):
     assert dialog.weights_info.text().startswith("Uses the best feature network installed")
 
 
-def test_a_recipe_made_on_another_network_says_which_when_opened(qtbot, window, tmp_path, monkeypatch):
-    """A style recipe made with Automatic on VGG16-hed, opened where Automatic now loads the ImageNet VGG16: the
-    app's runs use the Preferences' network, so the note says which network made the picture."""
+def test_a_recipe_made_on_another_network_reruns_on_it_and_says_so(qtbot, window, tmp_path, monkeypatch,
+                                                                     fake_engine):
+    """A style recipe made with Automatic on VGG16-hed, opened where Automatic now loads the ImageNet VGG16: its
+    runs keep VGG16-hed (a re-run gives the same picture, as on the command line), the note says so and where to
+    change it, and 'As in Preferences' in the tab runs it on the Preferences' network again (undoable)."""
     from studio.image_save import save_image
     from studio.recipe import Recipe
     from studio.weights import choose_source, get_source
@@ -506,11 +508,49 @@ def test_a_recipe_made_on_another_network_says_which_when_opened(qtbot, window, 
                   weights="vgg16-hed")
     save_image(png, np.zeros((8, 8, 3), np.float32), metadata=made.to_png_text())
     assert window.open_file(str(png))
-    assert ws.params().seed == 7
-    here = f"runs here use Automatic, which loads {choose_source('auto').name} (Preferences)"
-    assert said and f"It was made on the vgg16-hed network; {here}" in said[-1]
-    said.clear()
+    assert ws.params().seed == 7 and ws.params().weights == "vgg16-hed"
+    assert said and "It was made on the vgg16-hed network, which its runs here keep" in said[-1]
+    assert f"'As in Preferences' runs it on Automatic, which loads {choose_source('auto').name}" in said[-1]
+    panel = ws.panel()
+    assert panel.network.currentData() == "vgg16-hed"
+    run_to_end(qtbot, window)
+    assert fake_engine.calls[-1].weights == "vgg16-hed"
+
+    panel.network.setCurrentIndex(panel.network.findData("auto"))  # the person picks 'As in Preferences'
+    assert ws.params().weights == "auto"
+    run_to_end(qtbot, window)
+    assert fake_engine.calls[-1].weights == window.prefs.weights == "auto"
+    ws.undo_stack.undo()
+    assert ws.params().weights == "vgg16-hed" and panel.network.currentData() == "vgg16-hed"
+
+    said.clear()  # made on the network Automatic loads now: nothing to say, nothing kept
     now = Recipe(engine="stylize", params={**made.params, "seed": 8}, inputs=[], weights=choose_source("auto").name)
     save_image(png, np.zeros((8, 8, 3), np.float32), metadata=now.to_png_text())
     assert window.open_file(str(png))
     assert said and "made on the" not in said[-1]
+    assert ws.params().weights == "auto"
+
+
+def test_a_recipe_made_on_a_network_not_installed_here_runs_on_the_preferences(qtbot, window, tmp_path,
+                                                                               monkeypatch, fake_engine):
+    from studio.image_save import save_image
+    from studio.recipe import Recipe
+    from studio.weights import get_source
+
+    if get_source("vgg19-caffe").available:
+        pytest.skip("needs VGG-19 from Caffe absent")
+    ws = window.workspace("style")
+    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: False)
+    said = []
+    monkeypatch.setattr(window, "notify", lambda text, level="info": said.append(text))
+    png = tmp_path / "elsewhere.png"
+    for params_weights in ("auto", "vgg19-caffe"):  # made by Automatic, or named, on another machine
+        made = Recipe(engine="stylize", params={**ws.params().to_dict(), "weights": params_weights}, inputs=[],
+                      weights="vgg19-caffe")
+        save_image(png, np.zeros((8, 8, 3), np.float32), metadata=made.to_png_text())
+        assert window.open_file(str(png))
+        assert ws.params().weights == "auto"
+        assert said and "It was made on the vgg19-caffe network, which is not installed here; runs use " \
+            "Automatic" in said[-1]
+        run_to_end(qtbot, window)
+        assert fake_engine.calls[-1].weights == "auto"

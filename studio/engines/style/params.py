@@ -160,6 +160,9 @@ class StyleParams(Params):
         "preview_every": "How often (in iterations) the canvas shows a new preview.",
         "tile": "Run the network over tiles of this many pixels a side, so a print-size picture fits in memory (the "
                 "same picture, about twice the time). 0: only where the whole picture would not fit.",
+        "weights": "The network whose features define content and style: the one chosen in Preferences, or a "
+                   "named one this picture keeps (an opened recipe keeps the network that made it, so a re-run "
+                   "gives the same picture).",
         "max_seconds": "Stop planning more work than fits into this many seconds (iterations are spread over scales).",
     }
 

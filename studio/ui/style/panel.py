@@ -27,6 +27,7 @@ from studio.ui.image_slots import ContentSlot, StyleList
 from studio.ui.log_slider import LogSlider
 from studio.ui.section import Section
 from studio.ui.style.regions_section import RegionsSection
+from studio.weights import list_sources
 
 LAYER_HINTS = {
     "1": "finest grain, colour",
@@ -139,15 +140,22 @@ class StylePanel(QWidget):
         self.content_layer = QComboBox()
         for name in CONTENT_LAYER_CHOICES:
             self.content_layer.addItem(name, name)
+        self.network = QComboBox()
+        self.network.addItem("As in Preferences", "auto")
+        for source in list_sources():
+            if source.available:
+                self.network.addItem(source.name, source.name)
         layers = QWidget()
         self.layer_grid = QGridLayout(layers)
         self.layer_grid.setContentsMargins(0, 0, 0, 0)
         self.layer_grid.setHorizontalSpacing(6)
         self.layer_grid.setVerticalSpacing(1)
-        self.layer_grid.addWidget(QLabel("Content layer"), 0, 0)
-        self.layer_grid.addWidget(self.content_layer, 0, 1)
+        self.layer_grid.addWidget(QLabel("Network"), 0, 0)
+        self.layer_grid.addWidget(self.network, 0, 1)
+        self.layer_grid.addWidget(QLabel("Content layer"), 1, 0)
+        self.layer_grid.addWidget(self.content_layer, 1, 1)
         head = QLabel("Style layers and their weights")
-        self.layer_grid.addWidget(head, 1, 0, 1, 2)
+        self.layer_grid.addWidget(head, 2, 0, 1, 2)
         self.layer_checks: dict[str, QCheckBox] = {}
         self.layer_weights: dict[str, LogSlider] = {}
         for name in STYLE_LAYER_CHOICES:
@@ -255,6 +263,8 @@ class StylePanel(QWidget):
         b.bind("content_layers", self.content_layer, "Content layer", merge=False,
                signal=self.content_layer.currentIndexChanged,
                read=lambda: tuple(str(self.content_layer.currentData()).split("+")), write=self._show_content_layers)
+        b.bind("weights", self.network, "Network", merge=False, signal=self.network.currentIndexChanged,
+               read=lambda: str(self.network.currentData()), write=self._show_network)
         # the time limit is a check box and a number: both edit one field
         b.bind("max_seconds", self.max_seconds, "Time limit", signal=self.max_seconds.valueChanged,
                read=self._read_time_limit, write=self._show_time_limit)
@@ -271,6 +281,12 @@ class StylePanel(QWidget):
         self.time_limit.setChecked(seconds is not None)
         if seconds is not None:
             self.max_seconds.setValue(round(seconds))
+
+    def _show_network(self, name: str) -> None:
+        name = name or "auto"
+        if self.network.findData(name) < 0:  # a network this machine's list does not name (a file, say)
+            self.network.addItem(name, name)
+        self.network.setCurrentIndex(self.network.findData(name))
 
     def _show_content_layers(self, names: tuple[str, ...]) -> None:
         layers = "+".join(names)

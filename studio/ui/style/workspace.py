@@ -142,7 +142,9 @@ class StyleWorkspace(Workspace):
         from studio.style_regions import encode_mask, painting_role
 
         used = state.used_regions()
-        params = state.params.with_changes(device=prefs.device, weights=prefs.weights,
+        # "auto": the Preferences' network; a named one: the one the tab keeps (a recipe's, so a re-run repeats it)
+        weights = prefs.weights if state.params.weights in ("", "auto") else state.params.weights
+        params = state.params.with_changes(device=prefs.device, weights=weights,
                                            region_weights=state.region_weights())
         content = state.content.rgb
         styles = [s.rgb for s in state.styles]
