@@ -488,26 +488,39 @@ def test_automatic_network_says_what_each_engine_loads(qtbot):
     assert dialog.weights_info.text().startswith("Uses the best feature network installed")
 
 
-def test_a_recipe_made_on_another_network_reruns_on_it_and_says_so(qtbot, window, tmp_path, monkeypatch,
-                                                                     fake_engine):
+@pytest.fixture
+def open_style_recipe(window, tmp_path, monkeypatch):
+    """``open_style_recipe(made_on, **params)``: open a PNG whose style recipe (the tab's settings changed by
+    ``params``, none of its files read) was made on the network ``made_on``; returns what the notes said."""
+    from studio.image_save import save_image
+    from studio.recipe import Recipe
+
+    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: False)
+    said: list[str] = []
+    monkeypatch.setattr(window, "notify", lambda text, level="info": said.append(text))
+    ws = window.workspace("style")
+
+    def open_it(made_on: str, **params) -> list[str]:
+        png = tmp_path / "made.png"
+        made = Recipe(engine="stylize", params={**ws.params().to_dict(), **params}, inputs=[], weights=made_on)
+        save_image(png, np.zeros((8, 8, 3), np.float32), metadata=made.to_png_text())
+        said.clear()
+        assert window.open_file(str(png))
+        return said
+
+    return open_it
+
+
+def test_a_recipe_made_on_another_network_reruns_on_it_and_says_so(qtbot, window, open_style_recipe, fake_engine):
     """A style recipe made with Automatic on VGG16-hed, opened where Automatic now loads the ImageNet VGG16: its
     runs keep VGG16-hed (a re-run gives the same picture, as on the command line), the note says so and where to
     change it, and 'As in Preferences' in the tab runs it on the Preferences' network again (undoable)."""
-    from studio.image_save import save_image
-    from studio.recipe import Recipe
     from studio.weights import choose_source, get_source
 
     if not get_source("vgg16-hed").available or choose_source("auto").name == "vgg16-hed":
         pytest.skip("needs VGG16-hed installed and another network chosen by auto")
     ws = window.workspace("style")
-    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: False)
-    said = []
-    monkeypatch.setattr(window, "notify", lambda text, level="info": said.append(text))
-    png = tmp_path / "old.png"
-    made = Recipe(engine="stylize", params={**ws.params().to_dict(), "weights": "auto", "seed": 7}, inputs=[],
-                  weights="vgg16-hed")
-    save_image(png, np.zeros((8, 8, 3), np.float32), metadata=made.to_png_text())
-    assert window.open_file(str(png))
+    said = open_style_recipe("vgg16-hed", weights="auto", seed=7)
     assert ws.params().seed == 7 and ws.params().weights == "vgg16-hed"
     assert said and "It was made on the vgg16-hed network, which its runs here keep" in said[-1]
     assert f"'As in Preferences' runs it on Automatic, which loads {choose_source('auto').name}" in said[-1]
@@ -523,32 +536,21 @@ def test_a_recipe_made_on_another_network_reruns_on_it_and_says_so(qtbot, window
     ws.undo_stack.undo()
     assert ws.params().weights == "vgg16-hed" and panel.network.currentData() == "vgg16-hed"
 
-    said.clear()  # made on the network Automatic loads now: nothing to say, nothing kept
-    now = Recipe(engine="stylize", params={**made.params, "seed": 8}, inputs=[], weights=choose_source("auto").name)
-    save_image(png, np.zeros((8, 8, 3), np.float32), metadata=now.to_png_text())
-    assert window.open_file(str(png))
+    # made on the network Automatic loads now: nothing to say, nothing kept
+    said = open_style_recipe(choose_source("auto").name, weights="auto", seed=8)
     assert said and "made on the" not in said[-1]
     assert ws.params().weights == "auto"
 
 
-def test_a_recipe_made_on_a_network_not_installed_here_runs_on_the_preferences(qtbot, window, tmp_path,
-                                                                               monkeypatch, fake_engine):
-    from studio.image_save import save_image
-    from studio.recipe import Recipe
+def test_a_recipe_made_on_a_network_not_installed_here_runs_on_the_preferences(qtbot, window, open_style_recipe,
+                                                                               fake_engine):
     from studio.weights import get_source
 
     if get_source("vgg19-caffe").available:
         pytest.skip("needs VGG-19 from Caffe absent")
     ws = window.workspace("style")
-    monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: False)
-    said = []
-    monkeypatch.setattr(window, "notify", lambda text, level="info": said.append(text))
-    png = tmp_path / "elsewhere.png"
     for params_weights in ("auto", "vgg19-caffe"):  # made by Automatic, or named, on another machine
-        made = Recipe(engine="stylize", params={**ws.params().to_dict(), "weights": params_weights}, inputs=[],
-                      weights="vgg19-caffe")
-        save_image(png, np.zeros((8, 8, 3), np.float32), metadata=made.to_png_text())
-        assert window.open_file(str(png))
+        said = open_style_recipe("vgg19-caffe", weights=params_weights)
         assert ws.params().weights == "auto"
         assert said and "It was made on the vgg19-caffe network, which is not installed here; runs use " \
             "Automatic" in said[-1]
