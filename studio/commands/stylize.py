@@ -10,7 +10,7 @@ from typing import Any
 
 from studio.cli_args import confirm_overwrite, integer, interrupted_code, names, number, numbers, param_help
 from studio.engines.errors import StudioInputError
-from studio.engines.style.params import StyleParams
+from studio.engines.style.params import LAYER_WEIGHT_DEFAULTS, StyleParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
 
@@ -41,7 +41,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--content-layers", type=names, help=param_help(StyleParams, "content_layers", "comma-separated"))
     g.add_argument("--style-layers", type=names, help=param_help(StyleParams, "style_layers", "comma-separated"))
     g.add_argument("--style-layer-weights", type=numbers("style-layer-weights"),
-                   help="comma-separated weight per style layer (default: 1 each, relu2_1 0.5)")
+                   help="comma-separated weight per style layer (default: 1 each, "
+                   + ", ".join(f"{k} {v:g}" for k, v in LAYER_WEIGHT_DEFAULTS.items()) + ")")
     g.add_argument("--style-blend", type=numbers("style-blend"), help="comma-separated weight per style image")
     g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
                    help=param_help(StyleParams, "style_scale"))

@@ -479,23 +479,25 @@ def test_the_eta_rate_leaves_out_the_slow_first_iteration_of_a_fresh_lbfgs():
     assert clock.rate == pytest.approx(0.8 * 2.0 + 0.2 * 3.0)
 
 
-def test_the_shallow_style_layers_weigh_less_by_default_and_a_recipe_keeps_the_weights_it_ran_with(random_net):
+def test_the_default_style_layer_weights_and_a_recipe_keeps_the_weights_it_ran_with(random_net):
     from studio.engines.style.params import default_layer_weights
 
-    # VGG16-hed's edge-tuned relu2_1 covered the picture in small ripples at the weight of the others
-    assert StyleParams().layer_weights() == (1.0, 0.5, 1.0, 1.0, 1.0)
-    assert default_layer_weights(("relu2_1", "relu3_3", "relu1_1")) == (0.5, 1.0, 1.0)
+    # VGG16-hed's edge-tuned relu2_1 covered the picture in small ripples at the weight of the others; relu1_1
+    # (the colours) at 5 paints the painting's colours into the subject on the ImageNet VGG16
+    assert StyleParams().layer_weights() == (5.0, 0.5, 1.0, 1.0, 1.0)
+    assert default_layer_weights(("relu2_1", "relu3_3", "relu1_1")) == (0.5, 1.0, 5.0)
     chosen = StyleParams(style_layers=("relu1_1", "relu3_1"), style_layer_weights=(2.0, 3.0))
     assert chosen.layer_weights() == (2.0, 3.0)
     # the objective weighs the layers so (normalised to a sum of 1)
     content = torch.rand(1, 3, 32, 32)
     obj = Objective(random_net, content, [torch.rand(1, 3, 32, 32)], StyleParams())
-    assert obj.layer_weights["relu2_1"] == pytest.approx(0.5 / 4.5)
-    assert obj.layer_weights["relu5_1"] == pytest.approx(1 / 4.5)
+    assert obj.layer_weights["relu1_1"] == pytest.approx(5 / 8.5)
+    assert obj.layer_weights["relu2_1"] == pytest.approx(0.5 / 8.5)
+    assert obj.layer_weights["relu5_1"] == pytest.approx(1 / 8.5)
     # a run's recipe holds the weights themselves, so a later studio with other defaults re-runs it as it was
     fin = _run(SMALL.with_changes(iterations=1), random_net)[-1]
-    assert isinstance(fin, Finished) and fin.extra["params"]["style_layer_weights"] == [1.0, 0.5, 1.0, 1.0, 1.0]
-    assert StyleParams.from_recipe(fin.extra["params"]).layer_weights() == (1.0, 0.5, 1.0, 1.0, 1.0)
+    assert isinstance(fin, Finished) and fin.extra["params"]["style_layer_weights"] == [5.0, 0.5, 1.0, 1.0, 1.0]
+    assert StyleParams.from_recipe(fin.extra["params"]).layer_weights() == (5.0, 0.5, 1.0, 1.0, 1.0)
     # a recipe written before the layers had weights of their own weighed them all 1, and re-runs that way
     assert StyleParams.from_recipe({"style_layer_weights": None}).layer_weights() == (1.0,) * 5
     assert StyleParams.from_recipe({}).layer_weights() == (1.0,) * 5
