@@ -210,6 +210,8 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         self._zoom_changed(desk, desk.canvas.zoom())
         # typed keys go to the picture, not to the last field of the panel left behind
         desk.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+        if hasattr(self, "weights_label"):
+            self._show_network_in_status()
         self._update_actions()
 
     def _zoom_changed(self, desk: Desk, zoom: float) -> None:
@@ -421,6 +423,8 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
             self.progress.setFormat("Stopping\u2026")
 
     def _state_changed(self, ws: Workspace, old: Any, new: Any) -> None:
+        if ws is self.current_workspace() and ws.kept_network(old) != ws.kept_network(new):
+            self._show_network_in_status()
         job = self.runner.current
         desk = self.desk(ws.name)
         if self.runner.is_running() and job is not None and job.spec.workspace == ws.name:
@@ -478,6 +482,8 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
     def set_preferences(self, prefs: Preferences) -> None:
         self.prefs = prefs
         prefs.save(self.settings)
+        for ws in self._workspaces.values():
+            ws.networks_changed()
         self._show_prefs_in_status()
         if self.runner.is_running():
             self.statusBar().showMessage("The new device and network apply on the next Run.", 6000)

@@ -217,7 +217,6 @@ class WindowChrome:
         self.device_label = QLabel()
         self.weights_label = QLabel()
         self.device_label.setToolTip("The device the computation runs on (File \u25b8 Preferences)")
-        self.weights_label.setToolTip("The feature network that defines content and style (File \u25b8 Preferences)")
         self.zoom_label = QLabel()
         self.zoom_label.setToolTip("Zoom: mouse wheel, Ctrl+0 fit, Ctrl+1 100 %; drag to pan")
         self.statusBar().addPermanentWidget(self.zoom_label)
@@ -229,6 +228,20 @@ class WindowChrome:
         device = self.prefs.device
         shown = resolved_device(device)
         self.device_label.setText(f"Device: {device}" + (f" \u2192 {shown}" if shown != device else ""))
-        self.weights_label.setText(f"Feature network: {self.prefs.weights}")
+        self._show_network_in_status()
+
+    def _show_network_in_status(self) -> None:
+        """The feature network the current tab's runs use: the one its picture keeps (an opened recipe's), or
+        the Preferences'."""
+        kept = self.current_workspace().kept_network() if self._workspaces else None
+        if kept:
+            self.weights_label.setText(f"Feature network: {kept} (this picture's)")
+            self.weights_label.setToolTip("The feature network the opened recipe was made on, which this tab's "
+                                          "runs keep (Network layers \u25b8 Network; File \u25b8 Preferences "
+                                          "for the others)")
+        else:
+            self.weights_label.setText(f"Feature network: {self.prefs.weights}")
+            self.weights_label.setToolTip(
+                "The feature network that defines content and style (File \u25b8 Preferences)")
 
     # host services (WorkspaceHost) -------------------------------------------------------------

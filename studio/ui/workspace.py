@@ -105,6 +105,14 @@ class Workspace(QObject):
         """The parameter fields a running job takes live (see ``live_changes``)."""
         return frozenset()
 
+    def kept_network(self, state: Any | None = None) -> str | None:
+        """The feature network ``state`` (default: the current one) keeps for its runs instead of the
+        Preferences' (an opened recipe's), or None."""
+        return None
+
+    def networks_changed(self) -> None:
+        """The feature networks installed here changed (a download): lists that name them are rebuilt."""
+
     def before_image(self, state: Any | None = None) -> np.ndarray | None:
         """The "before" picture of a compare view (the content image), RGB [0,1]."""
         return None

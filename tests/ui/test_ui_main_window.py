@@ -556,3 +556,40 @@ def test_a_recipe_made_on_a_network_not_installed_here_runs_on_the_preferences(q
             "Automatic" in said[-1]
         run_to_end(qtbot, window)
         assert fake_engine.calls[-1].weights == "auto"
+
+
+def test_the_status_bar_names_the_network_the_current_tab_runs_on(window):
+    """A picture that keeps its recipe's network shows it in the status bar while its tab is shown; the other
+    tabs, and 'As in Preferences', show the Preferences' network."""
+    ws = window.workspace("style")
+    window.tabs.setCurrentIndex(list(window._workspaces).index("style"))
+    prefs_text = f"Feature network: {window.prefs.weights}"
+    assert window.weights_label.text() == prefs_text
+    ws.edit_params({"weights": "vgg16-hed"}, "Network")  # what opening a VGG16-hed recipe does
+    assert window.weights_label.text() == "Feature network: vgg16-hed (this picture's)"
+    window.tabs.setCurrentIndex(list(window._workspaces).index("harmonize"))
+    assert window.weights_label.text() == prefs_text
+    window.tabs.setCurrentIndex(list(window._workspaces).index("style"))
+    assert window.weights_label.text() == "Feature network: vgg16-hed (this picture's)"
+    ws.undo_stack.undo()
+    assert window.weights_label.text() == prefs_text
+
+
+def test_the_style_tab_lists_a_network_installed_while_it_is_open(window, monkeypatch):
+    """A network downloaded during a session (the download sets the Preferences) appears in the Style tab's
+    Network list at once; the choice shown stays, and relisting is no edit."""
+    from dataclasses import replace
+
+    import studio.ui.style.panel as panel_module
+    from studio.weights import WeightSource, list_sources
+
+    ws = window.workspace("style")
+    panel = ws.panel()
+    assert panel.network.findData("vgg16-new") < 0
+    edits = ws.undo_stack.count()
+    extra = WeightSource("vgg16-new", "vgg16", "imagenet", True, "a network downloaded just now", "")
+    monkeypatch.setattr(panel_module, "list_sources", lambda: [*list_sources(), extra])
+    window.set_preferences(replace(window.prefs, weights="vgg16-new"))
+    assert panel.network.findData("vgg16-new") >= 0
+    assert panel.network.currentData() == "auto" and ws.params().weights == "auto"
+    assert ws.undo_stack.count() == edits

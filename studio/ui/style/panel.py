@@ -141,10 +141,7 @@ class StylePanel(QWidget):
         for name in CONTENT_LAYER_CHOICES:
             self.content_layer.addItem(name, name)
         self.network = QComboBox()
-        self.network.addItem("As in Preferences", "auto")
-        for source in list_sources():
-            if source.available:
-                self.network.addItem(source.name, source.name)
+        self.list_networks()
         layers = QWidget()
         self.layer_grid = QGridLayout(layers)
         self.layer_grid.setContentsMargins(0, 0, 0, 0)
@@ -281,6 +278,22 @@ class StylePanel(QWidget):
         self.time_limit.setChecked(seconds is not None)
         if seconds is not None:
             self.max_seconds.setValue(round(seconds))
+
+    def list_networks(self) -> None:
+        """Fill the Network list with the networks installed now (at the start, and after a download), keeping
+        the one shown."""
+        shown = self.network.currentData()
+        self.network.blockSignals(True)  # the same choice, listed again: no edit
+        try:
+            self.network.clear()
+            self.network.addItem("As in Preferences", "auto")
+            for source in list_sources():
+                if source.available:
+                    self.network.addItem(source.name, source.name)
+            if shown is not None:
+                self._show_network(str(shown))
+        finally:
+            self.network.blockSignals(False)
 
     def _show_network(self, name: str) -> None:
         name = name or "auto"

@@ -137,6 +137,13 @@ class StyleWorkspace(Workspace):
         total = sum(r.mask.astype(np.float32) for r in used)
         return bool(np.min(total) >= 0.99 * 255)
 
+    def kept_network(self, state: Any | None = None) -> str | None:
+        weights = (state or self._state).params.weights
+        return None if weights in ("", "auto") else weights
+
+    def networks_changed(self) -> None:
+        self._panel.list_networks()
+
     def _job(self, state: StyleState, prefs: Preferences, *, title: str, start: np.ndarray | None = None) -> JobSpec:
         from studio.engines.style.regions import Region
         from studio.style_regions import encode_mask, painting_role
