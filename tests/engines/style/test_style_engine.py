@@ -503,6 +503,19 @@ def test_the_default_style_layer_weights_and_a_recipe_keeps_the_weights_it_ran_w
     assert StyleParams.from_recipe({}).layer_weights() == (1.0,) * 5
 
 
+def test_the_default_stroke_size_and_a_recipe_keeps_the_one_it_ran_with(random_net):
+    """The painting is seen at 1.25 times the output's size by default (larger swirls and facets, the subject
+    kept); a run's recipe holds the stroke size it ran with, and one without it re-runs at the classic's 1."""
+    from studio.engines.style.regions import painting_shape
+
+    assert StyleParams().style_scale == 1.25
+    assert painting_shape((600, 800), 256, StyleParams().style_scale) == (240, 320)
+    fin = _run(SMALL.with_changes(iterations=1), random_net)[-1]
+    assert isinstance(fin, Finished) and fin.extra["params"]["style_scale"] == SMALL.style_scale
+    assert StyleParams.from_recipe(fin.extra["params"]).style_scale == SMALL.style_scale
+    assert StyleParams.from_recipe({}).style_scale == 1.0
+
+
 def test_the_shortest_history_still_converges_as_the_full_one(random_net, monkeypatch):
     """The fewest steps a large picture remembers (MIN_HISTORY, half precision) make L-BFGS lose little against
     the full history: on Tübingen x The Starry Night rendered at 1024 px, 5 steps were within 0.7 % of 50 for
