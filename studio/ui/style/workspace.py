@@ -149,8 +149,8 @@ class StyleWorkspace(Workspace):
         from studio.style_regions import encode_mask, painting_role
 
         used = state.used_regions()
-        # "auto": the Preferences' network; a named one: the one the tab keeps (a recipe's, so a re-run repeats it)
-        weights = prefs.weights if state.params.weights in ("", "auto") else state.params.weights
+        # the network the tab keeps (a recipe's, so a re-run repeats it), else the Preferences'
+        weights = self.kept_network(state) or prefs.weights
         params = state.params.with_changes(device=prefs.device, weights=weights,
                                            region_weights=state.region_weights())
         content = state.content.rgb
