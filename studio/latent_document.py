@@ -27,6 +27,9 @@ class LatentState:
     truncation: float | None = None
     choice: int = 0
     z: np.ndarray | None = None  # the chosen latent (nz,), before slider edits
+    # a fitted photo's detail over the generator's own (``engines.gan.project``), (C, H, W); it belongs to ``z``
+    # and goes when another latent is chosen
+    detail: np.ndarray | None = None
     directions: tuple[float, ...] = ()  # σ along each principal direction
     raw_index: int = 0
     raw_amount: float = 0.0
@@ -61,11 +64,27 @@ def compose_latent(s: LatentState, directions: Directions | None) -> np.ndarray 
     return z
 
 
+def shown_detail(s: LatentState) -> np.ndarray | None:
+    """The fitted detail the shown picture carries: the chosen latent's, not on the A↔B walk (its ends are
+    latents alone)."""
+    return s.detail if s.ab_t is None else None
+
+
 def with_direction(directions: tuple[float, ...], index: int, sigma: float) -> tuple[float, ...]:
     """The σ of every direction after one slider moved (the tuple grows to reach ``index``)."""
     d = list(directions) + [0.0] * max(0, index + 1 - len(directions))
     d[index] = float(sigma)
     return tuple(d)
+
+
+def detail_record(detail: np.ndarray) -> dict[str, Any]:
+    """A fitted detail as a recipe holds it: its shape and its numbers (float16, base64; 32 KB for the face
+    generator's 256x8x8), so the picture can be made again from the recipe alone."""
+    import base64
+
+    d = np.asarray(detail, np.float32)
+    return {"joins": "after the second block", "shape": list(d.shape),
+            "float16_base64": base64.b64encode(d.astype("<f2").tobytes()).decode("ascii")}
 
 
 def latent_recipe(what: str, s: LatentState, gen: LoadedGenerator, z: np.ndarray | None) -> Recipe:
@@ -81,5 +100,8 @@ def latent_recipe(what: str, s: LatentState, gen: LoadedGenerator, z: np.ndarray
     params = {"seed": s.seed, "choice": s.choice, "truncation": s.truncation, "directions": list(s.directions),
               "raw_index": s.raw_index, "raw_amount": s.raw_amount, "ab_t": s.ab_t, "ab_mode": s.ab_mode,
               "smooth": s.smooth, "z": [round(float(v), 6) for v in z] if z is not None else None}
+    detail = shown_detail(s)
+    if detail is not None:
+        params["detail"] = detail_record(detail)
     return Recipe(engine=what, params=params, inputs=inputs, weights=gen.name, studio_version=__version__,
                   extra={"weights_hash": gen.weights_hash})

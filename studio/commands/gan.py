@@ -56,8 +56,13 @@ def add_parser(sub: Any) -> None:
     _model_args(j)
     j.add_argument("image", help="the picture to reproduce")
     j.add_argument("-o", "--output", required=True, help="output PNG (the reconstruction)")
-    j.add_argument("--save-latent", metavar="Z.npy", help="also write the latent found")
+    j.add_argument("--save-latent", metavar="Z.npy",
+                   help="also write the latent found (alone it gives the generator's nearest face; the PNG's "
+                        "recipe also holds the photo's fitted detail)")
     j.add_argument("--steps", type=integer("steps", 1), default=300)
+    j.add_argument("--detail-steps", type=integer("detail steps", 0), default=300,
+                   help="steps fitting the photo's detail over the generator's own after the latent (300; 0: the "
+                        "latent alone, which is seldom the photo's person)")
     j.add_argument("--lr", type=number("lr", allow_zero=False), default=0.05)
     j.add_argument("--seed", type=integer("seed"), default=0)
     j.add_argument("--centre", action="store_true",
@@ -164,6 +169,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     from studio.engines.gan.project import ProjectParams, run_project
     from studio.image_save import check_output_path, save_image
     from studio.imageio import load_image
+    from studio.latent_document import detail_record
     from studio.progress import ProgressBar, drive
     from studio.recipe import InputRef
 
@@ -171,7 +177,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     confirm_overwrite(out, args.force)
     gen = _load(args)
     target = load_image(args.image, max_side=1024)
-    params = ProjectParams(steps=args.steps, learning_rate=args.lr, seed=args.seed)
+    params = ProjectParams(steps=args.steps, learning_rate=args.lr, seed=args.seed, detail_steps=args.detail_steps)
     bar = ProgressBar("project")
     framing = None if args.centre else FaceFraming.from_card(gen.card)
     fin = drive(run_project(gen.model, target.rgb, params, framing=framing), bar,
@@ -182,8 +188,12 @@ def cmd_project(args: argparse.Namespace) -> int:
     rec = {**params.to_dict(), "z": [round(float(v), 6) for v in z],
            "face": None if fin.extra["face"] is None else dict(zip(("top", "left", "side"), fin.extra["face"],
                                                                     strict=True))}
+    if fin.extra["detail"] is not None:
+        rec["detail"] = detail_record(fin.extra["detail"])
     meta = _recipe("gan-project", gen, rec, [InputRef("target", str(Path(args.image).resolve()), target.sha256)])
     save_image(out, _finish((fin.image * 255 + 0.5).astype(np.uint8), args),
                metadata=meta if out.suffix.lower() == ".png" else None)
-    bar.close(f"wrote {out}: pixel error {fin.extra['start_mse']:.4f} -> {fin.extra['mse']:.4f}")
+    with_detail = f", {fin.extra['mse']:.4f} with the photo's detail" if fin.extra["detail"] is not None else ""
+    bar.close(f"wrote {out}: pixel error {fin.extra['start_mse']:.4f} -> {fin.extra['z_mse']:.4f} with the latent"
+              f"{with_detail}")
     return 0

@@ -82,7 +82,11 @@ def test_gan_interpolate_and_project(trained: Path, tmp_path: Path) -> None:
                  "--save-latent", str(tmp_path / "p.npy"), "-o", str(tmp_path / "proj.png")]) == 0
     recipe = read_recipe(tmp_path / "proj.png")
     assert recipe is not None and recipe.engine == "gan-project" and len(recipe.params["z"]) == 8
+    assert recipe.params["detail_steps"] == 300 and len(recipe.params["detail"]["shape"]) == 3
     assert np.load(tmp_path / "p.npy").shape == (1, 8)
+    assert main(["gan", "project", str(target), "--model", model, "--steps", "5", "--detail-steps", "0",
+                 "-o", str(tmp_path / "alone.png")]) == 0
+    assert "detail" not in read_recipe(tmp_path / "alone.png").params
 
 
 def test_gan_bad_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,13 +43,16 @@ def sample_latents(n: int, nz: int, seed: int, truncation: float | None = None) 
 
 @torch.no_grad()
 def render(model: torch.nn.Module, z: np.ndarray, device: torch.device | str = "cpu",
-           batch: int = 64) -> np.ndarray:
-    """uint8 (n, H, W, 3) images of latents ``z`` ((n, nz) or (nz,))."""
-    from studio.engines.gan.models import to_uint8_images
+           batch: int = 64, detail: np.ndarray | None = None) -> np.ndarray:
+    """uint8 (n, H, W, 3) images of latents ``z`` ((n, nz) or (nz,)), each with a fitted photo's ``detail``
+    (``project.py``) when one is given."""
+    from studio.engines.gan.models import generate, to_uint8_images
 
     zz = np.atleast_2d(np.asarray(z, dtype=np.float32))
+    d = None if detail is None else torch.from_numpy(np.asarray(detail, np.float32)).to(device)
     model.eval()
-    outs = [to_uint8_images(model(torch.from_numpy(zz[i:i + batch]).to(device))) for i in range(0, len(zz), batch)]
+    outs = [to_uint8_images(generate(model, torch.from_numpy(zz[i:i + batch]).to(device), d))
+            for i in range(0, len(zz), batch)]
     return np.concatenate(outs) if outs else np.zeros((0, 1, 1, 3), np.uint8)
 
 

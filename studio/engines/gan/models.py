@@ -122,6 +122,39 @@ class DCGAN_G(nn.Module):  # noqa: N801 - the name of the papers' code
         return self.main[: self.first_block_end](z)
 
 
+def detail_split(main: nn.Sequential) -> int:
+    """Where a fitted photo's detail joins a generator (``project.py``): just after its second block's ReLU
+    (8x8 for a DCGAN), or its first where only one comes before the last layer. Counted in ReLUs, so a
+    generator and its ``FusedGenerator`` (batch norms folded away) agree."""
+    ends = [i + 1 for i, m in enumerate(main) if isinstance(m, nn.ReLU)]
+    if not ends:
+        raise StudioInputError("this generator has no block a fitted detail could join")
+    return ends[1] if len(ends) >= 2 else ends[0]
+
+
+@torch.no_grad()
+def detail_shape(model: nn.Module) -> tuple[int, ...]:
+    """The shape (C, H, W) a fitted detail has for ``model``: that of one latent's activations at ``detail_split``."""
+    main = model.main
+    z = torch.zeros(1, model.arch.nz, 1, 1, device=next(model.parameters()).device)
+    return tuple(main[:detail_split(main)](z).shape[1:])
+
+
+def generate(model: nn.Module, z: torch.Tensor, detail: torch.Tensor | None = None) -> torch.Tensor:
+    """``model(z)``, or with ``detail`` (C, H, W) added to every latent's activations at ``detail_split``."""
+    if detail is None:
+        return model(z)
+    if z.dim() == 2:
+        z = z[:, :, None, None]
+    main = model.main
+    k = detail_split(main)
+    early = main[:k](z)
+    if tuple(detail.shape) != tuple(early.shape[1:]):
+        raise StudioInputError(f"the fitted detail has the shape {tuple(detail.shape)}, not this generator's "
+                               f"{tuple(early.shape[1:])}: it was fitted with another generator")
+    return main[k:](early + detail)
+
+
 class DCGAN_D(nn.Module):  # noqa: N801
     """image (B, nc, S, S) -> one score per image (B,): the final 1-channel conv, averaged."""
 

@@ -177,6 +177,12 @@ class LatentPanel(QWidget):
         self.dir_sliders: list[QSlider] = []
         self.dir_labels: list[QLabel] = []
         self.dir_values: list[QLabel] = []  # each slider's value, in standard deviations
+        # shown while the picture is a fitted photo (its latent and its detail): what the sliders do to it
+        self.fit_note = QLabel("Fitted to your photo: the sliders steer its face. Its likeness holds to about "
+                               "\u00b11.5\u03c3; further out the photo's detail no longer fits and ghosts.")
+        self.fit_note.setWordWrap(True)
+        self.fit_note.setVisible(False)
+        self.dir_form.addRow(self.fit_note)
         for i in range(n_directions):
             s = QSlider(Qt.Orientation.Horizontal)
             s.setRange(-SIGMA_RANGE * SIGMA_STEPS, SIGMA_RANGE * SIGMA_STEPS)
@@ -339,6 +345,7 @@ class LatentPanel(QWidget):
             self.model_label.setText(model_text)
             self.seed.setValue(state.seed)
             self.truncation.setValue(state.truncation or 0.0)
+            self.fit_note.setVisible(state.detail is not None and state.ab_t is None)
             for i, s in enumerate(self.dir_sliders):
                 s.setEnabled(i < n_directions)
                 self.set_slider_sigma(s, state.directions[i] if i < len(state.directions) else 0.0)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, JobControl
-from studio.latent_document import LatentState, compose_latent, latent_recipe, with_direction
+from studio.latent_document import LatentState, compose_latent, latent_recipe, shown_detail, with_direction
 from studio.ui.job_runner import JobSpec
 from studio.ui.latent.panel import GIF_DEFAULT_FPS, GIF_DEFAULT_FRAMES, LatentPanel
 from studio.ui.workspace import Workspace, WorkspaceHost
@@ -54,7 +54,12 @@ class LatentWorkspace(Workspace):
     title = "Latent"
     engine = "gan-latent"
     input_role = "the picture to fit"
-    before_caption = "Generator sample: click the grid, move the sliders"
+
+    @property
+    def before_caption(self) -> str:  # type: ignore[override]
+        if shown_detail(self._state) is not None:
+            return "Your photo, fitted: move the sliders to steer it"
+        return "Generator sample: click the grid, move the sliders"
 
     @property
     def session_types(self) -> tuple[type, ...]:  # type: ignore[override]
@@ -125,6 +130,13 @@ class LatentWorkspace(Workspace):
                 self._set_generator(state.model_path)
             except StudioInputError as exc:
                 self.host.notify(str(exc), "error")
+        if state.detail is not None and self._fast is not None:
+            from studio.engines.gan.models import detail_shape
+
+            if tuple(state.detail.shape) != detail_shape(self._fast):
+                self.host.notify("The kept photo fit does not suit this generator; showing its latent alone.",
+                                 "info")
+                state = self._with_frame(replace(state, detail=None))
         super().set_state(state)
 
     def run_blocker(self) -> str | None:
@@ -199,8 +211,10 @@ class LatentWorkspace(Workspace):
         z = extra.get("z")
         if isinstance(z, np.ndarray) and self.gen is not None and z.shape == (self.gen.arch.nz,):
             found = z.astype(np.float32)
-            QTimer.singleShot(0, lambda: self._edit("Fitted latent", z=found, directions=(), raw_amount=0.0,
-                                                    ab_t=None))
+            d = extra.get("detail")
+            detail = d.astype(np.float32) if isinstance(d, np.ndarray) else None
+            QTimer.singleShot(0, lambda: self._edit("Fitted latent", z=found, detail=detail, directions=(),
+                                                    raw_amount=0.0, ab_t=None))
             return job_state
         path = extra.get("generator")
         if isinstance(path, str) and Path(path).is_file():
@@ -211,6 +225,8 @@ class LatentWorkspace(Workspace):
     def describe(self, state: LatentState) -> str:
         lines = [f"generator: {Path(state.model_path).name if state.model_path else 'default'}",
                  f"seed {state.seed} · sample {state.choice + 1}"]
+        if state.detail is not None:
+            lines[1] = "fitted to a photo, with its detail"
         if any(state.directions):
             names = self.direction_labels()
             lines.append("directions: " + ", ".join(
@@ -242,8 +258,9 @@ class LatentWorkspace(Workspace):
             raise
         assert self.gen is not None
         z_grid = self.grid_latents(self._state.seed, self._state.truncation)
-        new = replace(self._state, model_path=path, choice=0, z=z_grid[0].copy(), directions=(), raw_amount=0.0,
-                      z_a=None, z_b=None, ab_t=None, raw_index=min(self._state.raw_index, self.gen.arch.nz - 1))
+        new = replace(self._state, model_path=path, choice=0, z=z_grid[0].copy(), detail=None, directions=(),
+                      raw_amount=0.0, z_a=None, z_b=None, ab_t=None,
+                      raw_index=min(self._state.raw_index, self.gen.arch.nz - 1))
         new = self._with_frame(new)
         if undoable:
             self.edit(new, f"Open generator {self.gen.name}")
@@ -296,7 +313,7 @@ class LatentWorkspace(Workspace):
         z = self.current_latent(state)
         if z is None or self.gen is None:
             return None
-        img = render(self._fast, z)[0]
+        img = render(self._fast, z, detail=shown_detail(state))[0]
         factor = max(1, DISPLAY_SIDE // img.shape[0])
         return upscale(img, factor, smooth=state.smooth)
 
@@ -306,6 +323,8 @@ class LatentWorkspace(Workspace):
     def _edit(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
         if self.gen is None:
             return
+        if "z" in changes:  # a fitted photo's detail belongs to the latent it was fitted with
+            changes.setdefault("detail", None)
         new = self._with_frame(replace(self._state, **changes))
         self.edit(new, text, merge_key)
 
@@ -328,7 +347,11 @@ class LatentWorkspace(Workspace):
             h = w = gen.arch.image_size
             self._panel.grid.set_grid(self._grid_img, GRID_COUNT, h, w, GRID_COLS, GRID_PAD)
             self._shown_grid = self._grid_img
-        self._panel.grid.set_chosen(state.choice)
+        # framed only while the picture is that sample's (not a loaded or fitted latent)
+        grid = self._grid_z
+        sample = state.z is not None and grid is not None and 0 <= state.choice < len(grid) \
+            and np.array_equal(state.z, grid[state.choice])
+        self._panel.grid.set_chosen(state.choice if sample else None)
 
     # edits (the panel's signals) --------------------------------------------------------------
     def choose(self, index: int) -> None:

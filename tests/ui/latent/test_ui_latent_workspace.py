@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +205,63 @@ def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> N
     fitted = render(ws.gen.model, ws.current_latent())[0].astype(np.float32)
     t = target.astype(np.float32)
     assert np.mean((fitted - t) ** 2) < 0.5 * np.mean((start - t) ** 2)
+
+
+def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and_session(latent_window, qtbot,
+                                                                                         tmp_path) -> None:
+    """The fit's detail is part of the picture: shown on the canvas, kept while the sliders steer it, written in
+    the recipe and the kept session, dropped (and the note hidden) when another sample is chosen; undo brings it
+    back."""
+    import base64
+
+    from studio.engines.gan.latent import render, upscale
+    from studio.imageio import LoadedImage, load_image
+    from studio.session_codec import Decoder, encode
+
+    win = latent_window
+    ws: LatentWorkspace = win.workspace("latent")
+    panel = ws.panel()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8)).save(tmp_path / "photo.png")
+    assert ws.open_image(load_image(tmp_path / "photo.png"))
+    assert not panel.fit_note.isVisible()
+    before_z = ws.state().z
+    win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running() and ws.state().z is not before_z, timeout=60000)
+    s = ws.state()
+    assert s.detail is not None and s.detail.shape == (8, 8, 8)
+    shown = render(ws.gen.model, s.z, detail=s.detail)[0]
+    assert not np.array_equal(shown, render(ws.gen.model, s.z)[0])  # the detail is in the picture
+    assert np.abs(s.frame.astype(int) - upscale(shown, 32, smooth=True)).max() <= 1  # folded generator: ±1 level
+    assert panel.fit_note.isVisible() and "fitted to a photo" in ws.describe(s)
+    # a slider steers the fitted face: the detail stays
+    panel.dir_sliders[0].setValue(10)
+    assert ws.state().detail is s.detail and panel.fit_note.isVisible()
+    assert not np.array_equal(ws.state().frame, s.frame)
+    assert win.canvas.caption().startswith("Your photo, fitted")
+    assert panel.grid.chosen is None  # no grid sample is the picture shown
+    recipe = read_recipe(ws.export_png(str(tmp_path / "fit.png")))
+    assert recipe is not None
+    kept = recipe.params["detail"]
+    assert kept["shape"] == [8, 8, 8]
+    numbers = np.frombuffer(base64.b64decode(kept["float16_base64"]), "<f2").reshape(8, 8, 8)
+    assert np.allclose(numbers, s.detail, atol=2e-3 * max(1.0, float(np.abs(s.detail).max())))
+    # the kept session holds it
+    arrays: dict[str, np.ndarray] = {}
+
+    def put(a: np.ndarray) -> str:
+        arrays[str(len(arrays))] = a
+        return str(len(arrays) - 1)
+
+    back = Decoder({*ws.session_types, LoadedImage}, arrays.__getitem__).decode(encode(ws.state(), put))
+    assert np.array_equal(back.detail, s.detail)
+    # another sample: the photo's detail goes with its latent
+    ws.choose(3)
+    assert ws.state().detail is None and not panel.fit_note.isVisible()
+    assert panel.grid.chosen == 3 and win.canvas.caption().startswith("Generator sample")
+    assert "detail" not in read_recipe(ws.export_png(str(tmp_path / "other.png"))).params
+    ws.undo_stack.undo()
+    assert ws.state().detail is s.detail and panel.fit_note.isVisible()
+    # a kept fit that does not suit the generator (another file at that path) is dropped with a word
+    ws.set_state(replace(ws.state(), detail=np.zeros((3, 2, 2), np.float32)))
+    assert ws.state().detail is None and ws.state().frame is not None
