@@ -136,6 +136,15 @@ def choose_source(name: str = "auto", first: str | None = None) -> WeightSource:
     return get_source(name)
 
 
+def auto_network_name(first: str | None = None) -> str | None:
+    """The network ``auto`` loads (``first`` before the others, as for ``choose_source``), or None where none is
+    installed."""
+    try:
+        return choose_source("auto", first).name
+    except StudioInputError:
+        return None
+
+
 def _load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     sd = load_tensors(path, "weights")
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):

@@ -423,7 +423,8 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
             self.progress.setFormat("Stopping\u2026")
 
     def _state_changed(self, ws: Workspace, old: Any, new: Any) -> None:
-        if ws is self.current_workspace() and ws.kept_network(old) != ws.kept_network(new):
+        if ws is self.current_workspace() and (ws.kept_network(old), ws.runs_on_network(old)) != (
+                ws.kept_network(new), ws.runs_on_network(new)):
             self._show_network_in_status()
         job = self.runner.current
         desk = self.desk(ws.name)

@@ -232,15 +232,23 @@ class WindowChrome:
 
     def _show_network_in_status(self) -> None:
         """The feature network the current tab's runs use: the one its picture keeps (an opened recipe's), or
-        the Preferences'."""
-        kept = self.current_workspace().kept_network() if self._workspaces else None
+        the Preferences' (for Automatic, the one it loads for this tab); hidden on tabs whose runs use none."""
+        ws = self.current_workspace() if self._workspaces else None
+        self.weights_label.setVisible(ws is None or ws.runs_on_network())
+        kept = ws.kept_network() if ws is not None else None
         if kept:
             self.weights_label.setText(f"Feature network: {kept} (this picture's)")
             self.weights_label.setToolTip("The feature network the opened recipe was made on, which this tab's "
                                           "runs keep (Network layers \u25b8 Network; File \u25b8 Preferences "
                                           "for the others)")
         else:
-            self.weights_label.setText(f"Feature network: {self.prefs.weights}")
+            name = self.prefs.weights
+            if name in ("", "auto"):
+                from studio.weights import auto_network_name
+
+                found = auto_network_name(ws.network_auto_first if ws is not None else None)
+                name = f"{found} (automatic)" if found else "automatic (none installed)"
+            self.weights_label.setText(f"Feature network: {name}")
             self.weights_label.setToolTip(
                 "The feature network that defines content and style (File \u25b8 Preferences)")
 

@@ -105,6 +105,13 @@ class Workspace(QObject):
         """The parameter fields a running job takes live (see ``live_changes``)."""
         return frozenset()
 
+    #: the feature network "Automatic" tries first for this tab's runs (the one its settings were tuned on)
+    network_auto_first: str | None = None
+
+    def runs_on_network(self, state: Any | None = None) -> bool:
+        """Whether this tab's runs with ``state`` (default: the current one) use a feature network."""
+        return False
+
     def kept_network(self, state: Any | None = None) -> str | None:
         """The feature network ``state`` (default: the current one) keeps for its runs instead of the
         Preferences' (an opened recipe's), or None."""

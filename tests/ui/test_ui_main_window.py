@@ -562,8 +562,9 @@ def test_the_status_bar_names_the_network_the_current_tab_runs_on(window):
     """A picture that keeps its recipe's network shows it in the status bar while its tab is shown; the other
     tabs, and 'As in Preferences', show the Preferences' network."""
     ws = window.workspace("style")
+    window.set_preferences(Preferences(device="cpu", weights="vgg16-lpips"))
     window.tabs.setCurrentIndex(list(window._workspaces).index("style"))
-    prefs_text = f"Feature network: {window.prefs.weights}"
+    prefs_text = "Feature network: vgg16-lpips"
     assert window.weights_label.text() == prefs_text
     ws.edit_params({"weights": "vgg16-hed"}, "Network")  # what opening a VGG16-hed recipe does
     assert window.weights_label.text() == "Feature network: vgg16-hed (this picture's)"
@@ -573,6 +574,37 @@ def test_the_status_bar_names_the_network_the_current_tab_runs_on(window):
     assert window.weights_label.text() == "Feature network: vgg16-hed (this picture's)"
     ws.undo_stack.undo()
     assert window.weights_label.text() == prefs_text
+
+
+def test_the_status_bar_says_what_automatic_loads_for_each_tab_and_nothing_where_no_network_runs(window,
+                                                                                                monkeypatch):
+    """Automatic loads the style network for style runs and VGG16-hed first for harmonization: the status bar
+    names the one the current tab's runs get, not "auto"; a harmonization mode without a network, and a tab
+    whose runs use none, show no network."""
+    import studio.weights as weights
+
+    def auto(first=None):
+        return first or "vgg16-lpips"
+
+    monkeypatch.setattr(weights, "auto_network_name", auto)
+    window.set_preferences(Preferences(device="cpu", weights="auto"))
+    tabs = list(window._workspaces)
+    window.tabs.setCurrentIndex(tabs.index("style"))
+    assert window.weights_label.text() == "Feature network: vgg16-lpips (automatic)"
+    assert not window.weights_label.isHidden()
+    window.tabs.setCurrentIndex(tabs.index("harmonize"))
+    assert window.weights_label.text() == "Feature network: vgg16-hed (automatic)"
+    harm = window.workspace("harmonize")
+    harm.edit_params({"mode": "poisson"}, "Mode")
+    assert window.weights_label.isHidden()
+    harm.undo_stack.undo()
+    assert not window.weights_label.isHidden()
+    if "translate" in tabs:
+        window.tabs.setCurrentIndex(tabs.index("translate"))
+        assert window.weights_label.isHidden()
+    monkeypatch.setattr(weights, "auto_network_name", lambda first=None: None)
+    window.tabs.setCurrentIndex(tabs.index("style"))
+    assert window.weights_label.text() == "Feature network: automatic (none installed)"
 
 
 def test_the_style_tab_lists_a_network_installed_while_it_is_open(window, monkeypatch):

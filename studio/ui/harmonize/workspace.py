@@ -95,6 +95,11 @@ class HarmonizeWorkspace(Workspace):
             return "The painting: add an object to paste into it"
         return "Naive composite: drag the object to place it, then press Run"
 
+    network_auto_first = HarmonizeParams.AUTO_FIRST
+
+    def runs_on_network(self, state: HarmonizeState | None = None) -> bool:
+        return engine_params(state or self._state).needs_network
+
     def panel(self) -> QWidget:
         return self._panel
 

@@ -137,6 +137,9 @@ class StyleWorkspace(Workspace):
         total = sum(r.mask.astype(np.float32) for r in used)
         return bool(np.min(total) >= 0.99 * 255)
 
+    def runs_on_network(self, state: Any | None = None) -> bool:
+        return True
+
     def kept_network(self, state: Any | None = None) -> str | None:
         weights = (state or self._state).params.weights
         return None if weights in ("", "auto") else weights
