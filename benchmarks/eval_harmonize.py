@@ -94,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     changes = {k: getattr(args, k) for k in ("pass1_iterations", "pass2_iterations", "gatys_iterations",
                                              "pass2_init", "tv_factor") if getattr(args, k) is not None}
     params = HarmonizeParams(mode=args.mode, size=args.size, weights=args.weights, device=args.device, **changes)
-    net = load_feature_network(args.weights, "cpu" if args.device == "auto" and not torch.cuda.is_available()
-                               else ("cuda" if args.device == "auto" else args.device))
+    # the network the app and the CLI run harmonization on: for auto, VGG16-hed first (AUTO_FIRST), not the
+    # style runs' default
+    device = "cpu" if args.device == "auto" and not torch.cuda.is_available() else (
+        "cuda" if args.device == "auto" else args.device)
+    net = load_feature_network(args.weights, device, first=HarmonizeParams.AUTO_FIRST)
     tau_text = f"{args.tau:g}" if args.tau is not None else "the paper's per case"
     print(f"mode {params.mode}, size {params.size}, tau {tau_text}, iterations {params.pass1_iterations}+"
           f"{params.pass2_iterations}, tv factor {params.tv_factor:g}, network {net.source}, threads {args.threads}")
