@@ -30,6 +30,7 @@ class LatentState:
     # a fitted photo's detail over the generator's own (``engines.gan.project``), (C, H, W); it belongs to ``z``
     # and goes when another latent is chosen
     detail: np.ndarray | None = None
+    detail_on: bool = True  # False: the fitted latent shown alone (the detail kept, to turn back on)
     directions: tuple[float, ...] = ()  # σ along each principal direction
     raw_index: int = 0
     raw_amount: float = 0.0
@@ -65,9 +66,9 @@ def compose_latent(s: LatentState, directions: Directions | None) -> np.ndarray 
 
 
 def shown_detail(s: LatentState) -> np.ndarray | None:
-    """The fitted detail the shown picture carries: the chosen latent's, not on the A↔B walk (its ends are
-    latents alone)."""
-    return s.detail if s.ab_t is None else None
+    """The fitted detail the shown picture carries: the chosen latent's, unless it is switched off, and not on the
+    A↔B walk (its ends are latents alone)."""
+    return s.detail if s.ab_t is None and s.detail_on else None
 
 
 def with_direction(directions: tuple[float, ...], index: int, sigma: float) -> tuple[float, ...]:

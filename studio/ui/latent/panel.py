@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -118,6 +119,7 @@ class LatentPanel(QWidget):
     ab_changed = Signal(float)  # 0..1
     ab_mode_changed = Signal(str)
     smooth_changed = Signal(bool)
+    detail_toggled = Signal(bool)  # a fitted photo shown with its detail (True) or as its latent alone
     export_png_clicked = Signal()
     export_gif_clicked = Signal()
     save_latent_clicked = Signal()
@@ -179,10 +181,17 @@ class LatentPanel(QWidget):
         self.dir_values: list[QLabel] = []  # each slider's value, in standard deviations
         # shown while the picture is a fitted photo (its latent and its detail): what the sliders do to it
         self.fit_note = QLabel("Fitted to your photo: the sliders steer its face. Its likeness holds to about "
-                               "\u00b11.5\u03c3; further out the photo's detail no longer fits and ghosts.")
+                               "\u00b11.5\u03c3; further out the photo's detail no longer fits and ghosts (untick "
+                               "the box below for the generator's own nearest face).")
         self.fit_note.setWordWrap(True)
         self.fit_note.setVisible(False)
         self.dir_form.addRow(self.fit_note)
+        self.keep_detail = QCheckBox("Keep the photo's detail")
+        self.keep_detail.setToolTip("On: the fitted photo's likeness. Off: the generator's own nearest face (its "
+                                    "latent alone), which the sliders move without ghosting")
+        self.keep_detail.setVisible(False)
+        self.keep_detail.toggled.connect(lambda on: self._emit(self.detail_toggled, on))
+        self.dir_form.addRow(self.keep_detail)
         for i in range(n_directions):
             s = QSlider(Qt.Orientation.Horizontal)
             s.setRange(-SIGMA_RANGE * SIGMA_STEPS, SIGMA_RANGE * SIGMA_STEPS)
@@ -345,7 +354,10 @@ class LatentPanel(QWidget):
             self.model_label.setText(model_text)
             self.seed.setValue(state.seed)
             self.truncation.setValue(state.truncation or 0.0)
-            self.fit_note.setVisible(state.detail is not None and state.ab_t is None)
+            fitted = state.detail is not None and state.ab_t is None
+            self.keep_detail.setVisible(fitted)
+            self.keep_detail.setChecked(state.detail_on)
+            self.fit_note.setVisible(fitted and state.detail_on)
             for i, s in enumerate(self.dir_sliders):
                 s.setEnabled(i < n_directions)
                 self.set_slider_sigma(s, state.directions[i] if i < len(state.directions) else 0.0)

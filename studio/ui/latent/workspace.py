@@ -101,6 +101,7 @@ class LatentWorkspace(Workspace):
         p.ab_changed.connect(self.set_ab)
         p.ab_mode_changed.connect(lambda m: self._edit("Interpolation mode", ab_mode=m))
         p.smooth_changed.connect(lambda s: self._edit("Display upscaling", smooth=s))
+        p.detail_toggled.connect(lambda on: self._edit("Photo detail " + ("on" if on else "off"), detail_on=on))
         p.export_png_clicked.connect(lambda: self._ask_save("PNG image (*.png)", ".png", self.export_png))
         p.export_gif_clicked.connect(lambda: self._ask_save(
             "Animated GIF (*.gif)", ".gif",
@@ -213,8 +214,8 @@ class LatentWorkspace(Workspace):
             found = z.astype(np.float32)
             d = extra.get("detail")
             detail = d.astype(np.float32) if isinstance(d, np.ndarray) else None
-            QTimer.singleShot(0, lambda: self._edit("Fitted latent", z=found, detail=detail, directions=(),
-                                                    raw_amount=0.0, ab_t=None))
+            QTimer.singleShot(0, lambda: self._edit("Fitted latent", z=found, detail=detail, detail_on=True,
+                                                    directions=(), raw_amount=0.0, ab_t=None))
             return job_state
         path = extra.get("generator")
         if isinstance(path, str) and Path(path).is_file():
@@ -226,7 +227,7 @@ class LatentWorkspace(Workspace):
         lines = [f"generator: {Path(state.model_path).name if state.model_path else 'default'}",
                  f"seed {state.seed} · sample {state.choice + 1}"]
         if state.detail is not None:
-            lines[1] = "fitted to a photo, with its detail"
+            lines[1] = "fitted to a photo, " + ("with its detail" if state.detail_on else "its latent alone")
         if any(state.directions):
             names = self.direction_labels()
             lines.append("directions: " + ", ".join(

@@ -246,6 +246,17 @@ def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and
     assert kept["shape"] == [8, 8, 8]
     numbers = np.frombuffer(base64.b64decode(kept["float16_base64"]), "<f2").reshape(8, 8, 8)
     assert np.allclose(numbers, s.detail, atol=2e-3 * max(1.0, float(np.abs(s.detail).max())))
+    # switched off, the picture is the fitted latent alone (the generator's own face); back on, the photo again
+    assert panel.keep_detail.isVisible() and panel.keep_detail.isChecked()
+    steered = ws.state().frame
+    panel.keep_detail.setChecked(False)
+    alone = render(ws.gen.model, ws.current_latent())[0]
+    assert np.abs(ws.state().frame.astype(int) - upscale(alone, 32, smooth=True)).max() <= 1
+    assert ws.state().detail is s.detail and not panel.fit_note.isVisible()
+    assert "its latent alone" in ws.describe(ws.state())
+    assert "detail" not in read_recipe(ws.export_png(str(tmp_path / "alone.png"))).params
+    panel.keep_detail.setChecked(True)
+    assert np.array_equal(ws.state().frame, steered) and panel.fit_note.isVisible()
     # the kept session holds it
     arrays: dict[str, np.ndarray] = {}
 
@@ -257,7 +268,7 @@ def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and
     assert np.array_equal(back.detail, s.detail)
     # another sample: the photo's detail goes with its latent
     ws.choose(3)
-    assert ws.state().detail is None and not panel.fit_note.isVisible()
+    assert ws.state().detail is None and not panel.fit_note.isVisible() and not panel.keep_detail.isVisible()
     assert panel.grid.chosen == 3 and win.canvas.caption().startswith("Generator sample")
     assert "detail" not in read_recipe(ws.export_png(str(tmp_path / "other.png"))).params
     ws.undo_stack.undo()
