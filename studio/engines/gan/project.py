@@ -21,6 +21,7 @@ detail no longer fits the moved face and ghosts.
 pixel error, ``extra["z_mse"]`` that of z alone, and ``extra["face"]`` the face's box (top, left, side in the
 picture's pixels) the target was framed on, or None.
 """
+
 from __future__ import annotations
 
 import math

@@ -20,6 +20,7 @@ from studio.engines.harmonize.losses import (
     PASS1_STYLE_LAYERS,
     PASS1_STYLE_WEIGHT,
     PASS1_TV_WEIGHT,
+    PASS2_CONTENT_LAYERS,
     PASS2_HIST_LAYERS,
     PASS2_STYLE_LAYERS,
     REFERENCE_LAYER,
@@ -120,11 +121,11 @@ def build_pass2(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Te
     masks = layer_masks(loose, net, layers)
     with torch.no_grad():
         pf = net(painting, layers)
-        cf = net(composite, [CONTENT_LAYER])[CONTENT_LAYER][0]
+        cf = net(composite, list(PASS2_CONTENT_LAYERS))
     mapping = consistent_mapping(net, painting, intermediate, tight, pf, check)
     wts = pass2_weights(tau, noise, tv_factor)
-    terms: list[LayerTerm] = [content_term(CONTENT_LAYER, cf, wts.content, mask=masks[CONTENT_LAYER],
-                                           normalise=True)]
+    terms: list[LayerTerm] = [content_term(name, cf[name][0], wts.content, mask=masks[name], normalise=True)
+                              for name in PASS2_CONTENT_LAYERS]
     for name in layers:
         f = pf[name][0]
         c = f.shape[0]

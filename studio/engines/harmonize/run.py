@@ -14,11 +14,12 @@ The two passes of ``mode="dph"`` follow the paper's Torch code (neural_gram.lua,
 - pass 2, consistent mapping: the pass-1 result is matched to the painting at relu4_1, the mapping
   is refined so that neighbours agree, and the painting positions it uses (each once, with a
   one-position ring) are propagated to relu1_1..relu3_1; Gram losses at relu1_1..relu4_1 and
-  histogram losses at relu1_1 and relu4_1 are computed over them; content at relu4_1 and total
-  variation. Each loss's gradient is divided by its norm, then weighted: content 1, style tau,
-  histogram (10 - t) tau and TV t tau, where t = 10 / (1 + exp(1e4 noise - 25)) comes from the
-  painting's noise level. ``params.tv_factor`` scales the TV weight (1 = the paper; the default
-  0.1 suits studio's VGG-16 and a CPU budget of tens of iterations rather than the paper's 1000).
+  histogram losses at relu1_1 and relu4_1 are computed over them; content at relu4_1 (the paper's)
+  and relu3_1 (studio's: see ``losses.PASS2_CONTENT_LAYERS``) and total variation. Each loss's
+  gradient is divided by its norm, then weighted: content 1 (each layer), style tau, histogram
+  (10 - t) tau and TV t tau, where t = 10 / (1 + exp(1e4 noise - 25)) comes from the painting's noise
+  level. ``params.tv_factor`` scales the TV weight (1 = the paper; the default 0.1 suits studio's
+  VGG-16 and a CPU budget of tens of iterations rather than the paper's 1000).
 - post-processing: chroma denoising in CIELAB, then the feathered blend.
 
 To save time the optimisation runs on the loose mask's bounding box plus a margin (the gradient is
