@@ -5,7 +5,10 @@ runs studio, writes a side-by-side sheet ``N_sheet.jpg`` (naive | studio | paper
 ``N_studio.png`` to --out, and prints, for the naive composite, studio's result and the paper's:
 the style distance between the pasted region and the rest of the painting, the content distance
 to the naive composite inside the mask, the seam measure along the mask border (see
-studio.engines.harmonize.metrics; lower is better for each), and studio's time.
+studio.engines.harmonize.metrics; lower is better for each), and studio's time. The figures are computed
+with the network the run optimises unless --judge names another: a figure from the network the engine
+optimises flatters it, so --judge vgg16-lpips (the ImageNet VGG16, which harmonization never runs on) is the
+fairer one for comparing runs.
 
     .venv/bin/python benchmarks/eval_harmonize.py --out /tmp/harmonize-eval [--size 0] [--mode dph]
 """
@@ -83,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
     ap.add_argument("--score-size", type=int, default=512, help="long side the figures are computed at")
+    ap.add_argument("--judge", default=None,
+                    help="the network the figures are computed with (default: the one the run optimises)")
     args = ap.parse_args(argv)
 
     if not args.shared.is_dir():
@@ -99,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     device = "cpu" if args.device == "auto" and not torch.cuda.is_available() else (
         "cuda" if args.device == "auto" else args.device)
     net = load_feature_network(args.weights, device, first=HarmonizeParams.AUTO_FIRST)
+    judge = load_feature_network(args.judge, device) if args.judge else net
     tau_text = f"{args.tau:g}" if args.tau is not None else "the paper's per case"
     print(f"mode {params.mode}, size {params.size}, tau {tau_text}, iterations {params.pass1_iterations}+"
-          f"{params.pass2_iterations}, tv factor {params.tv_factor:g}, network {net.source}, threads {args.threads}")
+          f"{params.pass2_iterations}, tv factor {params.tv_factor:g}, network {net.source}, judge {judge.source}, "
+          f"threads {args.threads}")
     header = f"{'case':>4} {'image':>6} {'style':>8} {'content':>8} {'seam':>6} {'time':>7}"
     print(header)
     rows: dict[str, list[list[float]]] = {"naive": [], "studio": [], "paper": []}
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         save_image(args.out / f"{n}_studio.png", result.image)
         if "pass1" in result.extra:
             save_image(args.out / f"{n}_pass1.jpg", result.extra["pass1"])
-        scorer = HarmonizeScorer(net, naive, tight, size=args.score_size)
+        scorer = HarmonizeScorer(judge, naive, tight, size=args.score_size)
         panels = [("naive", naive), (f"studio {params.mode}", result.image)]
         images = [("naive", naive, None), ("studio", result.image, seconds)]
         if paper is not None:
