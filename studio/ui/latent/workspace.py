@@ -73,6 +73,7 @@ class LatentWorkspace(Workspace):
         self.gen: LoadedGenerator | None = None
         self._loaded_path: str | None = None
         self._fast: Any = None
+        self._detail_shape: tuple[int, ...] | None = None  # the shape a fitted detail has for this generator
         self._shown_grid: Any = None
         self._dirs: Directions | None = None
         self._grid_key: tuple[Any, ...] | None = None
@@ -131,13 +132,9 @@ class LatentWorkspace(Workspace):
                 self._set_generator(state.model_path)
             except StudioInputError as exc:
                 self.host.notify(str(exc), "error")
-        if state.detail is not None and self._fast is not None:
-            from studio.engines.gan.models import detail_shape
-
-            if tuple(state.detail.shape) != detail_shape(self._fast):
-                self.host.notify("The kept photo fit does not suit this generator; showing its latent alone.",
-                                 "info")
-                state = self._with_frame(replace(state, detail=None))
+        if state.detail is not None and tuple(state.detail.shape) != self._detail_shape:
+            self.host.notify("The kept photo fit does not suit this generator; showing its latent alone.", "info")
+            state = self._with_frame(replace(state, detail=None))
         super().set_state(state)
 
     def run_blocker(self) -> str | None:
@@ -237,12 +234,13 @@ class LatentWorkspace(Workspace):
 
     # the model --------------------------------------------------------------------------------
     def _set_generator(self, path: str) -> None:
-        from studio.engines.gan.models import FusedGenerator
+        from studio.engines.gan.models import FusedGenerator, detail_shape
         from studio.generators import default_choice, load_named
 
         # "" (a session kept before the generators had names): the painting generator it was made with
         self.gen = load_named(path or default_choice(legacy=True))
         self._fast = FusedGenerator(self.gen.model)  # batch norms folded: the same pictures, faster
+        self._detail_shape = detail_shape(self._fast)  # once a generator: set_state runs on every slider step
         self._loaded_path = path
         self._dirs = None
         self._grid_key = None
