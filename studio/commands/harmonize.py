@@ -45,6 +45,9 @@ def add_parser(sub: Any) -> None:
                    help="scale of the paper's pass-2 total-variation weight (0.1; 1 = the paper's formula)")
     p.add_argument("--no-denoise", dest="denoise", action="store_const", const=False, default=None,
                    help="skip the chroma denoising after pass 2")
+    p.add_argument("--no-tone", dest="pass2_tone", action="store_const", const=False, default=None,
+                   help="start pass 2 from the object's own lightness, not that of the painting patches it is "
+                        "mapped to")
     p.add_argument("--no-patch-synthesis", dest="patch_synthesis", action="store_const", const=False, default=None,
                    help="skip rebuilding the object from the painting's own patches after pass 2")
     p.add_argument("--seed", type=integer("seed"), help=param_help(HarmonizeParams, "seed"))
@@ -55,7 +58,7 @@ def add_parser(sub: Any) -> None:
 
 
 _PARAM_FLAGS = ("mode", "tau", "size", "pass1_iterations", "pass2_iterations", "loose_radius", "feather",
-                "tv_factor", "denoise", "patch_synthesis", "seed", "device", "weights")
+                "tv_factor", "denoise", "pass2_tone", "patch_synthesis", "seed", "device", "weights")
 
 
 def cmd_harmonize(args: argparse.Namespace) -> int:

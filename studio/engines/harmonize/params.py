@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from studio.engines.limits import ITERATIONS, PREVIEW, SEED, Limit, largest_side, memory_words
 from studio.engines.params import Params
@@ -54,6 +54,8 @@ class HarmonizeParams(Params):
     patch_synthesis: bool = True  # then rebuild the object from the painting's own 7x7 patches (the paper's)
     gatys_iterations: int = 50  # L-BFGS iterations of the masked Gatys quick mode
     pass2_init: str = "composite"  # pass 2 starts from: composite (as the paper's code) | pass1
+    # ... with the object's lightness set to that of the painting patches pass 2 maps it to (dph.tone_start)
+    pass2_tone: bool = True
     crop_margin: int = 64  # the optimisation runs on the loose mask's bounding box plus this margin (px at size)
     # multiplies the paper's pass-2 total-variation weight (1 = the paper's formula, tuned for its VGG-19 and
     # 1000 iterations; with studio's network and a CPU budget of iterations it blurs the object into a blob)
@@ -80,6 +82,9 @@ class HarmonizeParams(Params):
         "pass2_iterations": "Optimisation steps of the second pass (consistent brush strokes and textures).",
         "gatys_iterations": "Optimisation steps of the masked Gatys pass.",
         "denoise": "Remove colour speckles after the second pass.",
+        "pass2_tone": "Start the second pass with the object's lightness set to that of the painting's patches it "
+                      "is mapped to, so it takes the painting's tone within studio's few iterations (the paper "
+                      "gets there in a thousand).",
         "patch_synthesis": "Rebuild the object from the painting's own small patches, keeping its fine detail, so "
                            "it holds only colours and strokes the painting has (the paper's last step).",
         "seed": "Random seed: the same seed and settings give the same picture.",
@@ -88,3 +93,9 @@ class HarmonizeParams(Params):
     @property
     def needs_network(self) -> bool:
         return self.mode in NETWORK_MODES
+
+    @classmethod
+    def from_recipe(cls, d: dict[str, Any]) -> HarmonizeParams:
+        """``from_dict`` for a saved recipe: one written before pass 2 started from the mapped patches' lightness
+        holds no ``pass2_tone`` and re-runs without it, as it was made."""
+        return cls.from_dict({"pass2_tone": False, **d})

@@ -18,15 +18,12 @@ import torch
 
 from studio.engines.features.losses import energy, gram
 from studio.engines.features.vgg import FeatureNetwork
+from studio.engines.harmonize.lab_stats import match_channel, to_lab, to_rgb
 from studio.engines.harmonize.losses import LayerTerm, Objective, content_term, gram_masked
 from studio.engines.masks import binarize, dilate, layer_masks
 
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GATYS_CONTENT_LAYER = "relu4_1"
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.clip(rgb, 0, 1).astype(np.float32), cv2.COLOR_RGB2LAB)
 
 
 def color_transfer(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray,
@@ -43,22 +40,14 @@ def color_transfer(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray
     ring = (dilate(m, context_radius) > 0.5) & ~inside
     if ring.sum() < 16:
         ring = ~inside
-    src, ref = _lab(composite), _lab(painting)
+    src, ref = to_lab(composite), to_lab(painting)
     out = src.copy()
     for k in range(3):
-        s = src[..., k][inside]
-        r = ref[..., k][ring]
-        if s.size == 0 or r.size == 0:
-            continue
-        scale = min(MAX_SCALE, float(r.std()) / max(float(s.std()), 1e-3))
-        out[..., k][inside] = (s - s.mean()) * scale + r.mean()
+        out[..., k][inside] = match_channel(src[..., k][inside], ref[..., k][ring])
     _into_gamut(out, ref[ring], inside)
-    rgb = np.clip(cv2.cvtColor(out, cv2.COLOR_LAB2RGB), 0, 1).astype(np.float32)
-    return np.where(inside[..., None], rgb, composite).astype(np.float32)
+    return np.where(inside[..., None], to_rgb(out), composite).astype(np.float32)
 
 
-#: the most a channel's spread is multiplied by (a flat object is not given the painting's contrast)
-MAX_SCALE = 2.0
 #: the painting's gamut around the object: these percentiles of its lightness and chroma
 GAMUT_PERCENTILES = (0.5, 99.5)
 

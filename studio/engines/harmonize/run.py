@@ -20,6 +20,9 @@ The two passes of ``mode="dph"`` follow the paper's Torch code (neural_gram.lua,
   (10 - t) tau and TV t tau, where t = 10 / (1 + exp(1e4 noise - 25)) comes from the painting's noise
   level. ``params.tv_factor`` scales the TV weight (1 = the paper; the default 0.1 suits studio's
   VGG-16 and a CPU budget of tens of iterations rather than the paper's 1000).
+  Pass 2 starts from the composite (``params.pass2_init``) with the object's lightness given the mean and
+  spread of the painting's over the mapped region (``dph.tone_start``, studio's: ``params.pass2_tone``), where
+  the paper's 1000 iterations take it and studio's tens did not.
 - post-processing: chroma denoising in CIELAB, then the feathered blend.
 
 To save time the optimisation runs on the loose mask's bounding box plus a margin (the gradient is
@@ -42,8 +45,9 @@ from studio.engines.device import describe
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.features.vgg import FeatureNetwork
-from studio.engines.harmonize.dph import build_pass1, build_pass2
+from studio.engines.harmonize.dph import build_pass1, build_pass2, tone_start
 from studio.engines.harmonize.losses import (
+    PASS2_STYLE_LAYERS,
     REFERENCE_LAYER,
     Objective,
     evaluate,
@@ -419,9 +423,12 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
                                         check=control.check)
             obj2.check = control.check
             extra["mapped_positions"] = int(mapping.regions[REFERENCE_LAYER].sum())
-            if params.pass2_init == "composite":
-                with torch.no_grad():
+            with torch.no_grad():
+                if params.pass2_init == "composite":
                     v.copy_(C * 255.0)
+                if params.pass2_tone:
+                    region = mapping.regions[PASS2_STYLE_LAYERS[0]]
+                    v.copy_(tone_start(v / 255.0, T, P, region, amount=live.tau) * 255.0)
             def retune_pass2(updates: dict[str, object]) -> str | None:
                 if not live.take(updates):
                     return None

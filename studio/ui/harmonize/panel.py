@@ -223,6 +223,7 @@ class HarmonizePanel(QWidget):
         self.gatys = QSpinBox()
         self.gatys.setRange(1, 10000)
         self.gatys.setSingleStep(50)
+        self.tone = QCheckBox("Start from the painting's tone")
         self.denoise = QCheckBox("Remove colour speckles")
         self.synthesis = QCheckBox("Rebuild from the painting's patches")
         self.seed = QSpinBox()
@@ -236,6 +237,7 @@ class HarmonizePanel(QWidget):
         ef.addRow("Pass 1 iterations", self.pass1)
         ef.addRow("Pass 2 iterations", self.pass2)
         ef.addRow("Iterations", self.gatys)
+        ef.addRow("", self.tone)
         ef.addRow("", self.denoise)
         ef.addRow("", self.synthesis)
         ef.addRow("Seed", self.seed)
@@ -276,6 +278,7 @@ class HarmonizePanel(QWidget):
         b.bind("pass1_iterations", self.pass1, "Pass 1 iterations")
         b.bind("pass2_iterations", self.pass2, "Pass 2 iterations")
         b.bind("gatys_iterations", self.gatys, "Iterations")
+        b.bind("pass2_tone", self.tone, "Painting's tone")
         b.bind("denoise", self.denoise, "Denoise")
         b.bind("patch_synthesis", self.synthesis, "Patch synthesis")
         b.bind("seed", self.seed, "Seed")
@@ -305,7 +308,8 @@ class HarmonizePanel(QWidget):
     def _sync_enabled(self) -> None:
         mode = self.mode.currentData()
         iterative = mode in ITERATIVE_MODES
-        for widget, shown in ((self.pass1, mode == "dph"), (self.pass2, mode == "dph"), (self.denoise, mode == "dph"),
+        for widget, shown in ((self.pass1, mode == "dph"), (self.pass2, mode == "dph"), (self.tone, mode == "dph"),
+                              (self.denoise, mode == "dph"),
                               (self.synthesis, mode == "dph"), (self.gatys, mode == "gatys")):
             self.engine_form.setRowVisible(widget, shown)
         self.tau.setEnabled(iterative)

@@ -205,7 +205,7 @@ class HarmonizeWorkspace(Workspace):
 
     def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
         try:
-            new_params = HarmonizeParams.from_dict(params)
+            new_params = HarmonizeParams.from_recipe(params)
         except (TypeError, ValueError) as exc:
             return f"The recipe's settings could not be read ({exc})."
         s = self._state

@@ -608,3 +608,21 @@ def test_the_cut_out_dialog_takes_brackets_for_the_brush_size(win, files, qtbot)
         QTest.keyClick(dialog, Qt.Key.Key_BracketLeft)
     assert dialog.brush.value() == dialog.brush.minimum()  # bounded
     dialog.close()
+
+
+def test_the_paintings_tone_box_reaches_the_engine_shows_only_for_the_two_passes_and_undoes(win, qtbot):
+    ws = win.workspace("harmonize")
+    panel = ws.panel()
+    assert panel.tone.isChecked() and ws.params().pass2_tone
+    assert panel.tone.toolTip()  # says what it does
+    assert panel.engine_form.isRowVisible(panel.tone)
+    panel.tone.click()
+    assert ws.params().pass2_tone is False
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+    assert ws.run_engine.calls[-1]["params"].pass2_tone is False
+    ws.undo_stack.undo()
+    assert ws.params().pass2_tone and panel.tone.isChecked()
+    panel.mode.setCurrentIndex(panel.mode.findData("color"))
+    assert not panel.engine_form.isRowVisible(panel.tone)
