@@ -57,9 +57,23 @@ class LatentWorkspace(Workspace):
 
     @property
     def before_caption(self) -> str:  # type: ignore[override]
-        if shown_detail(self._state) is not None:
+        s = self._state
+        if shown_detail(s) is not None:
             return "Your photo, fitted: move the sliders to steer it"
+        if s.detail is not None:
+            return "Your photo's latent alone (its detail off): move the sliders to steer it"
+        if s.ab_t is not None and s.z_a is not None and s.z_b is not None:
+            return "Between A and B: move the A \u2194 B slider to walk"
+        if s.z is not None and self._grid_sample(s) is None:
+            return "Your latent (loaded or fitted): move the sliders to steer it"
         return "Generator sample: click the grid, move the sliders"
+
+    def _grid_sample(self, s: LatentState) -> int | None:
+        """The grid sample the chosen latent is, or None (a loaded or fitted latent)."""
+        grid = self._grid_z
+        if s.z is not None and grid is not None and 0 <= s.choice < len(grid) and np.array_equal(s.z, grid[s.choice]):
+            return s.choice
+        return None
 
     @property
     def session_types(self) -> tuple[type, ...]:  # type: ignore[override]
@@ -347,10 +361,7 @@ class LatentWorkspace(Workspace):
             self._panel.grid.set_grid(self._grid_img, GRID_COUNT, h, w, GRID_COLS, GRID_PAD)
             self._shown_grid = self._grid_img
         # framed only while the picture is that sample's (not a loaded or fitted latent)
-        grid = self._grid_z
-        sample = state.z is not None and grid is not None and 0 <= state.choice < len(grid) \
-            and np.array_equal(state.z, grid[state.choice])
-        self._panel.grid.set_chosen(state.choice if sample else None)
+        self._panel.grid.set_chosen(self._grid_sample(state))
 
     # edits (the panel's signals) --------------------------------------------------------------
     def choose(self, index: int) -> None:

@@ -125,6 +125,7 @@ def test_interpolation_upscaling_and_export(latent_window, tmp_path, monkeypatch
     assert panel.ab_slider.isEnabled()
     panel.ab_slider.setValue(AB_STEPS // 2)
     assert np.allclose(ws.current_latent(), slerp(za, zb, 0.5), atol=1e-6)
+    assert latent_window.canvas.caption().startswith("Between A and B")
     assert ws.state().smooth  # smooth by default, not a pixel mosaic
     panel.upscaling.setCurrentIndex(0)  # nearest
     nearest = ws.state().frame
@@ -159,8 +160,11 @@ def test_interpolation_upscaling_and_export(latent_window, tmp_path, monkeypatch
         assert im.n_frames == 8 and im.info["duration"] == 250
     ws.save_latent(str(tmp_path / "z.npy"))
     ws.choose(0)
+    assert latent_window.canvas.caption().startswith("Generator sample")
     ws.load_latent(str(tmp_path / "z.npy"))
     assert np.allclose(ws.current_latent(), slerp(za, zb, 0.5), atol=1e-6)
+    # a loaded latent is no grid sample: the caption says so, as the grid's frame does
+    assert latent_window.canvas.caption().startswith("Your latent") and panel.grid.chosen is None
 
 
 def test_training_from_the_app_shows_live_grids_and_loads_the_result(latent_window, qtbot, tmp_path) -> None:
@@ -254,6 +258,7 @@ def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and
     assert np.abs(ws.state().frame.astype(int) - upscale(alone, 32, smooth=True)).max() <= 1
     assert ws.state().detail is s.detail and not panel.fit_note.isVisible()
     assert "its latent alone" in ws.describe(ws.state())
+    assert win.canvas.caption().startswith("Your photo's latent alone")
     assert "detail" not in read_recipe(ws.export_png(str(tmp_path / "alone.png"))).params
     panel.keep_detail.setChecked(True)
     assert np.array_equal(ws.state().frame, steered) and panel.fit_note.isVisible()
