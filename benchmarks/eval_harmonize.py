@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=MODES, default="dph")
     ap.add_argument("--size", type=int, default=0, help="long side the engine works at (0: the painting's own)")
     ap.add_argument("--tau", type=float, default=None)
+    ap.add_argument("--tau-scale", type=float, default=1.0,
+                    help="multiply each case's tau by this (1): does studio's strength scale match the paper's?")
     ap.add_argument("--pass1-iterations", type=int, default=None)
     ap.add_argument("--pass2-iterations", type=int, default=None)
     ap.add_argument("--gatys-iterations", type=int, default=None)
@@ -105,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         "cuda" if args.device == "auto" else args.device)
     net = load_feature_network(args.weights, device, first=HarmonizeParams.AUTO_FIRST)
     judge = load_feature_network(args.judge, device) if args.judge else net
+    if not 0 < args.tau_scale <= 100:
+        print(f"--tau-scale {args.tau_scale:g} is out of range: give a number above 0 and at most 100", file=sys.stderr)
+        return 2
     tau_text = f"{args.tau:g}" if args.tau is not None else "the paper's per case"
+    if args.tau_scale != 1:
+        tau_text += f" x {args.tau_scale:g}"
     print(f"mode {params.mode}, size {params.size}, tau {tau_text}, iterations {params.pass1_iterations}+"
           f"{params.pass2_iterations}, tv factor {params.tv_factor:g}, network {net.source}, judge {judge.source}, "
           f"threads {args.threads}")
@@ -124,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if paper is not None and paper.shape != painting.shape:
             paper = np.clip(cv2.resize(paper, (painting.shape[1], painting.shape[0]), interpolation=cv2.INTER_AREA),
                             0, 1)
-        tau = args.tau if args.tau is not None else PAPER_TAU.get(n, params.tau)
+        tau = (args.tau if args.tau is not None else PAPER_TAU.get(n, params.tau)) * args.tau_scale
         t0 = time.perf_counter()
         result: Finished | None = None
         for ev in run_harmonize(painting, naive, tight, loose, params.with_changes(tau=tau), network=net):
