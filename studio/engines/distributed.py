@@ -74,11 +74,12 @@ def join(ranks: Ranks, device: torch.device) -> None:
 def leave(ranks: Ranks) -> None:
     """Close the process group of a distributed run, after collecting what the run left unreachable.
 
-    A trainer sits in reference cycles (GanTrainer does), so once a run is over its DistributedDataParallel
-    modules stay alive until the cycle collector next runs, which may be only at the interpreter's exit, after
-    the group is gone; gloo then aborted a rank now and then ("terminate called without an active exception",
-    SIGABRT) after all its work was saved: one two-rank run in about 20 here. Collecting first lets them go
-    while the group and the interpreter are whole (0 in 100). The caller drops its own references first."""
+    The trainers sit in reference cycles (GanTrainer and CycleGANTrainer do), so once a run is over their
+    DistributedDataParallel modules stay alive until the cycle collector next runs, which may be only at the
+    interpreter's exit, after the group is gone; gloo then aborted a rank now and then ("terminate called without
+    an active exception", SIGABRT) after all its work was saved: one two-rank run in about 20 here. Collecting
+    first lets them go while the group and the interpreter are whole (0 in 100). The caller drops its own
+    references first."""
     if ranks.distributed and dist.is_initialized():
         gc.collect()
         dist.destroy_process_group()
