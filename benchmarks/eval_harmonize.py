@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the network the figures are computed with (default: the one the run optimises)")
     args = ap.parse_args(argv)
 
+    if not 0 < args.tau_scale <= 100:
+        print(f"--tau-scale {args.tau_scale:g} is out of range: give a number above 0 and at most 100", file=sys.stderr)
+        return 2
     if not args.shared.is_dir():
         print(f"no cases: {args.shared} does not exist", file=sys.stderr)
         return 2
@@ -107,9 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         "cuda" if args.device == "auto" else args.device)
     net = load_feature_network(args.weights, device, first=HarmonizeParams.AUTO_FIRST)
     judge = load_feature_network(args.judge, device) if args.judge else net
-    if not 0 < args.tau_scale <= 100:
-        print(f"--tau-scale {args.tau_scale:g} is out of range: give a number above 0 and at most 100", file=sys.stderr)
-        return 2
     tau_text = f"{args.tau:g}" if args.tau is not None else "the paper's per case"
     if args.tau_scale != 1:
         tau_text += f" x {args.tau_scale:g}"
