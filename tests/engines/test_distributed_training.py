@@ -31,7 +31,8 @@ def _folder(tmp_path: Path, n: int = 8, name: str = "imgs", side: int = 40, seed
 
 
 def _torchrun(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    # torchrun leaves a torchelastic_* folder in the temporary directory of every run: the test's own, not /tmp
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            *args], capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path, env=env)
 
