@@ -64,7 +64,10 @@ _ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
 _EXIF_ORIENTATION_TAG = 0x0112
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_MAX_PNG_TEXT_BYTES = 16 * 1024 * 1024
+#: channels of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA)
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+#: Adam7's passes: (first column, first row, column step, row step)
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 
 # Image.MAX_IMAGE_PIXELS and ImageFile.LOAD_TRUNCATED_IMAGES are process-wide; we switch them only
 # while holding this lock, for the duration of one decode.
@@ -145,6 +148,50 @@ def _read_formats() -> list[str]:
 
 # --------------------------------------------------------------------------------------------
 # loading
+
+
+def _png_rows_missing(path: Path) -> bool:
+    """Whether a PNG's pixel data ends before its last row. Pillow fills the rows a PNG does not hold with black
+    (a file whose compressed data is whole but short); this inflates the data without keeping it, a megabyte
+    at a time, and compares its length with what the header's size asks for."""
+    with open(path, "rb") as f:
+        if f.read(8) != _PNG_SIGNATURE:
+            return False
+        header = f.read(8)
+        if len(header) < 8 or header[4:] != b"IHDR":
+            return False
+        ihdr = f.read(13)
+        if len(ihdr) < 13:
+            return False
+        w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
+        f.read(4)
+        bits = _PNG_CHANNELS.get(colour, 4) * depth
+
+        def row_bytes(width: int) -> int:
+            return 1 + (width * bits + 7) // 8  # a filter byte, then the row
+
+        passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+        expected = sum(row_bytes(-(-(w - x0) // dx)) * -(-(h - y0) // dy) for x0, y0, dx, dy in passes
+                       if w > x0 and h > y0)
+        inflate, got = zlib.decompressobj(), 0
+        while got < expected:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IEND":
+                break
+            if kind != b"IDAT":
+                f.seek(length + 4, os.SEEK_CUR)
+                continue
+            data = f.read(length)
+            f.read(4)
+            while data and got < expected:
+                got += len(inflate.decompress(data, 1 << 20))
+                data = inflate.unconsumed_tail
+            if inflate.eof:
+                break
+        return got < expected
 
 
 def _orientation(img: Image.Image) -> int:
@@ -339,6 +386,10 @@ def load_image(
     with _controlled_pil():
         try:
             with Image.open(p, formats=_read_formats()) as img:
+                within = img.size[0] * img.size[1] <= max(hard_max_pixels, max_pixels)  # else _decode refuses it
+                if img.format == "PNG" and within and _png_rows_missing(p):
+                    raise StudioInputError(f"{quoted(p)} is truncated or corrupt: its pixel data ends before its "
+                                           "last row.")
                 decoded, orientation, upright = _decode(
                     img,
                     p,

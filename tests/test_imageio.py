@@ -113,6 +113,34 @@ def test_corrupt_png_crc(tmp_path: Path) -> None:
         load_image(path)
 
 
+def _png_of_rows(a: np.ndarray, interlace: bool, cut: int = 0) -> bytes:
+    """An RGB PNG of ``a`` written by hand (Adam7 when ``interlace``, which Pillow cannot write), its
+    filtered rows losing their last ``cut`` bytes before compression (a whole zlib stream that is short)."""
+    h, w, _ = a.shape
+    passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+    raw = b"".join(b"\0" + row.tobytes() for x0, y0, dx, dy in (passes if interlace else ((0, 0, 1, 1),))
+                   for row in a[y0::dy, x0::dx] if row.size)
+    raw = raw[:len(raw) - cut]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, int(interlace)))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("interlace", [False, True])
+def test_a_png_whose_pixel_data_ends_early_is_corrupt_not_black(tmp_path: Path, interlace: bool) -> None:
+    a = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    whole = tmp_path / "whole.png"
+    whole.write_bytes(_png_of_rows(a, interlace))
+    assert np.array_equal(load_image(whole).rgb, a / np.float32(255))
+    short = tmp_path / "short.png"
+    short.write_bytes(_png_of_rows(a, interlace, cut=1 if interlace else 53 * 3 * 20))  # Pillow: black rows
+    with pytest.raises(StudioInputError, match="short.png' is truncated or corrupt: its pixel data ends before"):
+        load_image(short)
+
+
 # --------------------------------------------------------------------------------------------
 # decompression bombs and size limits
 
