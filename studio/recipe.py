@@ -213,7 +213,8 @@ def check_inputs(recipe: Recipe, *, base_dir: PathLike | None = None) -> list[st
         if base_dir is not None and not path.is_absolute():
             path = Path(base_dir) / path
         if not path.is_file():
-            warnings.append(f"The {ref.role} image {ref.path!r} of the recipe no longer exists.")
+            state = "is not a regular file" if path.exists() else "no longer exists"
+            warnings.append(f"The {ref.role} image {ref.path!r} of the recipe {state}.")
             continue
         try:
             digest = file_sha256(path)

@@ -115,6 +115,8 @@ def test_check_inputs(tmp_path: Path) -> None:
     assert len(warnings) == 2
     assert "content" in warnings[0] and "no longer exists" in warnings[0]
     assert "style" in warnings[1] and "has changed" in warnings[1]
+    (tmp_path / "content.png").mkdir()  # there again, as a folder: it exists, and is not an image file
+    assert "content" in check_inputs(r)[0] and "is not a regular file" in check_inputs(r)[0]
 
 
 def test_check_inputs_relative_to_base_dir(tmp_path: Path) -> None:
