@@ -78,10 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"studio: error: {where}{os_reason(e)}.", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StudioInputError as e:
-        msg = str(e)
-        msg = msg[0].upper() + msg[1:] if msg and not msg[0].isupper() and not msg.startswith(("'", "/")) else msg
-        print(f"studio: error: {msg}", file=sys.stderr)
+        print(f"studio: error: {sentence(str(e))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def sentence(msg: str) -> str:
+    """``msg`` with a capital first letter where its first word is a word: a message that starts with a path
+    (``out/n.png exists``) keeps it as it is, since ``Out/n.png`` would be another file."""
+    first = msg.split(" ", 1)[0]
+    return msg[0].upper() + msg[1:] if first.isalpha() and first.islower() else msg
 
 
 def _remove_stale_temporaries() -> None:

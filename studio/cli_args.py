@@ -68,15 +68,17 @@ def plain_error(message: str) -> str:
     return f"{option}: {rest}"
 
 
-def number(name: str, minimum: float = 0.0, allow_zero: bool = True):
+def number(name: str, minimum: float = 0.0, allow_zero: bool = True, maximum: float | None = None, why: str = ""):
     def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not math.isfinite(v) or v < minimum or (not allow_zero and v == 0):
-            kind = "greater than 0" if not allow_zero else f"at least {minimum:g}"
-            raise argparse.ArgumentTypeError(f"{name} must be a number {kind}, got {text!r}")
+        if not math.isfinite(v) or v < minimum or (not allow_zero and v == 0) or (maximum is not None and v > maximum):
+            kind = "greater than 0" if not allow_zero and minimum == 0 else f"at least {minimum:g}"
+            kind += "" if maximum is None else f" and at most {maximum:g}"
+            because = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(f"{name} must be a number {kind}{because}, got {text!r}")
         return v
 
     return parse
@@ -115,18 +117,21 @@ def numbers(name: str):
     return parse
 
 
-def confirm_overwrite(path: Path, force: bool) -> None:
+def confirm_overwrite(path: Path, force: bool, more: int = 0) -> None:
+    """Ask before ``path`` (and ``more`` files like it) is overwritten, or refuse without a terminal to ask on."""
     if not path.exists() or force:
         return
+    which = f"{path} and {more} more file{'s' if more > 1 else ''} like it" if more else str(path)
+    them = "them" if more else "it"
     if sys.stdin is not None and sys.stdin.isatty():
         try:
-            answer = input(f"{path} exists. Overwrite it? [y/N] ").strip().lower()
+            answer = input(f"{which} exist{'' if more else 's'}. Overwrite {them}? [y/N] ").strip().lower()
         except (EOFError, KeyboardInterrupt):
             answer = "n"
         if answer in ("y", "yes"):
             return
-        raise StudioInputError(f"{path} exists and was left as it is.")
-    raise StudioInputError(f"{path} exists; pass --force to overwrite it.")
+        raise StudioInputError(f"{which} {'were' if more else 'was'} left as {'they were' if more else 'it is'}.")
+    raise StudioInputError(f"{which} exist{'' if more else 's'}; pass --force to overwrite {them}.")
 
 
 def param_help(cls: Any, field: str, extra: str = "") -> str:

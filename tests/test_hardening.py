@@ -99,6 +99,14 @@ def _cases(d: Path) -> list[tuple[str, list[str], str]]:
         ("train-cyclegan crop 20", ["train-cyclegan", str(d / "a"), str(d / "b"), "-o", str(d / "out" / "c"),
                                     "--crop-size", "20", "--load-size", "40"], "crop-size must be"),
         ("gan sample upscale", ["gan", "sample", "-o", str(d / "out" / "s.png"), "--upscale", "200"], "upscale"),
+        ("gan sample count", ["gan", "sample", "-o", str(d / "out" / "s.png"), "--count", "100000000"],
+         "count must be at most 1024"),
+        ("gan interpolate fps", ["gan", "interpolate", "-o", str(d / "out" / "i.gif"), "--fps", "1e-9"],
+         "fps must be a number at least 0.01 and at most 50"),
+        ("gan interpolate frames", ["gan", "interpolate", "-o", str(d / "out" / "i.gif"), "--frames", "1000000000"],
+         "frames must be at most 1000"),
+        ("gan project steps", ["gan", "project", photo, "-o", str(d / "out" / "p.png"), "--steps", "1000000000"],
+         "steps must be at least 0 and at most 1,000,000"),
     ]
 
 
@@ -263,3 +271,78 @@ def test_a_generator_config_asking_for_a_billion_layers_is_refused_at_once():
     with pytest.raises(StudioInputError, match="n-extra-layers must be at least 0 and at most 16"):
         arch_from_wgan_config({"imageSize": 64, "nz": 100, "nc": 3, "ngf": 64, "n_extra_layers": 1e9})
     # refused when the architecture is described, before a single layer is built (it sat for a minute)
+
+
+def test_latents_that_are_none_too_many_or_not_an_array_are_one_sentence_and_write_nothing(tmp_path, capsys):
+    from studio.engines.errors import StudioInputError
+    from studio.engines.gan.latent import load_latents
+
+    np.save(tmp_path / "none.npy", np.zeros((0, 100), np.float32))
+    np.save(tmp_path / "many.npy", np.zeros((1025, 8), np.float32))
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "picture.png")
+    (tmp_path / "picture.npy").write_bytes((tmp_path / "picture.png").read_bytes())
+    for name, words in (("none.npy", "holds 0 latents; give 1 to 1024"), ("many.npy", "holds 1025 latents"),
+                        ("picture.npy", "is not a .npy array (it does not start with NumPy's header).")):
+        with pytest.raises(StudioInputError) as err:
+            load_latents(tmp_path / name)
+        assert words in str(err.value) and name in str(err.value) and ".." not in str(err.value)
+    out = tmp_path / "o.png"  # the command: one sentence, no picture of no samples
+    assert main(["gan", "sample", "--model", "paintings", "--latents", str(tmp_path / "none.npy"), "-o", str(out)]) == 2
+    assert "holds 0 latents" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_interpolation_too_long_for_memory_is_refused_before_it_renders(tmp_path, capsys):
+    np.save(tmp_path / "keys.npy", np.random.default_rng(0).standard_normal((1000, 100)).astype(np.float32))
+    gif = tmp_path / "walk.gif"
+    assert main(["gan", "interpolate", "--model", "paintings", "--latents", str(tmp_path / "keys.npy"),
+                 "--frames", "1000", "-o", str(gif)]) == 2
+    err = capsys.readouterr().err
+    assert "1000 latents with 1000 frames a segment make 998002 frames" in err and "at most 10000 frames" in err
+    assert main(["gan", "interpolate", "--model", "paintings", "--frames", "1000", "--upscale", "32",
+                 "-o", str(gif)]) == 2
+    assert "1000 frames of 2048 px (11.7 GB)" in capsys.readouterr().err and not gif.exists()
+
+
+def test_translate_decodes_every_input_before_it_writes_one(corpus, tmp_path, capsys):
+    cut = tmp_path / "cut.png"
+    cut.write_bytes((corpus / "photo.png").read_bytes()[:-40])  # the last of its data and its end are gone
+    out = tmp_path / "results"
+    assert main(["translate", "default", str(corpus / "photo.png"), str(cut), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cut.png" in err and "truncated or corrupt" in err
+    assert not out.exists()  # the good image before it was not translated either
+    twin = tmp_path / "b"
+    twin.mkdir()
+    (twin / "photo.png").write_bytes((corpus / "photo.png").read_bytes())
+    assert main(["translate", "default", str(corpus / "photo.png"), str(twin / "photo.png"), "-o", str(out)]) == 2
+    assert f"{str(twin / 'photo.png')!r}" in capsys.readouterr().err  # the sentence names both files
+
+
+def test_save_every_asks_before_it_overwrites_an_earlier_runs_snapshots(corpus, tmp_path, capsys, monkeypatch,
+                                                                        random_net):
+    import studio.weights
+
+    monkeypatch.setattr(studio.weights, "load_feature_network", lambda *a, **k: random_net)
+    out = tmp_path / "keep.png"
+    (tmp_path / "keep_iter1.png").write_bytes(b"precious")
+    (tmp_path / "keep_iter2.png").write_bytes(b"precious too")
+    argv = ["stylize", str(corpus / "photo.png"), str(corpus / "style.png"), "-o", str(out), "--size", "32",
+            "--iterations", "2", "--scales", "1", "--save-every", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "keep_iter1.png and 1 more file like it exist; pass --force to overwrite them." in err
+    assert (tmp_path / "keep_iter1.png").read_bytes() == b"precious" and not out.exists()
+    assert main([*argv, "--force"]) == 0
+    assert (tmp_path / "keep_iter1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.is_file()
+
+
+def test_an_error_that_starts_with_a_relative_path_keeps_the_paths_case(corpus, capsys, monkeypatch):
+    from studio.cli import sentence
+
+    monkeypatch.chdir(corpus)
+    (corpus / "out" / "n.png").write_bytes(b"x")
+    assert main(["stylize", "photo.png", "style.png", "-o", "out/n.png"]) == 2
+    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("studio: error:"))
+    assert line == "studio: error: out/n.png exists; pass --force to overwrite it.", line
+    assert sentence("the folder is missing") == "The folder is missing"
+    assert sentence("keep.png exists") == "keep.png exists" and sentence("'a b.png' is empty") == "'a b.png' is empty"

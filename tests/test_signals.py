@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from studio.engines.files import remove_stale_temporaries, temp_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +56,8 @@ def test_stale_temporaries_go_and_fresh_ones_and_other_files_stay(tmp_path):
     assert not old.exists() and fresh.exists() and mine.exists()
 
 
-def test_sigterm_stops_a_stylize_run_with_143_and_writes_nothing(tmp_path, default_net):
+@pytest.mark.parametrize("save_every", [False, True])
+def test_sigterm_stops_a_stylize_run_with_143_and_writes_nothing(tmp_path, default_net, save_every):
     import numpy as np
     from PIL import Image
 
@@ -65,7 +68,8 @@ def test_sigterm_stops_a_stylize_run_with_143_and_writes_nothing(tmp_path, defau
     out = tmp_path / "out.png"
     child = subprocess.Popen([sys.executable, "-m", "studio.cli", "stylize", str(tmp_path / "c.png"),
                               str(tmp_path / "s.png"), "-o", str(out), "--size", "64", "--iterations", "100000",
-                              "--scales", "1"], stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              "--scales", "1", *(["--save-every", "1"] if save_every else [])],
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         deadline = time.monotonic() + 120
@@ -73,11 +77,22 @@ def test_sigterm_stops_a_stylize_run_with_143_and_writes_nothing(tmp_path, defau
             line = child.stderr.readline()
             if "|" in line or not line:  # the progress bar: the run is under way
                 break
+        while save_every and not any(tmp_path.glob("out_iter*.png")) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a snapshot is written
         child.send_signal(signal.SIGTERM)
         rest = child.stderr.read()
         assert child.wait(60) == 128 + signal.SIGTERM, rest[-2000:]
     finally:
         if child.poll() is None:
             child.kill()
-    assert "nothing was written" in rest and "Traceback" not in rest
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "s.png"]
+    assert "Traceback" not in rest
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if not save_every:
+        assert "nothing was written" in rest and left == ["c.png", "s.png"]
+        return
+    # the snapshots written before the signal are whole files, and the message says they are there
+    snapshots = [n for n in left if n.startswith("out_iter")]
+    assert snapshots and left == ["c.png", *snapshots, "s.png"], left
+    assert f"{out} was not written (the " in rest and "of --save-every" in rest and "nothing was written" not in rest
+    last = max(snapshots, key=lambda n: int(n[len("out_iter"):-4]))
+    assert rest.rstrip().endswith(f"the last {tmp_path / last})"), rest[-300:]

@@ -15,6 +15,14 @@ import numpy as np
 from studio import __version__
 from studio.cli_args import confirm_overwrite, integer, interrupted_code, number
 from studio.engines.errors import StudioInputError
+from studio.engines.gan.params import MAX_SAMPLES
+
+#: frames of one segment of an interpolation (a thousand: 83 s at 12 frames a second)
+MAX_SEGMENT_FRAMES = 1000
+#: frames of a whole interpolation (many latents pass through one)
+MAX_FRAMES = 10_000
+#: the bytes an interpolation's frames may take in memory before they are written
+MAX_FRAME_BYTES = 2 * 1024**3
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -35,7 +43,8 @@ def add_parser(sub: Any) -> None:
     _model_args(s)
     s.add_argument("-o", "--output", required=True, help="output PNG")
     s.add_argument("--seed", type=integer("seed"), default=0)
-    s.add_argument("--count", type=integer("count", 1), default=16, help="number of samples (16)")
+    s.add_argument("--count", type=integer("count", 1, MAX_SAMPLES, "a grid of 32 x 32"), default=16,
+                   help=f"number of samples (16; at most {MAX_SAMPLES})")
     s.add_argument("--truncation", type=number("truncation", allow_zero=False),
                    help="redraw latent coordinates beyond ±T")
     s.add_argument("--latents", metavar="Z.npy", help="render these latents instead of sampling")
@@ -47,9 +56,11 @@ def add_parser(sub: Any) -> None:
     i.add_argument("--seed-a", type=integer("seed-a"), default=0)
     i.add_argument("--seed-b", type=integer("seed-b"), default=1)
     i.add_argument("--latents", metavar="AB.npy", help="two (or more) latents to pass through, instead of seeds")
-    i.add_argument("--frames", type=integer("frames", 2), default=24, help="frames per segment (24)")
+    i.add_argument("--frames", type=integer("frames", 2, MAX_SEGMENT_FRAMES), default=24,
+                   help=f"frames per segment (24; at most {MAX_SEGMENT_FRAMES})")
     i.add_argument("--mode", choices=["slerp", "lerp"], default="slerp")
-    i.add_argument("--fps", type=number("fps", allow_zero=False), default=12.0)
+    i.add_argument("--fps", type=number("fps", 0.01, maximum=50, why="a GIF shows a frame for 20 ms to 100 s"),
+                   default=12.0, help="frames per second of the GIF (12)")
     i.add_argument("--boomerang", action="store_true", help="GIF plays forwards then backwards")
     i.set_defaults(func=cmd_interpolate)
     j = gsub.add_parser("project", help="find the latent whose image is closest to a picture")
@@ -137,6 +148,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             raise StudioInputError(f"{args.latents!r} holds {len(keys)} latent; interpolation needs at least 2.")
     else:
         keys = np.stack([sample_latents(1, nz, args.seed_a)[0], sample_latents(1, nz, args.seed_b)[0]])
+    total = (len(keys) - 1) * (args.frames - 1) + 1
+    side = gen.arch.image_size * args.upscale
+    if total > MAX_FRAMES or total * side * side * 3 > MAX_FRAME_BYTES:
+        raise StudioInputError(
+            f"{len(keys)} latents with {args.frames} frames a segment make {total} frames of {side} px "
+            f"({total * side * side * 3 / 1024**3:.1f} GB); an animation holds at most {MAX_FRAMES} frames and "
+            f"{MAX_FRAME_BYTES // 1024**3} GB: use fewer --frames, latents or a smaller --upscale.")
     path: list[np.ndarray] = []
     for a, b in zip(keys[:-1], keys[1:], strict=True):
         seg = interpolate(a, b, args.frames, args.mode)

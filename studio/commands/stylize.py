@@ -138,6 +138,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise StudioInputError("no output file given; add -o OUT.png.")
     out = check_output_path(args.output, overwrite=True)
     confirm_overwrite(out, args.force)
+    if args.save_every:  # the snapshots of an earlier run with the same output name
+        earlier = _snapshots(out)
+        if earlier:
+            confirm_overwrite(earlier[0], args.force, more=len(earlier) - 1)
 
     given = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
     if specs:
@@ -171,16 +175,20 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     bar = ProgressBar("stylize")
     t0 = time.perf_counter()
 
+    snapshots: list[Path] = []
+
     def snapshot(ev: Progress) -> None:
         if args.save_every and ev.iteration % args.save_every == 0 and ev.preview is not None:
-            save_image(out.with_name(f"{out.stem}_iter{ev.iteration}{out.suffix}"), ev.preview)
+            snapshots.append(save_image(out.with_name(f"{out.stem}_iter{ev.iteration}{out.suffix}"), ev.preview))
 
     try:
         finished = drive(run_style(content.rgb, [s.rgb for s in styles], params, network=network_for(params),
                                    start=start, regions=[r.region for r in regions]),
                          bar, total_loss, on_progress=snapshot)
     except KeyboardInterrupt as exc:
-        bar.close("interrupted; nothing was written")
+        kept = (f" (the {len(snapshots)} snapshot{'s' if len(snapshots) > 1 else ''} of --save-every "
+                f"{'were' if len(snapshots) > 1 else 'was'} kept, the last {snapshots[-1]})") if snapshots else ""
+        bar.close(f"interrupted; {out} was not written{kept}" if snapshots else "interrupted; nothing was written")
         return interrupted_code(exc)
     inputs = [InputRef("content", str(Path(content_path).resolve()), content.sha256)] + [
         InputRef("style", str(Path(p).resolve()), s.sha256) for p, s in zip(style_paths, styles, strict=True)]
@@ -219,3 +227,12 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
     print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
           f"about {format_seconds(seconds)} on this machine", file=sys.stderr)
     return rgb
+
+
+def _snapshots(out: Path) -> list[Path]:
+    """The files ``--save-every`` writes for ``out`` (``OUT_iterN.png``) that are there already, in order."""
+    import re
+
+    name = re.compile(re.escape(out.stem) + r"_iter(\d+)" + re.escape(out.suffix) + "$")
+    found = [(int(m.group(1)), p) for p in out.parent.iterdir() if (m := name.match(p.name))]
+    return [p for _, p in sorted(found)]

@@ -51,7 +51,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from studio.engines.cyclegan.params import TranslateParams
     from studio.engines.files import file_sha256
     from studio.engines.pixels import resize_long_side
-    from studio.image_save import save_image
+    from studio.image_save import check_output_path, save_image
     from studio.imageio import check_input_file, load_image
     from studio.recipe import InputRef, Recipe
 
@@ -69,17 +69,24 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise StudioInputError(f"the output folder {str(out_dir)!r} is a file.")
     ext = {"jpg": ".jpg"}.get(args.format, f".{args.format}")
     outputs = [out_dir / f"{Path(p).stem}_{Path(model_path).stem}{ext}" for p in args.images]
-    if len(set(outputs)) != len(outputs):
-        raise StudioInputError("two input images have the same name; translate them in separate runs.")
+    first_of: dict[Path, str] = {}
+    for src, dst in zip(args.images, outputs, strict=True):
+        if dst in first_of:
+            raise StudioInputError(f"{first_of[dst]!r} and {src!r} would both be written to {str(dst)!r}; translate "
+                                   "them in separate runs.")
+        first_of[dst] = src
     for p in args.images:
         if not Path(p).is_file():
             raise StudioInputError(f"{p!r} does not exist or is not a file.")
     mask_img = _mask(args.mask) if args.mask else None
     for p in args.images:  # every input is readable before a folder is made or a file is written
         check_input_file(Path(p))
+    for p in args.images:  # and decodes whole (a file cut short fails here, not after the ones before it)
+        load_image(p)
     for o in outputs:
         confirm_overwrite(o, args.force)
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_path(outputs[0])  # a folder that exists but cannot be written, said before any image runs
     print(f"model {model_path} (ngf {net.ngf}, {net.n_blocks} blocks)", file=sys.stderr)
     t_all = time.perf_counter()
     for n, (src, dst) in enumerate(zip(args.images, outputs, strict=True), 1):

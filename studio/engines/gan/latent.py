@@ -140,18 +140,37 @@ def save_latents(path: str | os.PathLike[str], z: np.ndarray) -> Path:
     return p
 
 
+#: the largest .npy of latents read (MAX_SAMPLES latents of 4096 float64 values, and the header)
+LATENTS_FILE_BYTES = 33 * 1024**2
+
+
 def load_latents(path: str | os.PathLike[str], nz: int | None = None) -> np.ndarray:
     """Latents from ``.npy`` as float32 (n, nz); checks the width against ``nz`` when given."""
+    from studio.engines.gan.params import MAX_SAMPLES
+
     p = Path(path)
     if not p.is_file():
         raise StudioInputError(f"{str(p)!r} does not exist.")
+    size = p.stat().st_size
+    if size > LATENTS_FILE_BYTES:
+        raise StudioInputError(f"{str(p)!r} is {size / 1024**2:.0f} MB; a file of latents is at most "
+                               f"{LATENTS_FILE_BYTES // 1024**2} MB ({MAX_SAMPLES} latents of 4096 values).")
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise StudioInputError(f"{str(p)!r} cannot be read: {exc.strerror or exc}.") from exc
+    if magic != b"\x93NUMPY":
+        raise StudioInputError(f"{str(p)!r} is not a .npy array (it does not start with NumPy's header).")
     try:
         z = np.load(p, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise StudioInputError(f"{str(p)!r} is not a readable .npy array: {exc}.") from exc
+        raise StudioInputError(f"{str(p)!r} is not a readable .npy array: {str(exc).rstrip('.')}.") from exc
     if z.dtype.kind not in "fiu" or z.ndim not in (1, 2, 4):
         raise StudioInputError(f"{str(p)!r} holds a {z.dtype} array of shape {z.shape}, not latents.")
     z = z.reshape(z.shape[0], -1) if z.ndim == 4 else np.atleast_2d(z)
+    if not 1 <= len(z) <= MAX_SAMPLES:
+        raise StudioInputError(f"{str(p)!r} holds {len(z)} latents; give 1 to {MAX_SAMPLES}.")
     if nz is not None and z.shape[1] != nz:
         raise StudioInputError(f"{str(p)!r} holds latents of {z.shape[1]} dimensions; this generator takes {nz}.")
     if not np.isfinite(z).all():

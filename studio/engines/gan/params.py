@@ -10,6 +10,9 @@ from studio.engines.errors import StudioInputError
 from studio.engines.limits import PREVIEW, SECONDS, SEED, WEIGHT, Limit
 from studio.engines.params import Params
 
+#: latents sampled, loaded or shown at once (a grid of 32 x 32)
+MAX_SAMPLES = 1024
+
 GanLoss = Literal["wgan", "wgan-gp", "dcgan"]
 LOSSES: tuple[str, ...] = ("wgan", "wgan-gp", "dcgan")
 
