@@ -227,3 +227,28 @@ def check_inputs(recipe: Recipe, *, base_dir: PathLike | None = None) -> list[st
                 "so the same recipe may give a different result."
             )
     return warnings
+
+
+def unknown_settings(recipe: Recipe) -> list[str]:
+    """The settings of a stylize or harmonize recipe that this version's parameters do not have (a recipe from a
+    newer studio, or an edited one): a re-run leaves them out, so the user is told."""
+    from dataclasses import fields
+
+    if recipe.engine == "stylize":
+        from studio.engines.style.params import StyleParams as cls
+    elif recipe.engine == "harmonize":
+        from studio.engines.harmonize.params import HarmonizeParams as cls  # type: ignore[assignment]
+    else:
+        return []
+    known = {f.name for f in fields(cls)}
+    return sorted(str(k) for k in recipe.params if k not in known)
+
+
+def unknown_settings_words(recipe: Recipe) -> str:
+    """``unknown_settings`` as a sentence for the user, or "" when there are none."""
+    names = unknown_settings(recipe)
+    if not names:
+        return ""
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"The recipe holds {'settings' if len(names) > 1 else 'a setting'} this version of studio does not know "
+            f"({shown}); {'they are' if len(names) > 1 else 'it is'} left out, so the result may differ.")

@@ -48,6 +48,7 @@ def corpus(tmp_path_factory) -> Path:
         as_png(name, json.dumps(body))
 
     recipe("seed30.png", {"seed": 10**30})
+    recipe("later.png", {"size": 32, "iterations": 2, "scales": 1, "brush_dynamics": 0.5})
     recipe("size1e5.png", {"size": 100000})
     recipe("styles200.png", {}, [{"role": "content", "path": str(d / "photo.png"), "sha256": ""}]
            + [{"role": "style", "path": str(d / "style.png"), "sha256": ""}] * 200)
@@ -346,3 +347,15 @@ def test_an_error_that_starts_with_a_relative_path_keeps_the_paths_case(corpus, 
     assert line == "studio: error: out/n.png exists; pass --force to overwrite it.", line
     assert sentence("the folder is missing") == "The folder is missing"
     assert sentence("keep.png exists") == "keep.png exists" and sentence("'a b.png' is empty") == "'a b.png' is empty"
+
+
+def test_a_recipe_setting_this_version_does_not_know_is_said_to_be_left_out(corpus, tmp_path, capsys, monkeypatch,
+                                                                           random_net):
+    import studio.weights
+
+    monkeypatch.setattr(studio.weights, "load_feature_network", lambda *a, **k: random_net)
+    out = tmp_path / "again.png"
+    assert main(["stylize", "--recipe", str(corpus / "later.png"), "-o", str(out), "--weights", "auto"]) == 0
+    assert ("warning: The recipe holds a setting this version of studio does not know (brush_dynamics); it is left "
+            "out, so the result may differ.") in capsys.readouterr().err
+    assert out.is_file()

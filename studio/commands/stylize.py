@@ -88,7 +88,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from studio.engines.style.run import run_style
     from studio.image_save import check_output_path, save_image
     from studio.imageio import load_image
-    from studio.recipe import InputRef, Recipe, check_inputs, read_recipe
+    from studio.recipe import InputRef, Recipe, check_inputs, read_recipe, unknown_settings_words
     from studio.style_regions import load_region, painting_role, parse_region, regions_from_recipe
     from studio.style_regions import recipe_regions as recipe_regions_of
     from studio.weights import network_for
@@ -116,8 +116,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         if reach.refusal:
             raise StudioInputError(reach.refusal)
-        for w in check_inputs(recipe):
-            print(f"warning: {w}", file=sys.stderr)
+        for w in [*check_inputs(recipe), unknown_settings_words(recipe)]:
+            if w:
+                print(f"warning: {w}", file=sys.stderr)
         base = {**recipe.params, "weights": recipe_weights(recipe)}
         content_path = content_path or next((i.path for i in recipe.inputs if i.role == "content"), None)
         style_paths = style_paths or [i.path for i in recipe.inputs if i.role == "style"]

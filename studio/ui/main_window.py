@@ -334,8 +334,12 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                 note = ws.restore_recipe(params, recipe_inputs,
                                          **({"regions": recipe.regions} if recipe.regions else {}))
                 if note is not None:
+                    from studio.recipe import unknown_settings_words
+
                     self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
-                    self.notify(f"{Path(path).name}: {note}{self._network_words(recipe)}", "info")
+                    unknown = unknown_settings_words(recipe)
+                    self.notify(f"{Path(path).name}: {note}{self._network_words(recipe)}"
+                                f"{' ' + unknown if unknown else ''}", "warning" if unknown else "info")
                     return True
         ws = self.current_workspace()
         if not ws.open_image(image):

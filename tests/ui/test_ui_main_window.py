@@ -224,6 +224,19 @@ def test_export_png_with_recipe_and_reopen_restores_params(qtbot, window, tmp_pa
     assert ws.undo_stack.undoText() == "Settings from a recipe"
 
 
+def test_a_recipe_with_settings_this_version_does_not_know_says_they_are_left_out(qtbot, window, tmp_path):
+    from studio.image_save import save_image
+    from studio.recipe import Recipe
+
+    ws = window.workspace("style")
+    params = {**ws.params().to_dict(), "seed": 4, "brush_dynamics": 0.5}  # a setting of a later studio, say
+    out = save_image(tmp_path / "later.png", np.zeros((16, 16, 3)),
+                     metadata=Recipe(engine="stylize", params=params, inputs=[], weights="").to_png_text())
+    assert window.open_file(str(out))
+    assert ws.params().seed == 4  # what it knows comes back
+    assert "does not know (brush_dynamics); it is left out, so the result may differ." in window.notice.label.text()
+
+
 def test_a_recipe_from_before_the_preconditioner_reopens_with_plain_lbfgs(qtbot, window):
     """Its run used plain L-BFGS; a recipe that says nothing of it must not re-run differently."""
     ws = window.workspace("style")
