@@ -94,6 +94,18 @@ def test_truncated_even_if_pillow_flag_was_set_elsewhere(tmp_path: Path, monkeyp
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored
 
 
+def test_a_file_larger_than_studio_opens_is_refused_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    import studio.imageio
+
+    path = tmp_path / "vast.png"
+    with open(path, "wb") as f:  # sparse: 5 GB on paper, nothing on the disk
+        f.truncate(5 * 1024**3)
+    monkeypatch.setattr(studio.imageio, "file_sha256", lambda p: pytest.fail("the file was read"))
+    with pytest.raises(StudioInputError, match=r"vast.png' is 5.0 GB; studio opens image files of up to 4 GB.") as err:
+        load_image(path)
+    _one_sentence(str(err.value))
+
+
 def test_text_file_named_png(tmp_path: Path) -> None:
     path = tmp_path / "notes.png"
     path.write_text("these are my notes, not a picture\n")
