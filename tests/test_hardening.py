@@ -168,6 +168,22 @@ def test_a_refused_checkpoint_is_one_sentence_that_never_advises_unsafe_loading(
         load_generator(junk)
 
 
+def test_a_checkpoint_too_large_or_not_a_file_is_refused_before_it_is_loaded(tmp_path, monkeypatch):
+    import torch
+
+    from studio.engines.errors import StudioInputError
+    from studio.engines.torch_files import load_tensors
+
+    vast = tmp_path / "vast.pth"
+    with open(vast, "wb") as f:  # sparse: 3 GB on paper
+        f.truncate(3 * 1024**3)
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("the file was loaded"))
+    with pytest.raises(StudioInputError, match=r"vast.pth' is 3.0 GB; a checkpoint studio loads is at most 2 GB."):
+        load_tensors(vast)
+    with pytest.raises(StudioInputError, match="is not a regular file"):
+        load_tensors("/dev/zero")
+
+
 def test_an_animated_gif_says_only_its_first_frame_is_used(tmp_path):
     from studio.imageio import load_image
 

@@ -16,6 +16,10 @@ import torch
 
 from studio.engines.errors import StudioInputError
 
+#: the largest .pth/.pt read (loading takes all of it into memory): the largest network studio loads, the
+#: torchvision VGG-19, is 548 MB, a CycleGAN training checkpoint with its optimisers about 200 MB
+MAX_CHECKPOINT_BYTES = 2 * 1024**3
+
 
 def load_tensors(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
     """The tensors (and plain containers and numbers) a file holds; never code, never arbitrary objects."""
@@ -24,8 +28,14 @@ def load_tensors(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
         raise StudioInputError(f"{str(p)!r} does not exist.")
     if p.is_dir():
         raise StudioInputError(f"{str(p)!r} is a folder, not a {what} file.")
-    if p.stat().st_size == 0:
+    if not p.is_file():
+        raise StudioInputError(f"{str(p)!r} is not a regular file.")
+    size = p.stat().st_size
+    if size == 0:
         raise StudioInputError(f"{str(p)!r} is empty (0 bytes).")
+    if size > MAX_CHECKPOINT_BYTES:
+        raise StudioInputError(f"{str(p)!r} is {size / 1024**3:.1f} GB; a {what} studio loads is at most "
+                               f"{MAX_CHECKPOINT_BYTES // 1024**3} GB.")
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every failure means one of the two sentences below
