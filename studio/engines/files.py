@@ -94,6 +94,22 @@ def atomic_copy(src: PathLike, dest: PathLike) -> Path:
     return atomic_write(dest, copy)
 
 
+def read_json(path: PathLike, max_bytes: int = 1024 * 1024) -> object:
+    """The JSON of a small file beside a model (a card, a config): one sentence when it is larger than
+    ``max_bytes`` (checked before it is read), unreadable, nested past Python's recursion or not JSON."""
+    import json
+
+    p = Path(path)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise StudioInputError(f"{str(p)!r} is {size:,} bytes; a file of settings is at most {max_bytes:,}.")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc).rstrip(".")
+        raise StudioInputError(f"{str(p)!r} is not valid JSON: {reason}.") from None
+
+
 def file_sha256(path: PathLike) -> str:
     """Hex SHA-256 of a file's bytes; an unreadable file is one sentence naming it."""
     digest = hashlib.sha256()

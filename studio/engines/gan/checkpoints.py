@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from studio.engines.errors import StudioInputError
-from studio.engines.files import atomic_write, atomic_write_text
+from studio.engines.files import atomic_write, atomic_write_text, read_json
 from studio.engines.gan.models import DCGAN_G, GanArch, check_arch
 from studio.engines.torch_files import load_tensors
 
@@ -164,10 +164,7 @@ def _wgan_config(path: Path | None) -> dict[str, Any] | None:
     cfg = path.parent / "generator_config.json"
     if not cfg.is_file():
         return None
-    try:
-        data = json.loads(cfg.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StudioInputError(f"{str(cfg)!r} is not valid JSON: {exc}.") from exc
+    data = read_json(cfg)
     if not isinstance(data, dict):
         raise StudioInputError(f"{str(cfg)!r} does not hold a JSON object.")
     if data.get("mlp_G"):
@@ -214,8 +211,8 @@ def _read_card(path: Path) -> dict[str, Any]:
     if not cp.is_file():
         return {}
     try:
-        data = json.loads(cp.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(cp)
+    except (OSError, StudioInputError):  # the card is a description: a broken one is left out
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -138,6 +138,25 @@ def test_wgan_config_that_does_not_fit_is_a_clear_error(tmp_path: Path) -> None:
         load_generator(tmp_path / "netG.pth")
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    ("[" * 100_000 + "]" * 100_000, "is not valid JSON: it nests too deeply."),
+    (" " * (1024 * 1024) + "{}", "is 1,048,578 bytes; a file of settings is at most 1,048,576."),
+])
+def test_a_wgan_config_too_deep_or_too_large_is_one_sentence(tmp_path: Path, text: str, words: str) -> None:
+    torch.save(wgan_netG(32, 20, 3, 16), tmp_path / "netG.pth")
+    (tmp_path / "generator_config.json").write_text(text)
+    with pytest.raises(StudioInputError, match="generator_config.json") as err:
+        load_generator(tmp_path / "netG.pth")
+    assert str(err.value).endswith(words) and "\n" not in str(err.value)
+
+
+def test_a_card_too_deep_to_read_is_left_out(tmp_path: Path) -> None:
+    model = DCGAN_G(GanArch(image_size=16, nz=8, ngf=8)).eval()
+    path = save_generator(tmp_path / "generator.pt", model, {"name": "test", "training_data": "none"})
+    (tmp_path / "generator.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert load_generator(path).arch.nz == 8  # the weights load; the broken description is not used
+
+
 def test_studio_generator_round_trip_in_half_precision(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = DCGAN_G(GanArch(image_size=16, nz=8, ngf=8)).eval()
