@@ -93,7 +93,7 @@ class ImageCanvas(QWidget):
         self._drag_last = QPointF()
         self._caption = ""
         self.drop_hover = False  # a file is being dragged over the picture
-        self._placeholder = "Drop a photo here, or use File \u25b8 Open content\u2026"
+        self._placeholder = "Drop a photo here, or use File \u25b8 Open\u2026"
         self._cache: dict[tuple[int, int, int], QPixmap] = {}
         self._checker = _checker_brush()
         self._tool: CanvasTool | None = None
@@ -131,6 +131,11 @@ class ImageCanvas(QWidget):
         return img.size() if img is not None else QSize(0, 0)
 
     # tool (optional, set by a workspace) -------------------------------------------------------
+    def set_placeholder(self, text: str) -> None:
+        """What the empty canvas says (the tab's first input and how to open it)."""
+        self._placeholder = text
+        self.update()
+
     def set_tool(self, tool: CanvasTool | None) -> None:
         if self._drag == "tool":
             self._drag = None

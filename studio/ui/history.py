@@ -171,6 +171,15 @@ class HistoryStrip(QListWidget):
     def entry_at(self, row: int) -> HistoryEntry:
         return self._entries[row]
 
+    def mark(self, entry: HistoryEntry | None) -> None:
+        """Highlight ``entry`` as the result shown (None: none is), without choosing it."""
+        row = self._entries.index(entry) if entry in self._entries else -1
+        if row < 0:
+            self.clearSelection()
+            self.setCurrentItem(None)
+        else:
+            self.setCurrentRow(row)
+
     def choose(self, row: int) -> None:
         item = self.item(row)
         self.setCurrentItem(item)

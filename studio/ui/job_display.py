@@ -31,8 +31,9 @@ def progress_text(p: Progress) -> str:
         parts = [f"Downloading: {format_bytes(p.iteration)} of {format_bytes(p.total)}"]
     else:
         parts = [f"Iteration {p.iteration} / {p.total}"]
-    if p.scale_count > 1:
-        parts.append(f"scale {p.scale_index + 1} of {p.scale_count}")
+    if p.scale_count > 1:  # harmonization's stages are its two passes, a style run's its sizes
+        unit = "pass" if p.stage.startswith("pass") else "scale"
+        parts.append(f"{unit} {p.scale_index + 1} of {p.scale_count}")
     parts.append(f"{format_duration(p.elapsed_s)} elapsed")
     parts.append(f"about {format_duration(p.eta_s)} left" if p.eta_s is not None else "estimating time left")
     return " \u00b7 ".join(parts)
@@ -49,9 +50,10 @@ class JobDisplay:
             desk.progress.setFormat(f"{job.spec.title}: connecting\u2026")
             return
         desk.loss_plot.clear()
-        desk.progress.setFormat("Starting: loading the feature network\u2026")
-        desk.show_job_note("")
         ws = self._workspaces[job.spec.workspace]
+        desk.progress.setFormat("Starting: loading the feature network\u2026" if ws.runs_on_network(job.spec.state)
+                                else "Starting\u2026")
+        desk.show_job_note("")
         before = ws.before_image(job.spec.state)
         desk.canvas.set_before(to_qimage(before) if before is not None else None)
         desk.canvas.set_caption("Starting\u2026")
@@ -101,7 +103,8 @@ class JobDisplay:
             desk.result = entry
             desk.canvas.set_after(entry.qimage())
             what = "Stopped" if f.cancelled else "Finished"
-            caption = f"Result #{entry.number} \u00b7 {what} after {plural(f.iterations, 'iteration')}"
+            steps = plural(f.iterations, ws.step_word) if f.iterations else ""  # none: re-blended from a cache
+            caption = f"Result #{entry.number} \u00b7 {what}" + (f" after {steps}" if steps else "")
             below = f.extra.get("worked_below")
             if isinstance(below, dict) and "worked_at" in below and "painting" in below:
                 (w, h), (pw, ph) = below["worked_at"], below["painting"]
@@ -109,9 +112,8 @@ class JobDisplay:
             desk.canvas.set_caption(caption)
             desk.progress.setRange(0, 100)
             desk.progress.setValue(100 if not f.cancelled else desk.progress.value())
-            desk.progress.setFormat(
-                f"{what}: {plural(f.iterations, 'iteration')} in {format_duration(f.elapsed_s)}"
-            )
+            desk.progress.setFormat(f"{what}: {steps} in {format_duration(f.elapsed_s)}" if steps else
+                                    f"{what} in {format_duration(f.elapsed_s)}")
             desk.show_job_note(f"Result #{entry.number} is in the history below")
         self._update_actions()
 
@@ -148,5 +150,7 @@ class JobDisplay:
         self._update_actions()
 
     def _live_update_sent(self, job: Job, changes: dict) -> None:
-        names = ", ".join(sorted(k.replace("_", " ") for k in changes))
+        ws = self._workspaces.get(job.spec.workspace)
+        labels = (ws.field_label(k) if ws is not None else k.replace("_", " ") for k in changes)
+        names = ", ".join(sorted(label[:1].lower() + label[1:] for label in labels))  # in the sentence's words
         self.desk(job.spec.workspace).show_job_note(f"Applied to the running job: {names}")

@@ -149,6 +149,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         desk = Desk(ws.name)
         desk.canvas.set_tool(ws.canvas_tool())
+        desk.canvas.set_placeholder(ws.empty_canvas_text)
         desk.canvas.files_dropped.connect(self._canvas_drop)
         desk.canvas.zoom_changed.connect(lambda z, d=desk: self._zoom_changed(d, z))
         desk.history.entry_chosen.connect(self.restore_history)
@@ -385,6 +386,10 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         if reason:
             self.notify(reason, "warning")
             return None
+        shown = self.desk(ws.name).result
+        if ws.rerun_repeats and shown is not None and shown.spec.state is ws.state() and not self.runner.is_running():
+            self.notify(f"Result #{shown.number} was made from these very settings: nothing to run again.", "info")
+            return None
         try:
             spec = ws.make_job(self.prefs)
         except Exception as exc:  # noqa: BLE001
@@ -437,11 +442,22 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                 self._restart_hint_shown = True
                 self._restart_hint = "Some changes apply on the next Run: press Restart to start fresh with them."
         elif ws.before_image(old) is not ws.before_image(new):
-            before = ws.before_image(new)
+            before, shown, hidden = ws.before_image(new), desk.result, desk.hidden
+            if shown is not None and shown.spec.state is new:  # the result's own state arrived (a fitted latent)
+                self.show_entry(shown, desk.canvas.caption())
+                return
+            if (hidden is not None and before is not None and hidden[1] is before
+                    and hidden[0] in desk.history.entries()):  # back to the picture a result was shown on (undo)
+                desk.hidden = None
+                self.show_entry(hidden[0], f"Result #{hidden[0].number}")
+                desk.history.mark(hidden[0])
+                return
+            desk.hidden = None if shown is None else (shown, ws.before_image(old))
             desk.canvas.set_before(to_qimage(before) if before is not None else None)
             desk.canvas.set_after(None)
             desk.canvas.set_caption(ws.before_caption)
             desk.result = None
+            desk.history.mark(None)
         self._update_actions()
 
     def _update_actions(self) -> None:

@@ -34,8 +34,10 @@ class Quitting:
         if unsaved:
             names = ", ".join(f"#{e.number} ({e.workspace_title})" for e in sorted(unsaved, key=lambda e: e.number))
             if self.keeper is not None:
-                lost.append(f"{plural(len(unsaved), 'result')} of this session never exported: {names}. They stay "
-                            "in the history for the next start, but are not saved as image files.")
+                one = len(unsaved) == 1
+                lost.append(f"{plural(len(unsaved), 'result')} of this session never exported: {names}. "
+                            f"{'It stays' if one else 'They stay'} in the history for the next start, but "
+                            f"{'is' if one else 'are'} not saved as {'an image file' if one else 'image files'}.")
             else:
                 lost.append(f"{plural(len(unsaved), 'result')} never exported will be lost: {names}.")
         return lost

@@ -58,6 +58,13 @@ class Workspace(QObject):
     title = "Workspace"  # tab label
     engine = "workspace"  # the engine name its recipes carry (as the CLI writes them)
     before_caption = "Content photo: press Run"  # the canvas caption while it shows the "before" picture
+    #: what one step of this tab's runs is called in "Finished after 20 iterations"
+    step_word = "iteration"
+    #: a Run of the very state the shown result was made from would make the same picture again (a cached
+    #: translation): the window says so instead of adding a copy to the history
+    rerun_repeats = False
+    #: what the empty canvas says: the tab's first input and how to open it (the File menu's Open)
+    empty_canvas_text = "Drop a photo here, or use File \u25b8 Open\u2026"
     #: what a picture sent from another tab becomes here ("Use result as input"); "" takes none
     input_role = ""
     #: the dataclasses its states and job parameters are made of: the kept session builds only these
@@ -100,6 +107,13 @@ class Workspace(QObject):
         if old_p is None or new_p is None:
             return False
         return self.params_differ(old_p, new_p, skip=self.live_fields())
+
+    def field_label(self, field: str) -> str:
+        """What the panel calls a parameter field (its label, as undo names it), else the field's name in words."""
+        panel = self.panel()
+        binder = getattr(panel, "params_binder", None) or getattr(panel, "binder", None)
+        binding = getattr(binder, "bindings", {}).get(field)
+        return binding.label if binding is not None else field.replace("_", " ")
 
     def live_fields(self) -> frozenset[str]:
         """The parameter fields a running job takes live (see ``live_changes``)."""

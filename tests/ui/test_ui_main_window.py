@@ -76,6 +76,45 @@ def test_progress_text_has_iteration_scale_and_eta():
 
     text = progress_text(Progress(120, 300, "scale 2/3", {}, 14.0, 75.0, scale_index=1, scale_count=3))
     assert text == "Iteration 120 / 300 \u00b7 scale 2 of 3 \u00b7 0:14 elapsed \u00b7 about 1:15 left"
+    # harmonization's two stages are its passes
+    text = progress_text(Progress(4, 80, "pass 1", {}, 3.0, 60.0, scale_index=0, scale_count=2))
+    assert text.startswith("Iteration 4 / 80 \u00b7 pass 1 of 2 \u00b7")
+
+
+def test_a_long_job_note_is_cut_to_the_row_and_never_widens_the_window(qtbot, window):
+    from PySide6.QtWidgets import QLabel
+
+    window.resize(1000, 700)
+    qtbot.wait(50)
+    width = window.width()
+    note = window.desk().job_note
+    text = "No face found in the picture: fitting its centre square, " * 4
+    window.desk().show_job_note(text)
+    qtbot.wait(50)
+    assert window.width() == width and note.width() <= note.MAX_WIDTH
+    assert note.text() == text and note.toolTip() == text  # the whole note, for tests and the tooltip
+    assert QLabel.text(note).endswith("\u2026") and len(QLabel.text(note)) < len(text)  # what is painted
+    window.desk().show_job_note("Result #3 is in the history below")
+    qtbot.wait(50)
+    assert QLabel.text(note) == "Result #3 is in the history below"
+
+
+def test_the_empty_canvas_names_the_menu_item_and_each_tabs_first_input(window):
+    for name, words in (("style", "Drop a photo here"), ("harmonize", "Drop a painting here"),
+                        ("translate", "Drop a photo here")):
+        text = window.desk(name).canvas._placeholder
+        assert text.startswith(words) and "File \u25b8 Open\u2026" in text and "Open content" not in text
+
+
+def test_a_job_without_a_feature_network_does_not_say_it_loads_one(window):
+    from types import SimpleNamespace
+
+    from studio.ui.job_runner import JobSpec
+
+    for name, words in (("style", "Starting: loading the feature network\u2026"), ("latent", "Starting\u2026")):
+        ws = window.workspace(name)
+        window._job_started(SimpleNamespace(spec=JobSpec(name, ws.engine, lambda c: iter(()), None, ws.state())))
+        assert window.desk(name).progress.format() == words
 
 
 def test_stop_keeps_the_picture_in_history(qtbot, window, fake_engine):

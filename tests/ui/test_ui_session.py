@@ -121,6 +121,21 @@ def test_quitting_while_a_job_runs_asks_and_a_no_keeps_everything(qtbot, setting
     again.close()
 
 
+def test_the_quit_question_names_one_unexported_result_in_the_singular(qtbot, settings, tmp_path, image_dir,
+                                                                      quit_answers):
+    from tests.ui.conftest import FakeEngine
+
+    asked, _ = quit_answers
+    win = _window(qtbot, settings, tmp_path / "session", FakeEngine(step_s=0.01))
+    _prepare_style(win, image_dir)
+    with qtbot.waitSignal(win.runner.finished, timeout=10000):
+        win.run()
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+    win.close()
+    assert asked[-1] == ["1 result of this session never exported: #1 (Style). It stays in the history for the next "
+                         "start, but is not saved as an image file."]
+
+
 def test_each_tab_has_its_own_canvas_progress_plot_and_history(qtbot, window):
     with qtbot.waitSignal(window.runner.finished, timeout=10000):
         window.run()

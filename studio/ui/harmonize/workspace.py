@@ -89,6 +89,8 @@ class HarmonizeWorkspace(Workspace):
         self._show(self._state)
 
     # Workspace --------------------------------------------------------------------------------
+    empty_canvas_text = "Drop a painting here, or use File \u25b8 Open\u2026; then add an object to paste into it"
+
     @property
     def before_caption(self) -> str:  # type: ignore[override]
         if self._state.layer is None:

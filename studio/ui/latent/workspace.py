@@ -222,12 +222,14 @@ class LatentWorkspace(Workspace):
     def result_state(self, job_state: LatentState, extra: dict[str, Any]) -> LatentState:
         z = extra.get("z")
         if isinstance(z, np.ndarray) and self.gen is not None and z.shape == (self.gen.arch.nz,):
-            found = z.astype(np.float32)
             d = extra.get("detail")
-            detail = d.astype(np.float32) if isinstance(d, np.ndarray) else None
-            QTimer.singleShot(0, lambda: self._edit("Fitted latent", z=found, detail=detail, detail_on=True,
-                                                    directions=(), raw_amount=0.0, ab_t=None))
-            return job_state
+            fitted = self._with_frame(replace(self._state, z=z.astype(np.float32), directions=(), raw_amount=0.0,
+                                              ab_t=None, detail_on=True,
+                                              detail=d.astype(np.float32) if isinstance(d, np.ndarray) else None))
+            # the tab takes the fitted latent as an undoable edit; its result is the one made of that state, so
+            # the window goes on showing it (and Export saves it) once the edit lands
+            QTimer.singleShot(0, lambda: self.edit(fitted, "Fitted latent"))
+            return fitted
         path = extra.get("generator")
         if isinstance(path, str) and Path(path).is_file():
             self.host.notify(f"Training saved the generator to {path}; it is now loaded.", "info")

@@ -82,6 +82,8 @@ class TranslateWorkspace(Workspace):
     engine = "translate"
     input_role = "the image to translate"
     before_caption = "Photo: choose a translator and press Run"
+    step_word = "tile"
+    rerun_repeats = True
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None) -> None:
         super().__init__(host, parent)

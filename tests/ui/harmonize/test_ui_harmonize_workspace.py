@@ -382,8 +382,16 @@ def test_a_params_edit_keeps_the_shown_result_and_the_composite(win, qtbot):
     ws.panel().tau.valueEdited.emit(9.0)
     assert ws.params().tau == 9.0 and ws.composition().composite is comp.composite
     assert win.canvas.after() is not None  # a parameter change does not hide the result
+    result = win.desk().result
+    assert result is not None and win.history.currentRow() == 0
     ws.move_object(3, 0)
     assert win.canvas.after() is None  # moving the object shows the live composite again
+    assert win.desk().result is None and not win.act_export.isEnabled()
+    assert win.history.currentItem() is None  # the strip no longer marks a result as the one shown
+    ws.undo_stack.undo()  # the tau edit came after the run: undo it too, back to the state the result came from
+    ws.undo_stack.undo()
+    assert win.desk().result is result and win.canvas.after() is not None and win.act_export.isEnabled()
+    assert win.history.currentRow() == 0 and "Result #" in win.canvas.caption()
 
 
 def test_switching_tabs_does_not_show_the_other_workspaces_result(win, qtbot):
@@ -583,6 +591,7 @@ def test_moving_the_style_strength_while_it_runs_reaches_the_running_job(win, qt
     panel.tau.edit.setText("12")  # as the user types a strength
     panel.tau.edit.editingFinished.emit()
     qtbot.waitUntil(lambda: any(u.get("tau") for u in engine.updates), timeout=10000)
+    assert win.desk().job_note.text() == "Applied to the running job: style strength"  # the panel's word, not tau
     qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=20000)
     assert len(engine.calls) == 1  # taken live, not restarted
     taken = [u["tau"] for u in engine.updates if "tau" in u]

@@ -209,6 +209,10 @@ def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> N
     fitted = render(ws.gen.model, ws.current_latent())[0].astype(np.float32)
     t = target.astype(np.float32)
     assert np.mean((fitted - t) ** 2) < 0.5 * np.mean((start - t) ** 2)
+    # the fit is this tab's result once the fitted latent is taken: shown, marked and exportable
+    qtbot.wait(50)
+    assert win.desk().result is not None and win.desk().result.spec.state is ws.state()
+    assert win.act_export.isEnabled() and win.history.currentRow() == 0
 
 
 def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and_session(latent_window, qtbot,

@@ -70,6 +70,11 @@ def test_translate_then_reblend_strength_without_running_again(qtbot, win):
     assert entry is not None and entry.image.shape == (48, 64, 3) and entry.spec.engine == "translate"
     translation = ws.cached_translation()
     assert translation is not None
+    assert win.canvas.caption().endswith("Finished after 1 tile")  # a translation has tiles, not iterations
+    # Run again with nothing changed: the shown result is that run's picture already, so no copy joins the history
+    runs = win.history.count()
+    assert win.run() is None and win.history.count() == runs and not win.runner.is_running()
+    assert "made from these very settings" in win.notice.label.text()
     orig = ws.state().image.rgb
     assert np.allclose(entry.image, translation, atol=1e-5)  # strength 100 %
     runs = win.history.count()
