@@ -14,6 +14,7 @@ means the last session ended without a quit (a crash, a kill, a power cut): the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -39,6 +40,26 @@ MAX_SESSION_BYTES = 64 * 1024 * 1024  # the JSON describes states; arrays are ap
 MAX_ARRAY_BYTES = 4 * 1024**3  # a 16-megapixel float32 RGB result is 190 MB
 
 
+class UnreadableSession(Exception):
+    """A session document that is there but cannot be read (one sentence)."""
+
+
+def _load_array(path: Path, size: int) -> np.ndarray:
+    """A kept ``.npy``: its header says a plain numeric array no larger than the file (a header may declare any
+    shape; that is checked before anything is allocated), then the array."""
+    try:
+        with open(path, "rb") as f:
+            major, _minor = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = read_header(f)
+        count = int(np.prod(shape, dtype=object)) if shape else 1
+        if dtype.kind not in "biuf" or dtype.hasobject or count == 0 or count * dtype.itemsize > size:
+            raise ValueError("its header is not that of an array studio writes")
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path.name} is not an array studio wrote") from exc
+
+
 @dataclass(frozen=True)
 class Previous:
     """What ``open`` found of the last session."""
@@ -46,6 +67,7 @@ class Previous:
     doc: dict[str, Any] | None  # the last written session document, or None
     clean: bool  # False: the last session ended without a quit
     saved_at: float | None  # when it was last written (epoch seconds)
+    problem: str | None = None  # why a session that was there could not be read (it was set aside), or None
 
 
 class SessionStore:
@@ -69,11 +91,34 @@ class SessionStore:
         self.arrays.mkdir(parents=True, exist_ok=True)
         mark = self.folder / OPEN_MARK
         clean = not mark.exists()
-        doc, saved_at = self._read_doc()
+        try:
+            doc, saved_at = self._read_doc()
+            problem = None
+        except UnreadableSession as exc:
+            aside = self.set_aside()
+            doc, saved_at, problem = None, None, f"{exc}" + (f" It was set aside as {aside}." if aside else "")
+            log.warning("the last session: %s", problem)
+        if mark.exists() and not mark.is_file():
+            raise OSError(f"{mark} is not a file")  # the caller says the session cannot be kept
         atomic_write_text(mark, json.dumps({"pid": os.getpid(), "since": time.time()}))
         self._thread = threading.Thread(target=self._write_loop, name="studio-session", daemon=True)
         self._thread.start()
-        return Previous(doc, clean or doc is None, saved_at)
+        return Previous(doc, clean or doc is None, saved_at, problem)
+
+    def set_aside(self) -> str:
+        """Move the session document out of the writer's way (one that could not be read or restored), so the
+        next save does not overwrite it; the name it now has ("" when there was none to move)."""
+        path = self.folder / SESSION_FILE
+        if not path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()  # a FIFO or a link to a device: nothing to keep
+            return ""
+        aside = path.with_name(f"session-{time.strftime('%Y%m%d-%H%M%S')}.unreadable.json")
+        try:
+            os.replace(path, aside)
+        except OSError:
+            return ""
+        return aside.name
 
     def close(self, timeout_s: float = 30.0) -> bool:
         """Write what is queued, stop the writer and mark a clean end. False if it could not finish."""
@@ -124,10 +169,12 @@ class SessionStore:
         if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
             raise ValueError(f"{name!r} is not an array name studio writes")
         path = self.arrays / f"{name}.npy"
+        if not path.is_file():
+            raise ValueError(f"{path.name} is missing or not a regular file")
         size = path.stat().st_size
         if size > MAX_ARRAY_BYTES:
             raise ValueError(f"{path.name} is {size / 1e9:.1f} GB, more than a kept array can be")
-        array = np.load(path, allow_pickle=False)
+        array = _load_array(path, size)
         with self._lock:
             self._remember(array, name)
         return array
@@ -148,22 +195,22 @@ class SessionStore:
             self._lock.notify_all()
 
     def _read_doc(self) -> tuple[dict[str, Any] | None, float | None]:
+        """The last session document; ``UnreadableSession`` (one sentence) when one is there but cannot be read."""
         path = self.folder / SESSION_FILE
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return None, None
+        if not path.is_file():
+            raise UnreadableSession(f"The last session ({SESSION_FILE}) is not a regular file.")
+        size = path.stat().st_size
         if size > MAX_SESSION_BYTES:
-            log.warning("%s is %d bytes, more than a session can be; starting afresh", path, size)
-            return None, None
+            raise UnreadableSession(f"The last session is {size / 1024**2:.0f} MB, more than a session can be.")
         try:
             doc = json.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-            log.warning("the last session (%s) cannot be read: %s", path, exc)
-            return None, None
+            reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc).rstrip(".")
+            raise UnreadableSession(f"The last session could not be read ({reason}).") from None
         if not isinstance(doc, dict) or doc.get("version") != VERSION:
-            log.warning("the last session (%s) is not one this version reads", path)
-            return None, None
+            raise UnreadableSession("The last session is not one this version of studio reads.")
         saved = doc.get("saved_at")
         return doc, float(saved) if isinstance(saved, int | float) else None
 

@@ -118,7 +118,57 @@ def test_a_damaged_session_file_starts_afresh_and_array_names_are_checked(tmp_pa
     folder.mkdir()
     (folder / SESSION_FILE).write_text("{not json")
     store = SessionStore(folder)
-    assert store.open().doc is None
+    prev = store.open()
+    assert prev.doc is None and prev.problem is not None and "could not be read" in prev.problem
+    aside = [p.name for p in folder.glob("session-*.unreadable.json")]
+    assert len(aside) == 1 and aside[0] in prev.problem  # set aside, so the next save does not overwrite it
+    assert (folder / aside[0]).read_text() == "{not json"
     with pytest.raises(ValueError, match="not an array name"):
         store.array("../../etc/passwd")
+    store.close()
+
+
+def test_a_session_file_that_is_a_fifo_or_a_device_is_never_read(tmp_path):
+    import os
+
+    for kind in ("fifo", "device"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        if kind == "fifo":
+            os.mkfifo(folder / SESSION_FILE)  # reading it would wait forever
+        else:
+            os.symlink("/dev/zero", folder / SESSION_FILE)  # size 0, endless to read
+        store = SessionStore(folder)
+        prev = store.open()
+        assert prev.doc is None and prev.problem == "The last session (session.json) is not a regular file."
+        store.close()
+
+
+def test_a_kept_array_is_checked_by_its_header_before_it_is_allocated(tmp_path):
+    import os
+    import struct
+
+    store = SessionStore(tmp_path / "s")
+    store.open()
+    arrays = tmp_path / "s" / "arrays"
+
+    def header_only(name: str, shape: tuple, descr: str = "<f4") -> str:
+        text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}"
+        text += " " * (((len(text) + 11 + 63) // 64) * 64 - len(text) - 11) + "\n"
+        (arrays / f"{name}.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode()
+                                            + b"\0" * 64)
+        return name
+
+    for name in (header_only("a" * 32, (200000, 200000, 3)),  # 447 GiB declared in 192 bytes
+                 header_only("b" * 32, (4,), "<U8")):  # text, not numbers
+        with pytest.raises(ValueError, match=f"{name}.npy is not an array studio wrote"):
+            store.array(name)
+    np.save(arrays / ("c" * 32 + ".npy"), np.zeros((0, 3), np.float32))
+    with pytest.raises(ValueError, match="is not an array studio wrote"):
+        store.array("c" * 32)
+    os.mkfifo(arrays / ("d" * 32 + ".npy"))
+    with pytest.raises(ValueError, match="is missing or not a regular file"):
+        store.array("d" * 32)
+    np.save(arrays / ("e" * 32 + ".npy"), np.ones((2, 3), np.float32))
+    assert store.array("e" * 32).shape == (2, 3)
     store.close()

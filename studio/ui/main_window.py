@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.engines.errors import StudioInputError
 from studio.engines.files import os_reason
 from studio.paths import demo_dir
 from studio.session import SessionStore
@@ -111,18 +112,35 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(geometry)
         self.keeper: SessionKeeper | None = None
-        restored = None
+        restored: str | None = None
+        trouble: str | None = None  # a kept session that could not be read or restored
         if session is not None:
             self.keeper = SessionKeeper(self, session)
             try:
-                restored = self.keeper.restore(session.open())
-            except OSError as exc:
-                self.notify(f"Your work cannot be kept between sessions: {os_reason(exc)}", "warning")
+                previous = session.open()
+            except (OSError, StudioInputError) as exc:
+                reason = os_reason(exc) if isinstance(exc, OSError) and exc.strerror else str(exc).rstrip(".")
+                if isinstance(exc, OSError) and exc.filename:
+                    reason = f"{exc.filename}: {reason}"
+                self.notify(f"Your work cannot be kept between sessions: {reason}.", "warning")
                 self.keeper = None
+            else:
+                try:
+                    restored = self.keeper.restore(previous)
+                except Exception as exc:  # noqa: BLE001 - a kept session is a file: it never stops the app
+                    log.exception("restoring the last session")
+                    aside = session.set_aside()
+                    trouble = (f"Your last session could not be restored ({exc}); what could be read is open"
+                               + (f", and the session was set aside as {aside}." if aside else "."))
+                if previous.problem:
+                    trouble = f"{previous.problem} studio started fresh."
         if load_demo and restored is None:
             self.load_demo()
-        if restored:
-            self.notify(restored, "info" if "did not quit" not in restored else "warning")
+        if trouble:
+            self.notify(trouble, "warning")
+        elif restored:
+            worry = "did not quit" in restored or "Could not restore" in restored
+            self.notify(restored, "warning" if worry else "info")
         if self.keeper is not None:
             self._keep_session()
         self._workspace_switched(self.tabs.currentIndex())

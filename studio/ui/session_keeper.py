@@ -8,7 +8,9 @@ change is written within half a second (``SAVE_DELAY_MS``), by the store's write
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("studio.ui")
 
 SAVE_DELAY_MS = 400
+#: the largest result number or count a kept session may hold
+MAX_NUMBER = 10**9
 
 
 def _kept_result(control: JobControl) -> Any:
@@ -148,31 +152,44 @@ class SessionKeeper(QObject):
         results = 0
         problems: list[str] = []
         try:
-            w._entry_count = max(w._entry_count, int(doc.get("next_number", 0) or 0))
+            w._entry_count = max(w._entry_count, _count(doc.get("next_number")))
             for ws in w.workspaces():
                 record = kept.get(ws.name)
                 if not isinstance(record, dict):
                     continue
-                try:
+                fresh = ws.state()
+                try:  # anything wrong in a kept state leaves the tab as it started (the file may be anyone's)
                     if record.get("state") is not None:
-                        ws.set_state(decoder.decode(record["state"]))
+                        state = decoder.decode(record["state"])
+                        ws.before_image(state), ws.describe(state)  # a state the tab can show, before it takes it
+                        ws.set_state(state)
+                        ws.run_blocker()
                         ws.undo_stack.clear()
                         restored_tabs.append(ws.title)
-                except (SessionFormatError, OSError, ValueError, TypeError) as exc:
-                    problems.append(f"the {ws.title} tab's inputs ({exc})")
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(f"the {ws.title} tab's inputs ({_short(exc)})")
                     log.warning("restoring the %s tab: %s", ws.title, exc)
+                    with contextlib.suppress(Exception):
+                        ws.set_state(fresh)
+                        ws.undo_stack.clear()
                 shown = record.get("shown")
-                for item in record.get("history") or []:
+                history = record.get("history")
+                for item in history if isinstance(history, list) else []:
+                    entry = None
                     try:
                         entry = self._decode_entry(item, decoder, ws.name)
-                    except (SessionFormatError, OSError, ValueError, TypeError, KeyError) as exc:
+                        tip = f"{entry.label.replace(chr(10), ' · ')}\n{ws.describe(entry.spec.state)}"
+                        ws.before_image(entry.spec.state)  # a state the tab can show
+                        w.add_history(entry, tip)
+                        if entry.number == shown:
+                            w.show_entry(entry, f"Result #{entry.number} (kept from the last session)")
+                    except Exception as exc:  # noqa: BLE001
                         log.warning("restoring a result of the %s tab: %s", ws.title, exc)
                         problems.append("a result")
+                        if entry is not None and entry in w.desk(ws.name).history.entries():
+                            w.delete_history(entry)
                         continue
-                    w.add_history(entry, f"{entry.label.replace(chr(10), ' · ')}\n{ws.describe(entry.spec.state)}")
                     results += 1
-                    if entry.number == shown:
-                        w.show_entry(entry, f"Result #{entry.number} (kept from the last session)")
             current = doc.get("current")
             names = [ws.name for ws in w.workspaces()]
             if current in names:
@@ -200,18 +217,46 @@ class SessionKeeper(QObject):
                        decoder.decode(item["state"]),
                        tuple(tuple(str(v) for v in i)[:3] for i in item.get("inputs") or []),  # type: ignore[misc]
                        title=str(item.get("title", "")))
-        extra = {k: decoder.decode(v) for k, v in (item.get("extra") or {}).items()}
+        raw_extra = item.get("extra") or {}
+        if not isinstance(raw_extra, dict):
+            raise SessionFormatError("a kept result's extra is not a table")
+        extra = {str(k): decoder.decode(v) for k, v in raw_extra.items()}
         losses = decoder.decode(item.get("losses")) or {}
+        if not isinstance(losses, dict):
+            raise SessionFormatError("a kept result's losses are not a table")
+        number = item["number"]
+        if not isinstance(number, int) or not 1 <= number <= MAX_NUMBER:
+            raise SessionFormatError(f"a kept result's number is {number!r}")
+        thumbnail = self.store.array(str(thumb)) if thumb else None
+        if thumbnail is not None and (thumbnail.ndim != 3 or thumbnail.shape[2] != 3 or thumbnail.dtype != np.uint8):
+            raise SessionFormatError(f"the thumbnail of result #{number} is not a picture")
         entry = HistoryEntry(
-            number=int(item["number"]), image=None, spec=spec, cancelled=bool(item.get("cancelled")),
-            iterations=int(item.get("iterations", 0)), elapsed_s=float(item.get("elapsed_s", 0.0)),
+            number=number, image=None, spec=spec, cancelled=bool(item.get("cancelled")),
+            iterations=_count(item.get("iterations")), elapsed_s=_seconds(item.get("elapsed_s")),
             losses={str(k): float(v) for k, v in losses.items()}, infos=tuple(str(i) for i in item.get("infos") or []),
-            created=float(item.get("created", 0.0)), extra=extra,
-            thumbnail=self.store.array(str(thumb)) if thumb else None,
-            loader=lambda n=name: self.store.array(n), nbytes=int(item.get("nbytes", 0)),
+            created=_seconds(item.get("created")), extra=extra, thumbnail=thumbnail,
+            loader=lambda n=name: self.store.array(n), nbytes=_count(item.get("nbytes")),
             exported_to=str(item.get("exported_to", "")), made_here=False,
         )
         entry.kept_name = name
         if entry.thumbnail is None:
             entry.image = self.store.array(name)
+            if entry.image.ndim != 3 or entry.image.shape[2] not in (3, 4) or 0 in entry.image.shape:
+                raise SessionFormatError(f"result #{number} is not a picture")
         return entry
+
+
+def _count(value: Any) -> int:
+    """A kept count (a result number, iterations, bytes): a whole number from 0 to ``MAX_NUMBER``, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_NUMBER else 0
+
+
+def _seconds(value: Any) -> float:
+    """A kept time in seconds, finite, else 0."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
+
+
+def _short(exc: BaseException) -> str:
+    """An exception's sentence, cut to a line for a notice."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "\u2026"

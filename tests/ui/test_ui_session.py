@@ -96,6 +96,53 @@ def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, set
     again.close()
 
 
+def test_a_session_damaged_anywhere_never_stops_the_app_and_says_what_it_left_out(qtbot, settings, tmp_path,
+                                                                                  image_dir, fake_engine,
+                                                                                  quit_answers):
+    """A kept session is a file on disk: any of it can be damaged (or written by someone else). Each damaged
+    part is left out and said; the rest comes back; the window starts either way."""
+    import json
+
+    folder = tmp_path / "session"
+    win = _window(qtbot, settings, folder, fake_engine)
+    _prepare_style(win, image_dir)
+    run_job(qtbot, win)
+    lat = win.workspace("latent")
+    lat.choose(5)
+    win.close()
+    good = json.loads((folder / "session.json").read_text())
+
+    def damaged(change) -> MainWindow:
+        doc = json.loads(json.dumps(good))
+        change(doc)
+        (folder / "session.json").write_text(json.dumps(doc))
+        return _window(qtbot, settings, folder)
+
+    style = lambda d: d["workspaces"]["style"]  # noqa: E731
+    for change, words in (
+        (lambda d: d.update(next_number="abc"), None),  # was a ValueError out of the window's constructor
+        (lambda d: style(d)["history"][0].update(number=float("inf")), "Could not restore a result"),
+        (lambda d: style(d)["history"][0].update(losses=[1, 2]), "Could not restore a result"),
+        (lambda d: style(d).update(history=7), None),
+        (lambda d: style(d)["state"]["fields"]["map"].update(content=5), "the Style tab's inputs"),
+        (lambda d: style(d)["state"]["fields"]["map"].update(params=None), "the Style tab's inputs"),
+    ):
+        again = damaged(change)
+        assert again.workspace("latent").state().choice == 5  # the rest came back
+        if words:
+            assert words in again.notice.text() and again.notice.level == "warning", again.notice.text()
+        again.grab()  # every tab paints
+        again._closing_confirmed = True
+        again.close()
+    (folder / "session.json").write_text("{cut sho")
+    again = _window(qtbot, settings, folder)
+    assert "The last session could not be read" in again.notice.text() and "set aside as session-" in \
+        again.notice.text()
+    assert [p.read_text() for p in folder.glob("session-*.unreadable.json")] == ["{cut sho"]
+    again._closing_confirmed = True
+    again.close()
+
+
 def test_quitting_while_a_job_runs_asks_and_a_no_keeps_everything(qtbot, settings, tmp_path, image_dir,
                                                                   quit_answers):
     from tests.ui.conftest import FakeEngine
