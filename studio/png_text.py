@@ -58,6 +58,7 @@ def read_png_text(path: PathLike) -> dict[str, str]:
     p = Path(path)
     check_input_file(p)
     texts: dict[str, str] = {}
+    total = 0  # the text read so far, inflated: a few small compressed chunks may each unfold to the limit
     try:
         with open(p, "rb") as f:
             if f.read(8) != _PNG_SIGNATURE:
@@ -74,10 +75,15 @@ def read_png_text(path: PathLike) -> dict[str, str]:
                         break
                     if struct.unpack(">I", crc)[0] != zlib.crc32(kind + data):
                         continue
+                    item = None
                     with contextlib.suppress(ValueError, zlib.error, UnicodeDecodeError):
                         item = _png_text_chunk(kind, data)
-                        if item is not None:
-                            texts.setdefault(item[0], item[1])
+                    if item is not None:
+                        total += len(item[1])
+                        if total > _MAX_PNG_TEXT_BYTES:
+                            raise StudioInputError(f"{quoted(p)} holds more than {_MAX_PNG_TEXT_BYTES // 1024**2} MB "
+                                                   "of text; studio reads no more of a PNG's text than that.")
+                        texts.setdefault(item[0], item[1])
                 elif kind == b"IEND":
                     break
                 else:

@@ -16,7 +16,7 @@ from studio import __version__
 from studio.engines.errors import StudioInputError
 from studio.engines.files import file_sha256
 from studio.engines.params import Params
-from studio.imageio import PathLike
+from studio.imageio import MAX_FILE_BYTES, PathLike
 from studio.png_text import read_png_text
 
 RECIPE_KEY = "studio:recipe"
@@ -215,6 +215,8 @@ def check_inputs(recipe: Recipe, *, base_dir: PathLike | None = None) -> list[st
         if not path.is_file():
             state = "is not a regular file" if path.exists() else "no longer exists"
             warnings.append(f"The {ref.role} image {ref.path!r} of the recipe {state}.")
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:  # not read to be hashed: loading it refuses it in a sentence
             continue
         try:
             digest = file_sha256(path)

@@ -16,6 +16,12 @@ from studio.recipe import Recipe
 TORCHVISION_MB = {"vgg19": 548, "vgg16": 528}
 
 
+def shown(text: str) -> str:
+    """A recipe's path or word as the user is shown it: quoted with its escapes where it holds a control character
+    (a newline would pass for a second line of the list the user agrees to; an escape could clear a terminal)."""
+    return repr(text) if any(not c.isprintable() for c in text) else text
+
+
 @dataclass(frozen=True)
 class Reach:
     lines: tuple[str, ...]  # one per file or network, for the user
@@ -54,7 +60,7 @@ def recipe_reach(recipe: Recipe, weights: str | None = None, *, chosen_by_user: 
     lines = []
     for ref in recipe.inputs:
         state = "" if Path(ref.path).is_file() else " (missing)"
-        lines.append(f"reads the {ref.role} image {ref.path}{state}")
+        lines.append(f"reads the {shown(ref.role)} image {shown(ref.path)}{state}")
     if recipe.regions:
         from studio.style_regions import describe_regions
 

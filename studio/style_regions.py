@@ -25,6 +25,8 @@ from studio.imageio import load_image, load_mask
 KEEP = "keep"
 # A mask inside a recipe: at most this many base64 characters (a 4000 px soft mask packs to well under 2 MB).
 MAX_MASK_CHARS = 3_000_000
+#: the longest region name shown
+MAX_NAME_CHARS = 60
 MAX_MASK_SIDE = 8192
 
 
@@ -118,6 +120,15 @@ def encode_mask(mask: np.ndarray) -> str:
     return base64.b64encode(data.tobytes()).decode("ascii")
 
 
+def region_name(value: Any, index: int) -> str:
+    """A region's name from a recipe, fit to show: text without control characters (a name is anyone's: one
+    could clear a terminal), at most ``MAX_NAME_CHARS``; else "region N"."""
+    if not isinstance(value, str) or not value.strip():
+        return f"region {index + 1}"
+    clean = "".join(c if c.isprintable() else " " for c in value).strip()
+    return clean if len(clean) <= MAX_NAME_CHARS else clean[:MAX_NAME_CHARS - 1] + "\u2026"
+
+
 def decode_mask(text: Any, what: str) -> np.ndarray:
     """A mask written by ``encode_mask``, decoded within the recipe's bounds (size first)."""
     if not isinstance(text, str) or len(text) > MAX_MASK_CHARS:
@@ -134,7 +145,10 @@ def decode_mask(text: Any, what: str) -> np.ndarray:
         try:
             mask, _ = load_mask(path, what, max_side=MAX_MASK_SIDE)
         except StudioInputError as e:  # it names the temporary file; say which mask it was
-            raise StudioInputError(f"{what} cannot be read: {str(e).replace(repr(str(path)), 'it')}") from None
+            if "colour image" in str(e):
+                raise StudioInputError(f"{what} is a colour image; a mask must be black and white.") from None
+            reason = str(e).replace(repr(str(path)), "it").replace(str(path), "it")
+            raise StudioInputError(f"{what} cannot be read: {reason}") from None
     return mask
 
 
@@ -154,7 +168,7 @@ def regions_from_recipe(entries: Any, painting_paths: dict[str, str], max_side: 
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or not isinstance(e.get("keep"), bool):
             raise StudioInputError(f"{source}: region {i + 1} is damaged.")
-        name = e.get("name") if isinstance(e.get("name"), str) else f"region {i + 1}"
+        name = region_name(e.get("name"), i)
         mask = decode_mask(e.get("mask"), f"{source}: the mask of {name}")
         if e["keep"]:
             out.append(LoadedRegion(Region(mask, None, name=name), None, None))

@@ -375,3 +375,54 @@ def test_a_recipe_setting_this_version_does_not_know_is_said_to_be_left_out(corp
     assert ("warning: The recipe holds a setting this version of studio does not know (brush_dynamics); it is left "
             "out, so the result may differ.") in capsys.readouterr().err
     assert out.is_file()
+
+
+def test_png_text_that_unfolds_past_its_limit_in_many_small_chunks_is_one_sentence(tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+
+    from studio.engines.errors import StudioInputError
+    from studio.png_text import read_png_text
+
+    info = PngInfo()
+    for i in range(3):  # three chunks of 8 MB of text, 8 kB each on the disk
+        info.add_text(f"k{i}", "x" * (8 * 1024**2), zip=True)
+    path = tmp_path / "bomb.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path, pnginfo=info)
+    assert path.stat().st_size < 200_000  # small on the disk
+    with pytest.raises(StudioInputError, match="bomb.png' holds more than 16 MB of text"):
+        read_png_text(path)
+
+
+def test_a_recipe_naming_a_file_too_large_to_open_is_not_read_to_be_hashed(tmp_path, monkeypatch):
+    import studio.recipe
+    from studio.recipe import InputRef, Recipe, check_inputs
+
+    vast = tmp_path / "vast.png"
+    with open(vast, "wb") as f:
+        f.truncate(5 * 1024**3)
+    monkeypatch.setattr(studio.recipe, "file_sha256", lambda p: pytest.fail("hashed"))
+    assert check_inputs(Recipe(engine="stylize", params={}, inputs=[InputRef("style", str(vast), "x")], weights="")) \
+        == []  # loading it says it is too large, in a sentence
+
+
+def test_what_a_recipe_shows_the_user_cannot_pass_for_something_else():
+    import base64
+    import io
+
+    from studio.engines.errors import StudioInputError
+    from studio.recipe import InputRef, Recipe
+    from studio.recipe_reach import recipe_reach
+    from studio.style_regions import decode_mask, region_name
+
+    reach = recipe_reach(Recipe(engine="stylize", params={}, weights="",
+                                inputs=[InputRef("style", "/a.png\nreads nothing else", "x")]))
+    assert all("\n" not in line for line in reach.lines) and "'/a.png\\nreads nothing else'" in reach.lines[0]
+    assert region_name("\x1b[2Jsky", 0) == "[2Jsky" and len(region_name("n" * 2_000_000, 0)) == 60
+    assert region_name(None, 2) == "region 3"
+    buf = io.BytesIO()
+    Image.fromarray(np.stack([np.full((8, 8), 255, np.uint8), np.zeros((8, 8), np.uint8),
+                              np.zeros((8, 8), np.uint8)], -1)).save(buf, "PNG")
+    colour = base64.b64encode(buf.getvalue()).decode()  # a red mask: the message named a temporary file
+    with pytest.raises(StudioInputError) as err:
+        decode_mask(colour, "The recipe: the mask of sky")
+    assert str(err.value) == "The recipe: the mask of sky is a colour image; a mask must be black and white."

@@ -330,10 +330,13 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         if image is None:
             return False
         recipe = None
+        damaged = ""
         try:
             recipe = read_recipe(path)
         except Exception as exc:  # noqa: BLE001 - a damaged recipe: still usable as an image
             log.warning("reading the recipe of %s: %s", path, exc)
+            text = " ".join(str(exc).split()).rstrip(".")
+            damaged = text if len(text) <= 200 else text[:197] + "\u2026"
         if recipe is not None:
             ws = next((w for w in self._workspaces.values() if w.engine == recipe.engine), None)
             if ws is None:
@@ -341,7 +344,10 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                             "can use; opened it as a photo.", "warning")
             else:
                 self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
-                if not self.confirm_recipe_reads(Path(path).name, [f"{i.role}: {i.path}" for i in recipe.inputs]):
+                from studio.recipe_reach import shown
+
+                reads = [f"{shown(i.role)}: {shown(i.path)}" for i in recipe.inputs]
+                if not self.confirm_recipe_reads(Path(path).name, reads):
                     recipe_inputs: list[tuple[str, str]] = []  # the settings only, none of its files
                 else:
                     recipe_inputs = [(i.role, i.path) for i in recipe.inputs]
@@ -350,8 +356,13 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                     from studio.recipe_reach import installed_recipe_weights
 
                     params["weights"] = installed_recipe_weights(recipe)
-                note = ws.restore_recipe(params, recipe_inputs,
-                                         **({"regions": recipe.regions} if recipe.regions else {}))
+                try:
+                    note = ws.restore_recipe(params, recipe_inputs,
+                                             **({"regions": recipe.regions} if recipe.regions else {}))
+                except Exception as exc:  # noqa: BLE001 - a recipe is anyone's file: never a crash
+                    log.warning("restoring the recipe of %s: %s", path, exc)
+                    text = " ".join(str(exc).split()).rstrip(".")
+                    damaged, note = (text if len(text) <= 200 else text[:197] + "\u2026"), None
                 if note is not None:
                     from studio.recipe import unknown_settings_words
 
@@ -364,6 +375,9 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         if not ws.open_image(image):
             self.notify(f"The {ws.title} workspace cannot use {Path(path).name}.", "warning")
             return False
+        if damaged:
+            self.notify(f"{Path(path).name}: its recipe could not be used ({damaged}); it was opened as a picture.",
+                        "warning")
         return True
 
     def _network_words(self, recipe: Any) -> str:

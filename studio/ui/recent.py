@@ -24,7 +24,7 @@ class RecentFiles(QObject):
         self.rebuild()
 
     def paths(self) -> list[str]:
-        return get_list(self.settings, KEY)
+        return get_list(self.settings, KEY)[:MAX_RECENT]
 
     def add(self, path: str) -> None:
         path = str(Path(path).resolve())

@@ -117,7 +117,7 @@ class Results:
         fmt = self.settings.value("export/format", "png")
         ext = {"jpg": ".jpg", "webp": ".webp", "tif": ".tif"}.get(str(fmt), ".png")
         suggested = str(Path(folder) / f"studio-{self._result.number}{ext}")
-        dialog = ExportDialog(suggested, get_int(self.settings, "export/quality", 95), self)
+        dialog = ExportDialog(suggested, get_int(self.settings, "export/quality", 95, 1, 100), self)
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
             return
         self.export_result(dialog.chosen_path(), quality=dialog.quality.value())

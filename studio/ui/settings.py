@@ -16,12 +16,39 @@ APPLICATION = "studio"
 SETTINGS_ENV = "STUDIO_SETTINGS"
 
 
+#: the largest settings file read (studio's own is a few kB; Qt reads the whole file as it opens it)
+MAX_SETTINGS_BYTES = 1024 * 1024
+#: items of a kept list (recent files) read at most, and characters of each
+MAX_LIST_ITEMS, MAX_ITEM_CHARS = 100, 4096
+
+
 def open_settings(path: str | os.PathLike[str] | None = None) -> QSettings:
-    """The app's settings: an INI file at ``path`` or ``$STUDIO_SETTINGS``, else the user's own."""
+    """The app's settings: an INI file at ``path`` or ``$STUDIO_SETTINGS``, else the user's own. A file Qt could
+    not read in bounded time and memory (not a regular file, a FIFO that would block, over ``MAX_SETTINGS_BYTES``)
+    is set aside first, so the app starts with fresh settings rather than hanging."""
     path = path or os.environ.get(SETTINGS_ENV)
     if path:
+        _set_aside_if_unreadable(Path(path))
         return QSettings(str(path), QSettings.Format.IniFormat)
+    from PySide6.QtCore import QStandardPaths
+
+    config = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    if config:
+        _set_aside_if_unreadable(Path(config) / ORGANIZATION / f"{APPLICATION}.ini")
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def _set_aside_if_unreadable(path: Path) -> None:
+    import logging
+
+    if not os.path.lexists(path) or (path.is_file() and path.stat().st_size <= MAX_SETTINGS_BYTES):
+        return
+    aside = path.with_name(path.name + ".unreadable")
+    try:
+        os.replace(path, aside)
+        logging.getLogger("studio.ui").warning("the settings file %s cannot be read; set aside as %s", path, aside)
+    except OSError:
+        pass
 
 
 
@@ -30,11 +57,13 @@ def get_str(settings: QSettings, key: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
-def get_int(settings: QSettings, key: str, default: int) -> int:
+def get_int(settings: QSettings, key: str, default: int, lowest: int = -(2**31), highest: int = 2**31 - 1) -> int:
+    """A whole number from ``lowest`` to ``highest``, else ``default`` (a settings file is text anyone may edit)."""
     try:
-        return int(settings.value(key, default))
-    except (TypeError, ValueError):
+        value = int(settings.value(key, default))
+    except (TypeError, ValueError, OverflowError):
         return default
+    return value if lowest <= value <= highest else default
 
 
 def get_list(settings: QSettings, key: str) -> list[str]:
@@ -43,8 +72,10 @@ def get_list(settings: QSettings, key: str) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+        value = [value]
+    if not isinstance(value, list | tuple):  # a point, a size, a number written by hand
+        return []
+    return [str(v)[:MAX_ITEM_CHARS] for v in value[:MAX_LIST_ITEMS] if isinstance(v, str | int | float)]
 
 
 def last_folder(settings: QSettings, kind: str) -> str:

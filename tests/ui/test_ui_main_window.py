@@ -677,3 +677,56 @@ def test_the_style_tab_lists_a_network_installed_while_it_is_open(window, monkey
     assert panel.network.findData("vgg16-new") >= 0
     assert panel.network.currentData() == "auto" and ws.params().weights == "auto"
     assert ws.undo_stack.count() == edits
+
+
+def test_a_settings_file_anyone_edited_never_hangs_or_stops_the_app(tmp_path):
+    import os
+
+    from studio.ui.settings import MAX_SETTINGS_BYTES, get_int, get_list, open_settings
+
+    fifo = tmp_path / "fifo.ini"
+    os.mkfifo(fifo)  # Qt reads the whole file as it opens it: this one would block forever
+    big = tmp_path / "big.ini"
+    big.write_text("[a]\nb=" + "x" * MAX_SETTINGS_BYTES + "\n")
+    for path in (fifo, big):
+        settings = open_settings(path)
+        assert settings.allKeys() == [] and (tmp_path / f"{path.name}.unreadable").exists()
+    ini = tmp_path / "edited.ini"
+    ini.write_text("[recent]\nfiles=@Point(1 2)\n[export]\nquality=99999999999999999999\nq2=-5\nq3=80\n"
+                   "[many]\nitems=" + ", ".join(f"f{i}" for i in range(500)) + "\n")
+    settings = open_settings(ini)
+    assert get_list(settings, "recent/files") == []  # a point is not a list of paths
+    assert get_int(settings, "export/quality", 95, 1, 100) == 95 and get_int(settings, "export/q2", 95, 1, 100) == 95
+    assert get_int(settings, "export/q3", 95, 1, 100) == 80
+    assert len(get_list(settings, "many/items")) == 100
+
+
+def test_a_recipe_with_damaged_regions_opens_as_a_picture_with_a_word(qtbot, window, tmp_path, image_dir):
+    import json
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    from studio.recipe import RECIPE_KEY
+
+    window.confirm_recipe_reads = lambda name, reads: True
+    ws = window.workspace("style")
+    inputs = [{"role": "content", "path": str(image_dir / "content.png"), "sha256": ""},
+              {"role": "style", "path": str(image_dir / "style.png"), "sha256": ""}]
+    for name, regions, words in (("strings", ["sky"], "region 1 is damaged"),  # was an AttributeError
+                                 ("many", [{"keep": True, "mask": ""}] * 300, "at most 16"),
+                                 ("keep_text", [{"keep": "false", "mask": ""}], "region 1 is damaged")):
+        info = PngInfo()
+        info.add_text(RECIPE_KEY, json.dumps({"format": "studio-recipe", "format_version": 1, "engine": "stylize",
+                                              "params": {"seed": 3}, "inputs": inputs, "regions": regions,
+                                              "weights": "", "studio_version": "0", "created": "x"}), zip=True)
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path, pnginfo=info)
+        assert window.open_file(str(path))
+        assert words in window.notice.label.text().lower(), window.notice.label.text()
+        assert ws.state().regions == ()
+    info = PngInfo()
+    info.add_text(RECIPE_KEY, "{not json")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "cut.png", pnginfo=info)
+    assert window.open_file(str(tmp_path / "cut.png"))  # a damaged recipe: the picture opens, and that is said
+    assert "its recipe could not be used" in window.notice.label.text() and window.notice.level == "warning"

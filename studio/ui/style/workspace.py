@@ -368,13 +368,17 @@ class StyleWorkspace(Workspace):
         from studio.engines.errors import StudioInputError
         from studio.engines.masks import resize_mask
         from studio.region_paint import COLOURS
-        from studio.style_regions import decode_mask
+        from studio.style_regions import MAX_REGIONS, decode_mask, region_name
 
         out: list[PaintedRegion] = []
         hw = content.rgb.shape[:2]
+        if not isinstance(entries, list) or len(entries) > MAX_REGIONS:
+            return (), f" It holds a list of regions studio does not write (at most {MAX_REGIONS}): they were left out."
         try:
             for i, e in enumerate(entries):
-                name = e.get("name") if isinstance(e.get("name"), str) else f"Region {i + 1}"
+                if not isinstance(e, dict) or not isinstance(e.get("keep"), bool):
+                    return (), f" Its region {i + 1} is damaged: the regions were left out."
+                name = region_name(e.get("name"), i)
                 mask = decode_mask(e.get("mask"), f"the mask of {name}")
                 if mask.shape != hw:
                     mask = resize_mask(mask, hw)
