@@ -63,6 +63,8 @@ def parse_region(text: str) -> RegionSpec:
     painting, at, painting_mask = head.partition("@")
     if at and not painting_mask:
         raise StudioInputError(f"--region {text!r} has an @ but no painting mask after it.")
+    if not painting:
+        raise StudioInputError(f"--region {text!r} names no painting before the @ (MASK=PAINTING@PAINTING_MASK).")
     return RegionSpec(mask=mask, painting=painting, painting_mask=painting_mask or None, weight=weight)
 
 

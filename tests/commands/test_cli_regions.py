@@ -110,7 +110,7 @@ def test_region_syntax(text, expected):
 
 
 @pytest.mark.parametrize("text", ["sky.png", "=starry.jpg", "sky.png=", "sky.png=starry.jpg:-1",
-                                  "sky.png=starry.jpg:5000", "sky.png=starry.jpg@"])
+                                  "sky.png=starry.jpg:5000", "sky.png=starry.jpg@", "sky.png=@sky.png"])
 def test_bad_region_syntax_is_one_sentence(text):
     with pytest.raises(StudioInputError, match="--region"):
         parse_region(text)
