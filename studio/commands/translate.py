@@ -81,8 +81,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     mask_img = _mask(args.mask) if args.mask else None
     for p in args.images:  # every input is readable before a folder is made or a file is written
         check_input_file(Path(p))
-    for p in args.images:  # and decodes whole (a file cut short fails here, not after the ones before it)
-        load_image(p)
+    for p in args.images:  # and decodes whole (a file cut short fails here, not after the ones before it); a
+        load_image(p, max_side=1024)  # JPEG decodes at a reduced scale for this, reading all of its data
     for o in outputs:
         confirm_overwrite(o, args.force)
     out_dir.mkdir(parents=True, exist_ok=True)

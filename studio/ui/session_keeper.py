@@ -161,7 +161,8 @@ class SessionKeeper(QObject):
                 try:  # anything wrong in a kept state leaves the tab as it started (the file may be anyone's)
                     if record.get("state") is not None:
                         state = decoder.decode(record["state"])
-                        ws.before_image(state), ws.describe(state)  # a state the tab can show, before it takes it
+                        ws.before_image(state)  # a state the tab can show and describe, tried before it takes it
+                        ws.describe(state)
                         ws.set_state(state)
                         ws.run_blocker()
                         ws.undo_stack.clear()
