@@ -175,22 +175,26 @@ class SessionKeeper(QObject):
                         ws.undo_stack.clear()
                 shown = record.get("shown")
                 history = record.get("history")
-                for item in history if isinstance(history, list) else []:
-                    entry = None
-                    try:
-                        entry = self._decode_entry(item, decoder, ws.name)
-                        tip = f"{entry.label.replace(chr(10), ' · ')}\n{ws.describe(entry.spec.state)}"
-                        ws.before_image(entry.spec.state)  # a state the tab can show
-                        w.add_history(entry, tip)
-                        if entry.number == shown:
-                            w.show_entry(entry, f"Result #{entry.number} (kept from the last session)")
-                    except Exception as exc:  # noqa: BLE001
-                        log.warning("restoring a result of the %s tab: %s", ws.title, exc)
-                        problems.append("a result")
-                        if entry is not None and entry in w.desk(ws.name).history.entries():
-                            w.delete_history(entry)
-                        continue
-                    results += 1
+                desk = w.desk(ws.name)
+                with desk.history.bulk():
+                    for item in history if isinstance(history, list) else []:
+                        entry = None
+                        try:
+                            entry = self._decode_entry(item, decoder, ws.name)
+                            tip = f"{entry.label.replace(chr(10), ' · ')}\n{ws.describe(entry.spec.state)}"
+                            ws.before_image(entry.spec.state)  # a state the tab can show
+                            w.add_history(entry, tip)
+                            if entry.number == shown:
+                                w.show_entry(entry, f"Result #{entry.number} (kept from the last session)")
+                        except Exception as exc:  # noqa: BLE001
+                            log.warning("restoring a result of the %s tab: %s", ws.title, exc)
+                            problems.append("a result")
+                            if entry is not None and entry in w.desk(ws.name).history.entries():
+                                w.delete_history(entry)
+                            continue
+                        results += 1
+                if desk.result is not None:
+                    desk.history.mark(desk.result)
             current = doc.get("current")
             names = [ws.name for ws in w.workspaces()]
             if current in names:

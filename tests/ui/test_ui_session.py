@@ -259,3 +259,28 @@ def test_the_fade_changes_the_finished_picture_at_once_without_a_run(qtbot, wind
     out = window.export_result(str(tmp_path / "faded.png"))
     params = read_recipe(out).params
     assert params["strength"] == 0.5 and params["fade"] == "luminance"  # the recipe carries the fade
+
+
+def test_a_kept_sessions_many_results_come_back_in_one_pass_over_the_strip(qtbot, monkeypatch):
+    """3,000 kept results took 62 s to come back: each add scrolled the strip and applied the budget over all of
+    it. In bulk, both happen once."""
+    from studio.engines.style.params import StyleParams
+    from studio.ui.history import HistoryEntry, HistoryStrip
+    from studio.ui.job_runner import JobSpec
+
+    strip = HistoryStrip()
+    qtbot.addWidget(strip)
+    calls = {"budget": 0, "scroll": 0}
+    budget, scroll = strip.apply_budget, strip.scrollToItem
+    monkeypatch.setattr(strip, "apply_budget", lambda: (calls.__setitem__("budget", calls["budget"] + 1), budget()))
+    monkeypatch.setattr(strip, "scrollToItem", lambda item: (calls.__setitem__("scroll", calls["scroll"] + 1),
+                                                             scroll(item)))
+    spec = JobSpec(workspace="style", engine="stylize", run=lambda control: iter(()), params=StyleParams())
+    with strip.bulk():
+        for n in range(1, 41):
+            strip.add(HistoryEntry(number=n, image=np.full((8, 8, 3), n / 40, np.float32), spec=spec,
+                                   cancelled=False, iterations=1, elapsed_s=0.1))
+    assert calls == {"budget": 1, "scroll": 1} and strip.count() == 40 and strip.entry_at(0).number == 40
+    strip.add(HistoryEntry(number=41, image=np.zeros((8, 8, 3), np.float32), spec=spec, cancelled=False,
+                           iterations=1, elapsed_s=0.1))
+    assert calls == {"budget": 2, "scroll": 2}  # one at a time, as before
