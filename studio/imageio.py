@@ -93,6 +93,15 @@ class LoadedImage:
     original_size: tuple[int, int]
     warnings: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        """The shapes every user of an image counts on (a kept session builds one from arrays on disk)."""
+        rgb, alpha = self.rgb, self.alpha
+        if not (isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.size
+                and rgb.dtype.kind == "f"):
+            raise ValueError(f"an image's colour must be a float HxWx3 array, not {getattr(rgb, 'shape', rgb)!r}")
+        if alpha is not None and not (isinstance(alpha, np.ndarray) and alpha.shape == rgb.shape[:2]):
+            raise ValueError(f"an image's alpha must be HxW like its colour, not {getattr(alpha, 'shape', alpha)!r}")
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the decoded pixels."""

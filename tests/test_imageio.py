@@ -703,3 +703,14 @@ def test_a_real_png_bomb_is_refused_from_its_header_under_a_memory_ceiling(tmp_p
     assert "6000 × 6000 pixels (36 megapixels), more than the 20 megapixels studio will open" in out.stdout
     grown = float(out.stdout.split("grown")[-1])
     assert grown < 20, f"{grown:.0f} MB grown: the pixels were decoded before the size was checked"
+
+
+def test_an_image_made_of_arrays_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    from studio.imageio import LoadedImage
+
+    ok = np.zeros((4, 5, 3), np.float32)
+    LoadedImage(rgb=ok, alpha=np.ones((4, 5), np.float32), path=tmp_path, sha256="", original_size=(5, 4))
+    for rgb, alpha in ((np.zeros((4, 5), np.float32), None), (np.zeros((0, 5, 3), np.float32), None),
+                       (np.zeros((4, 5, 3), np.uint8), None), (ok, np.ones((5, 4), np.float32))):
+        with pytest.raises(ValueError, match="an image's"):  # a kept session's arrays could be anything
+            LoadedImage(rgb=rgb, alpha=alpha, path=tmp_path, sha256="", original_size=(5, 4))
