@@ -713,9 +713,14 @@ def test_a_recipe_with_damaged_regions_opens_as_a_picture_with_a_word(qtbot, win
     ws = window.workspace("style")
     inputs = [{"role": "content", "path": str(image_dir / "content.png"), "sha256": ""},
               {"role": "style", "path": str(image_dir / "style.png"), "sha256": ""}]
+    from studio.style_regions import encode_mask
+
+    flat = encode_mask(np.ones((16, 64), np.float32))  # the photo is 64x48: this mask would be stretched
     for name, regions, words in (("strings", ["sky"], "region 1 is damaged"),  # was an AttributeError
                                  ("many", [{"keep": True, "mask": ""}] * 300, "at most 16"),
-                                 ("keep_text", [{"keep": "false", "mask": ""}], "region 1 is damaged")):
+                                 ("keep_text", [{"keep": "false", "mask": ""}], "region 1 is damaged"),
+                                 ("aspect", [{"keep": True, "mask": flat, "name": "sky"}],
+                                  "the mask of sky is 64x16, which is not the shape of the photo (64x48)")):
         info = PngInfo()
         info.add_text(RECIPE_KEY, json.dumps({"format": "studio-recipe", "format_version": 1, "engine": "stylize",
                                               "params": {"seed": 3}, "inputs": inputs, "regions": regions,

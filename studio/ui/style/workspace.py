@@ -366,9 +366,8 @@ class StyleWorkspace(Workspace):
             return (), (f" Its {len(entries)} region{'s' if len(entries) > 1 else ''} need its photo and paintings, "
                         "which were not opened: kept the current regions.")
         from studio.engines.errors import StudioInputError
-        from studio.engines.masks import resize_mask
         from studio.region_paint import COLOURS
-        from studio.style_regions import MAX_REGIONS, decode_mask, region_name
+        from studio.style_regions import MAX_REGIONS, decode_mask, fit_mask, region_name
 
         out: list[PaintedRegion] = []
         hw = content.rgb.shape[:2]
@@ -379,9 +378,7 @@ class StyleWorkspace(Workspace):
                 if not isinstance(e, dict) or not isinstance(e.get("keep"), bool):
                     return (), f" Its region {i + 1} is damaged: the regions were left out."
                 name = region_name(e.get("name"), i)
-                mask = decode_mask(e.get("mask"), f"the mask of {name}")
-                if mask.shape != hw:
-                    mask = resize_mask(mask, hw)
+                mask = fit_mask(decode_mask(e.get("mask"), f"the mask of {name}"), hw, f"mask of {name}", "the photo")
                 keep = bool(e.get("keep"))
                 painting = None if keep else paintings.get(i)
                 if not keep and painting is None:
