@@ -388,8 +388,11 @@ class StyleWorkspace(Workspace):
                                          colour=i % len(COLOURS)))
         except StudioInputError as exc:
             return (), f" {str(exc)[:1].upper() + str(exc)[1:]} The regions were left out."
+        unused = [out[i].name for i, e in enumerate(entries) if e.get("painting_mask") is not None]
         return tuple(out), (f" It paints {len(out)} region{'s' if len(out) > 1 else ''}, restored in the Regions "
-                            "section.")
+                            "section." + (f" The painting masks of {', '.join(unused)} (made on the command line, "
+                                          "which uses them) are not used here: each region takes its whole painting."
+                                          if unused else ""))
 
     def open_image(self, image: Any) -> bool:
         self._set_content(image)
