@@ -140,7 +140,7 @@ class HistoryStrip(QListWidget):
     @contextlib.contextmanager
     def bulk(self) -> Iterator[None]:
         """Many ``add`` calls in a row (a kept session's results): the strip scrolls and applies its budget once at
-        the end, not after each (3,000 kept results took 48 s to come back, each add going over the strip)."""
+        the end, not after each (3,000 kept results took about a minute to come back, each add going over the strip)."""
         self._bulk = True
         try:
             yield
