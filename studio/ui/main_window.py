@@ -37,7 +37,7 @@ from studio.ui.job_display import JobDisplay
 from studio.ui.job_runner import Job, JobRunner, JobSpec
 from studio.ui.key_guard import install as install_key_guard
 from studio.ui.loss_plot import LossPlot
-from studio.ui.notice import NoticeBar
+from studio.ui.notice import NoticeBar, in_one_line
 from studio.ui.preferences import Preferences, PreferencesDialog
 from studio.ui.qimage import to_qimage
 from studio.ui.quitting import Quitting
@@ -130,8 +130,8 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                 except Exception as exc:  # noqa: BLE001 - a kept session is a file: it never stops the app
                     log.exception("restoring the last session")
                     aside = session.set_aside()
-                    trouble = (f"Your last session could not be restored ({exc}); what could be read is open"
-                               + (f", and the session was set aside as {aside}." if aside else "."))
+                    trouble = (f"Your last session could not be restored ({in_one_line(exc)}); what could be read "
+                               "is open" + (f", and the session was set aside as {aside}." if aside else "."))
                 if previous.problem:
                     trouble = f"{previous.problem} studio started fresh."
         if load_demo and restored is None:
@@ -335,8 +335,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
             recipe = read_recipe(path)
         except Exception as exc:  # noqa: BLE001 - a damaged recipe: still usable as an image
             log.warning("reading the recipe of %s: %s", path, exc)
-            text = " ".join(str(exc).split()).rstrip(".")
-            damaged = text if len(text) <= 200 else text[:197] + "\u2026"
+            damaged = in_one_line(exc)
         if recipe is not None:
             ws = next((w for w in self._workspaces.values() if w.engine == recipe.engine), None)
             if ws is None:
@@ -361,8 +360,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                                              **({"regions": recipe.regions} if recipe.regions else {}))
                 except Exception as exc:  # noqa: BLE001 - a recipe is anyone's file: never a crash
                     log.warning("restoring the recipe of %s: %s", path, exc)
-                    text = " ".join(str(exc).split()).rstrip(".")
-                    damaged, note = (text if len(text) <= 200 else text[:197] + "\u2026"), None
+                    damaged, note = in_one_line(exc), None
                 if note is not None:
                     from studio.recipe import unknown_settings_words
 

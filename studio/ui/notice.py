@@ -12,6 +12,13 @@ STYLES = {
 }
 
 
+
+def in_one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's sentence for a notice: on one line, without its closing full stop, cut at ``limit``
+    characters (a message from someone else's file can be of any length)."""
+    text = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
 class NoticeBar(QFrame):
     """Shows one message at a time; info messages go away by themselves, the others stay until closed."""
 

@@ -25,6 +25,7 @@ from studio.session import Previous, SessionStore
 from studio.session_codec import Decoder, SessionFormatError, encode
 from studio.ui.history import HistoryEntry
 from studio.ui.job_runner import JobSpec
+from studio.ui.notice import in_one_line
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -168,7 +169,7 @@ class SessionKeeper(QObject):
                         ws.undo_stack.clear()
                         restored_tabs.append(ws.title)
                 except Exception as exc:  # noqa: BLE001
-                    problems.append(f"the {ws.title} tab's inputs ({_short(exc)})")
+                    problems.append(f"the {ws.title} tab's inputs ({in_one_line(exc, 160)})")
                     log.warning("restoring the %s tab: %s", ws.title, exc)
                     with contextlib.suppress(Exception):
                         ws.set_state(fresh)
@@ -260,8 +261,3 @@ def _seconds(value: Any) -> float:
     """A kept time in seconds, finite, else 0."""
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
-
-def _short(exc: BaseException) -> str:
-    """An exception's sentence, cut to a line for a notice."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "\u2026"
