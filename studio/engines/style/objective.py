@@ -21,6 +21,7 @@ from studio.engines.style.tiles import (
     Tile,
     features_at,
     geometry,
+    gram_core_side,
     grams_of,
     layer_strides,
     needs_tiles,
@@ -28,6 +29,7 @@ from studio.engines.style.tiles import (
     plan,
     summed_grams,
     tile_features,
+    tiles_for,
 )
 
 # The range term keeps the pixels in [0, 1] while they are optimised; its weight is this times the
@@ -106,6 +108,10 @@ class Objective:
         # tiles (``tiles.py``) of this core side for every picture larger than one of them; None: never
         self.core_side = core_side
         self.tiles: list[Tile] | None = None
+        # the wider tiles of the passes without gradients (``gram_core_side``): the first pass of a tiled
+        # evaluation, the content's features and the paintings' Grams
+        self.gram_side: int | None = None
+        self.gram_tiles: list[Tile] | None = None
         self.tile_margin = 0
         self.regions = regions
         self._masks: dict[str, list[torch.Tensor]] = {}  # layer -> share of the rest, then of each region
@@ -129,15 +135,17 @@ class Objective:
         self.tile_margin = 0 if geo is None else geo.margin
         self.tiles = (plan(hw, self.core_side, geo) if self.core_side is not None and geo is not None
                       and needs_tiles(hw, self.core_side, geo) else None)
+        self.gram_side = None if self.core_side is None or geo is None else gram_core_side(self.core_side, geo)
+        self.gram_tiles = None if self.tiles is None or self.gram_side is None else tiles_for(hw, self.gram_side, geo)
         with torch.no_grad():
             need_c = [name for name in params.content_layers if name not in self._content_feats]
             if need_c:
                 self._content_feats.update(
-                    self.net(self.content, need_c, pooling=params.pooling) if self.tiles is None else
-                    features_at(self.net, self.content, self.tiles, need_c, params.pooling))
+                    self.net(self.content, need_c, pooling=params.pooling) if self.gram_tiles is None else
+                    features_at(self.net, self.content, self.gram_tiles, need_c, params.pooling))
             need_s = [name for name in params.style_layers if name not in self._style_grams]
             if need_s:
-                per_style = [grams_of(self.net, s, need_s, params.pooling, core_side=self.core_side,
+                per_style = [grams_of(self.net, s, need_s, params.pooling, core_side=self.gram_side,
                                       check=self.check) for s in self.styles]
                 for name in need_s:
                     self._style_grams[name] = [g[name] for g in per_style]
@@ -166,7 +174,7 @@ class Objective:
         r = self.regions
         rest = guided_target(self.net, r.rest, [], [], [], layers, pooling)
         per_region = [guided_target(self.net, share, [] if p is None else [p], [] if p is None else [pm],
-                                    [] if p is None else [1.0], layers, pooling, core_side=self.core_side)
+                                    [] if p is None else [1.0], layers, pooling, core_side=self.gram_side)
                       for share, p, pm in zip(r.shares, r.paintings, r.painting_masks, strict=True)]
         for name in layers:
             self._masks[name] = [rest.masks[name]] + [t.masks[name] for t in per_region]
@@ -258,14 +266,14 @@ class Objective:
         return self._evaluate_tiled(x.detach())
 
     def _evaluate_tiled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        assert self.tiles is not None
+        assert self.tiles is not None and self.gram_tiles is not None
         p = self.params
         zero = x.new_zeros(())
         hw = (x.shape[-2], x.shape[-1])
         style_layers = [n for n, parts in self._parts.items() if parts]
         strides = layer_strides(self.net, self.layers)
         # pass 1: the Gram matrices, summed tile by tile; the style term and its gradient for each of them
-        sums = summed_grams(self.net, x, self.tiles, {n: [pt.part for pt in self._parts[n]] for n in style_layers},
+        sums = summed_grams(self.net, x, self.gram_tiles, {n: [pt.part for pt in self._parts[n]] for n in style_layers},
                             p.pooling, self.check)
         grams = {n: [g.requires_grad_(True) for g in sums.get(n, [])] for n in self._parts}
         s = self._style_of(grams, zero)

@@ -10,8 +10,17 @@ from studio.engines.events import Finished, Progress
 from studio.engines.style.objective import Objective
 from studio.engines.style.params import StyleParams
 from studio.engines.style.regions import Region, at_scale
+from studio.engines.style import tiles
 from studio.engines.style.run import run_style
-from studio.engines.style.tiles import Geometry, core_side_for, geometry, grams_of, needs_tiles, plan
+from studio.engines.style.tiles import (
+    Geometry,
+    core_side_for,
+    geometry,
+    gram_core_side,
+    grams_of,
+    needs_tiles,
+    plan,
+)
 
 
 def _picture(h: int, w: int, seed: int) -> torch.Tensor:
@@ -58,12 +67,20 @@ def test_tiled_grams_equal_the_whole_pictures(random_net):
 
 
 @pytest.mark.parametrize("pooling", ["max", "avg"])
-def test_tiled_loss_and_gradient_equal_one_pass(random_net, pooling):
+@pytest.mark.parametrize("first_pass", ["wider", "same"])
+def test_tiled_loss_and_gradient_equal_one_pass(random_net, pooling, first_pass, monkeypatch):
+    if first_pass == "same":  # the first pass (no gradients) in the second's tiles: its Gram sums over many tiles
+        monkeypatch.setattr(tiles, "NO_GRAD_BYTES_PER_PIXEL", tiles.PASS_BYTES_PER_PIXEL)
     content, style, x = _picture(176, 248, 2), _picture(120, 160, 3), _picture(176, 248, 4)
     params = StyleParams(pooling=pooling, content_layers=("relu2_2", "relu4_2"))
     one = Objective(random_net, content, [style], params)
     tiled = Objective(random_net, content, [style], params, core_side=48)
     assert one.tiles is None and tiled.tiles is not None and len(tiled.tiles) >= 12
+    assert tiled.gram_tiles is not None
+    if first_pass == "same":
+        assert tiled.gram_tiles == tiled.tiles
+    else:  # wider tiles without gradients: here the whole picture is one
+        assert len(tiled.gram_tiles) == 1 and tiled.gram_side is not None and tiled.gram_side > 48
     loss1, grad1, terms1 = one.evaluate(x)
     loss2, grad2, terms2 = tiled.evaluate(x)
     assert float(loss2) == pytest.approx(float(loss1), rel=1e-4)
@@ -119,6 +136,22 @@ def test_a_tiled_run_paints_the_same_picture(random_net):
     # by its learning rate whatever the gradient's size, so a pixel whose gradient is a rounding error from zero
     # may step either way (the mean difference was 6e-4 on one machine, 1.1e-3 on another)
     assert tiled_adam == pytest.approx(one_adam, rel=2e-3)
+
+
+def test_a_pass_without_gradients_runs_in_wider_tiles_of_the_same_memory():
+    """The first pass of a tiled evaluation (the Gram sums) holds a third of the memory a pixel that the second
+    holds, so its tiles are wider: at the tile the engine takes on a 24 GB machine (core 640 px), a
+    1024x768 picture's first pass is one tile instead of four, and a 4000x3000 one 12 instead of 35."""
+    geo = Geometry(stride=16, margin=64)
+    core = core_side_for(24 * 1024**3, geo)
+    wide = gram_core_side(core, geo)
+    assert wide % 16 == 0 and wide > 1.5 * core
+    crop, wide_crop = core + 2 * geo.margin, wide + 2 * geo.margin
+    memory = crop**2 * tiles.PASS_BYTES_PER_PIXEL
+    assert wide_crop**2 * tiles.NO_GRAD_BYTES_PER_PIXEL <= memory
+    assert len(plan((768, 1024), core, geo)) == 4 and not needs_tiles((768, 1024), wide, geo)
+    assert len(plan((3000, 4000), wide, geo)) < len(plan((3000, 4000), core, geo)) / 2
+    assert gram_core_side(8192, geo) == 8192  # never narrower than the tiles with gradients
 
 
 def test_tile_side_follows_the_memory():
