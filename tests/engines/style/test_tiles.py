@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from studio.engines.events import Finished, Progress
+from studio.engines.style import tiles
 from studio.engines.style.objective import Objective
 from studio.engines.style.params import StyleParams
 from studio.engines.style.regions import Region, at_scale
-from studio.engines.style import tiles
 from studio.engines.style.run import run_style
 from studio.engines.style.tiles import (
     Geometry,
