@@ -80,6 +80,25 @@ def main(argv: list[str] | None = None) -> int:
     except StudioInputError as e:
         print(f"studio: error: {sentence(str(e))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except (MemoryError, RuntimeError) as e:
+        advice = out_of_memory_advice(e)
+        if advice is None:
+            raise
+        print(f"studio: error: {advice}", file=sys.stderr)
+        return 1
+
+
+def out_of_memory_advice(e: BaseException) -> str | None:
+    """One sentence for a job that ran out of memory (the CPU's or a GPU's), or None for another error. Torch
+    says it in its own words on each device: CUDA's OutOfMemoryError and MPS's "out of memory" are
+    RuntimeErrors, as is the CPU allocator's "can't allocate memory"; Python's own is a MemoryError."""
+    text = str(e).lower()
+    gpu = "cuda" in text or "mps" in text or type(e).__name__ == "OutOfMemoryError"
+    if not (isinstance(e, MemoryError) or "out of memory" in text or "can't allocate memory" in text):
+        return None
+    where = "the GPU's memory" if gpu else "memory"
+    also = ", or --device cpu (the machine's memory is usually larger)" if gpu else ""
+    return f"The job ran out of {where}: try a smaller size{also}."
 
 
 def sentence(msg: str) -> str:

@@ -207,6 +207,7 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
                      regions: list[Any]) -> Any:
     """The preview at ``path`` as the start of a full-size render (its fade undone), after printing how long
     the render will take on this machine."""
+    from studio.engines.device import resolve_device
     from studio.engines.style.full_size import check_start, estimate_seconds, measure_speed, unfade
     from studio.engines.style.run import scale_shapes
     from studio.imageio import load_image
@@ -224,7 +225,7 @@ def _full_size_start(path: str, recipe: Any, content: Any, params: StyleParams, 
     hw = scale_shapes(*content.shape[:2], params.size, 1)[-1]
     check_start(rgb, content, hw)
     speed = measure_speed(content, [s.rgb for s in styles], params, network_for(params), regions=regions)
-    seconds = estimate_seconds(speed, hw, params.iterations, params.tile)
+    seconds = estimate_seconds(speed, hw, params.iterations, params.tile, str(resolve_device(params.device)))
     print(f"full size: {hw[1]}x{hw[0]} from {rgb.shape[1]}x{rgb.shape[0]}, {params.iterations} iterations: "
           f"about {format_seconds(seconds)} on this machine", file=sys.stderr)
     return rgb

@@ -30,10 +30,18 @@ def resolve_device(name: str = "auto") -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name.startswith("cuda"):
+    if name == "cuda" or name.startswith("cuda:"):
+        index = name.partition(":")[2]
+        if name.endswith(":") or index and not (index.isdigit() and len(index) <= 3):
+            raise StudioInputError(f"unknown device {name!r}; a CUDA GPU is named cuda or cuda:N, N its number "
+                                   "from 0")
         if not torch.cuda.is_available():
             raise StudioInputError(f"device {name!r} was asked for, but this machine has no usable CUDA GPU; "
                              "use --device cpu or auto")
+        count = torch.cuda.device_count()
+        if index and int(index) >= count:
+            raise StudioInputError(f"device {name!r} was asked for, but this machine has {_gpus(count)} "
+                                   f"(cuda:0 to cuda:{count - 1})")
         return torch.device(name)
     if name == "mps":
         if not _mps_available():
@@ -43,6 +51,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     raise StudioInputError(f"unknown device {name!r}; expected auto, cpu, cuda or mps")
+
+
+def _gpus(count: int) -> str:
+    return "one CUDA GPU" if count == 1 else f"{count} CUDA GPUs"
 
 
 def describe(device: torch.device) -> str:

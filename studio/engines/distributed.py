@@ -24,6 +24,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data.distributed import DistributedSampler
 
+from studio.engines.errors import StudioInputError
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -56,10 +58,26 @@ class Ranks:
         return cls(rank=rank, world=world, local_rank=local)
 
 
-def device_for(ranks: Ranks, device: torch.device) -> torch.device:
-    """The device of this rank: its own GPU (``LOCAL_RANK``) on a CUDA machine."""
-    if ranks.distributed and device.type == "cuda":
+def device_for(ranks: Ranks, device: torch.device, asked: str = "auto") -> torch.device:
+    """The device of this rank: its own GPU (``LOCAL_RANK``) on a CUDA machine, one sentence when there are
+    fewer GPUs than processes on it. Apple MPS takes part in no process group (gloo, the CPU's, reaches only
+    the CPU and CUDA): a distributed run the device of which was ``asked`` as auto trains on the CPU there,
+    one that asked for mps is refused."""
+    if not ranks.distributed:
+        return device
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if ranks.local_rank >= count:
+            gpus = "one CUDA GPU" if count == 1 else f"{count} CUDA GPUs"
+            raise StudioInputError(
+                f"torchrun started process {ranks.local_rank + 1} on this machine, which has {gpus}: each process "
+                f"trains on a GPU of its own, so pass --nproc_per_node={count} or fewer, or --device cpu.")
         return torch.device("cuda", ranks.local_rank)
+    if device.type == "mps":
+        if (asked or "auto").lower() != "auto":
+            raise StudioInputError("training in several processes (torchrun) runs on CUDA GPUs or on the CPU, "
+                                   "not on Apple MPS: pass --device cpu, or train in one process on MPS.")
+        return torch.device("cpu")
     return device
 
 

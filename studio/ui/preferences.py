@@ -42,6 +42,11 @@ class Preferences:
             weights=get_str(settings, "prefs/weights", "auto") or "auto",
         )
 
+    @property
+    def run_device(self) -> str:
+        """The device jobs run on: the chosen one, or "auto" where this machine lacks it."""
+        return usable_device(self.device)
+
     def save(self, settings: QSettings) -> None:
         settings.setValue("prefs/device", self.device)
         settings.setValue("prefs/weights", self.weights)
@@ -60,14 +65,27 @@ def available_devices() -> list[str]:
         return ["auto", "cpu"]
 
 
-def resolved_device(name: str) -> str:
-    """What "auto" (or a name) means on this machine, for the status bar."""
+def usable_device(name: str) -> str:
+    """``name`` where this machine has it, else "auto": Preferences kept from another machine (cuda on a laptop
+    without one) run where this one can instead of failing every job."""
     try:
         from studio.engines.device import resolve_device
 
-        return str(resolve_device(name))
-    except Exception:  # noqa: BLE001
+        resolve_device(name)
         return name
+    except Exception:  # noqa: BLE001
+        return "auto"
+
+
+def resolved_device(name: str) -> str:
+    """What "auto" (or a name) means on this machine, for the status bar and the time estimates: for a device
+    this machine lacks, where its runs go instead (``usable_device``)."""
+    try:
+        from studio.engines.device import resolve_device
+
+        return str(resolve_device(usable_device(name)))
+    except Exception:  # noqa: BLE001
+        return "cpu"
 
 
 @dataclass(frozen=True)
@@ -117,7 +135,8 @@ class PreferencesDialog(QDialog):
         if prefs.device not in devices:
             devices.append(prefs.device)
         for d in devices:
-            self.device.addItem(DEVICE_LABELS.get(d, d), d)
+            label = DEVICE_LABELS.get(d, d)
+            self.device.addItem(label if usable_device(d) == d else f"{label} (not on this machine: runs use auto)", d)
         self.device.setCurrentIndex(max(self.device.findData(prefs.device), 0))
         self.device.setToolTip("Where the computation runs. A GPU is many times faster than the CPU.")
 

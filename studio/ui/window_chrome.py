@@ -227,7 +227,10 @@ class WindowChrome:
     def _show_prefs_in_status(self) -> None:
         device = self.prefs.device
         shown = resolved_device(device)
-        self.device_label.setText(f"Device: {device}" + (f" \u2192 {shown}" if shown != device else ""))
+        if self.prefs.run_device != device:  # Preferences from a machine with a GPU this one lacks
+            self.device_label.setText(f"Device: {device} is not on this machine \u2192 {shown}")
+        else:
+            self.device_label.setText(f"Device: {device}" + (f" \u2192 {shown}" if shown != device else ""))
         self._show_network_in_status()
 
     def _show_network_in_status(self) -> None:

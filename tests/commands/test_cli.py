@@ -209,6 +209,41 @@ def test_interrupt_outside_the_engine_loop_is_a_clean_exit(pair, tmp_path, monke
     assert "interrupted" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.parametrize(("error", "expected"), [
+    (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)"),
+     "The job ran out of the GPU's memory: try a smaller size, or --device cpu"),
+    (RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB)"), "ran out of the GPU's memory"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
+                  "allocate 74 GB"), "The job ran out of memory: try a smaller size."),
+    (MemoryError(), "The job ran out of memory: try a smaller size."),
+])
+def test_running_out_of_memory_is_one_sentence(pair, tmp_path, monkeypatch, capsys, error, expected):
+    import studio.imageio
+
+    def exhausted(*a, **k):
+        raise error
+
+    monkeypatch.setattr(studio.imageio, "load_image", exhausted)
+    c, s = pair
+    out = tmp_path / "o.png"
+    assert main(["stylize", str(c), str(s), "-o", str(out), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_another_runtime_error_is_not_called_a_lack_of_memory(pair, tmp_path, monkeypatch):
+    import studio.imageio
+
+    def broken(*a, **k):
+        raise RuntimeError("expected scalar type Float but found Double")
+
+    monkeypatch.setattr(studio.imageio, "load_image", broken)
+    c, s = pair
+    with pytest.raises(RuntimeError, match="scalar type"):
+        main(["stylize", str(c), str(s), "-o", str(tmp_path / "o.png"), *FAST])
+
+
 def test_precondition_flag_and_recipes_made_before_it(pair, tmp_path, default_net):
     """The default run preconditions L-BFGS and says so in its recipe; --no-precondition runs plain
     L-BFGS; a recipe written before the option existed was made with plain L-BFGS and re-runs so."""

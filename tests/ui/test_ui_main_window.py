@@ -359,6 +359,25 @@ def test_closing_during_a_run_stops_it_cleanly(qtbot, settings, image_dir, fake_
     qtbot.wait(50)  # late queued signals must not crash anything
 
 
+def test_preferences_from_a_machine_with_a_gpu_run_where_this_one_can(qtbot, window, fake_engine, monkeypatch):
+    """A settings file that says cuda, opened on a machine without one (the laptop of a desktop's user): the
+    status bar and the Preferences say so, and the jobs run on auto, instead of every job failing with advice
+    about a command-line flag the app does not have."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    window.set_preferences(Preferences(device="cuda", weights="auto"))
+    assert window.device_label.text() == "Device: cuda is not on this machine \u2192 cpu"
+    assert window.prefs.device == "cuda" and window.prefs.run_device == "auto"  # kept for the machine it came from
+    dialog = PreferencesDialog(window.prefs, window)
+    qtbot.addWidget(dialog)
+    assert dialog.device.currentData() == "cuda"
+    assert dialog.device.currentText().endswith("(not on this machine: runs use auto)")
+    job = run_to_end(qtbot, window)
+    assert job.result is not None and not job.result.cancelled
+    assert fake_engine.calls[0].device == "auto"
+
+
 def test_preferences_are_persisted_and_shown(qtbot, window, settings):
     window.set_preferences(Preferences(device="cpu", weights="vgg16-hed"))
     assert window.device_label.text().startswith("Device: cpu")

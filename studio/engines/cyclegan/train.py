@@ -270,7 +270,7 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
         out.mkdir(parents=True, exist_ok=True)
     if params.threads:
         torch.set_num_threads(params.threads)
-    device = device_for(ranks, resolve_device(params.device))
+    device = device_for(ranks, resolve_device(params.device), params.device)
     joined = ranks.distributed and not torch.distributed.is_initialized()
     join(ranks, device)
     try:

@@ -288,7 +288,8 @@ def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: 
                        f"ngf {old.ngf}, ndf {old.ndf}, nz {old.nz}.")
         params = old.with_changes(**keep)
         validate_train_params(params)
-    dev = device_for(ranks, torch.device(device) if device is not None else resolve_device(params.device))
+    dev = device_for(ranks, torch.device(device) if device is not None else resolve_device(params.device),
+                     "auto" if device is not None else params.device)
     yield Info(f"Device: {describe(dev)}", {"device": describe(dev)})
     joined = ranks.distributed and not torch.distributed.is_initialized()
     join(ranks, dev)

@@ -76,21 +76,23 @@ class Speed:
 TILED_TIME_FACTOR = 2.0
 
 
-def runs_in_tiles(hw: tuple[int, int], tile: int = 0) -> bool:
-    """Whether a final scale at ``hw`` runs in tiles on this machine (``StyleParams.tile``: the user's choice)."""
+def runs_in_tiles(hw: tuple[int, int], tile: int = 0, device: str = "cpu") -> bool:
+    """Whether a final scale at ``hw`` runs in tiles on ``device`` (the memory of a GPU decides there, not the
+    machine's; ``StyleParams.tile``: the user's choice)."""
     import torch
 
     from studio.engines.style.tiles import Geometry, needs_tiles, tile_side
 
     geo = Geometry(stride=16, margin=64)  # the default layers' (relu5_1)
-    core = tile_side(hw, tile, torch.device("cpu"), geo)
+    core = tile_side(hw, tile, torch.device(device), geo)
     return core is not None and needs_tiles(hw, core, geo)
 
 
-def estimate_seconds(speed: Speed, hw: tuple[int, int], iterations: int, tile: int = 0) -> float:
-    """Seconds a final scale of ``iterations`` at ``hw`` takes at ``speed`` (measured on pictures small enough
-    for one pass; ``tile``: the run's ``StyleParams.tile``)."""
-    factor = TILED_TIME_FACTOR if runs_in_tiles(hw, tile) else 1.0
+def estimate_seconds(speed: Speed, hw: tuple[int, int], iterations: int, tile: int = 0,
+                     device: str = "cpu") -> float:
+    """Seconds a final scale of ``iterations`` at ``hw`` takes on ``device`` at ``speed`` (measured on pictures
+    small enough for one pass; ``tile``: the run's ``StyleParams.tile``)."""
+    factor = TILED_TIME_FACTOR if runs_in_tiles(hw, tile, device) else 1.0
     return float((speed.fixed + factor * speed.per_megapixel * hw[0] * hw[1] / 1e6) * (iterations + speed.startup))
 
 

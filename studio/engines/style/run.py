@@ -266,6 +266,10 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
 
     try:
         for si, hw in enumerate(shapes):
+            # the previous scale's L-BFGS history and features go before this scale measures the memory it has
+            # (on a GPU its free memory decides between one pass and tiles), keeping only its curvature scale
+            h_prev = stepper.scale() if stepper is not None else None
+            stepper = objective = None
             c_t = image_tensor(resize_to(content, hw), device)
             long_side = max(hw)
             s_ts = [image_tensor(resize_to(s, painting_shape(s.shape[:2], long_side, params_now.style_scale)), device)
@@ -293,7 +297,7 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
             # The previous scale's curvature scale, times the pixel ratio (the losses are means, so the
             # inverse curvature per pixel grows with the pixel count), sizes the first step here.
             first = None
-            if stepper is not None and prev_content is not None and (h_prev := stepper.scale()) is not None:
+            if h_prev is not None and prev_content is not None:
                 first = h_prev * hw[0] * hw[1] / (prev_content.shape[-2] * prev_content.shape[-1])
             prev_content = c_t
             stepper = Stepper(x, objective, params_now, control, first_step=first,

@@ -149,6 +149,9 @@ def free_memory(device: torch.device) -> int:
     """Bytes a tile may count on: the free memory of a GPU, the machine's memory for the CPU (whose free
     memory the allocator's caches make meaningless)."""
     if device.type == "cuda":
+        # what torch's caching allocator keeps from earlier work is free to this run: hand it back first, or
+        # mem_get_info counts it as used and the same picture would run in tiles after one job and not before
+        torch.cuda.empty_cache()
         return int(torch.cuda.mem_get_info(device)[0])
     from studio.engines.limits import machine_memory
 

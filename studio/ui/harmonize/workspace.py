@@ -122,7 +122,7 @@ class HarmonizeWorkspace(Workspace):
         state = self._state
         comp = self.composition(state)
         assert comp is not None
-        params = engine_params(state).with_changes(device=prefs.device, weights=prefs.weights)
+        params = engine_params(state).with_changes(device=prefs.run_device, weights=prefs.weights)
         painting = state.painting.rgb
         record = composition_record(state)
         engine = self.run_engine

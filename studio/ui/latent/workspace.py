@@ -201,7 +201,7 @@ class LatentWorkspace(Workspace):
 
         state = self._state
         folder = state.train_folder
-        params = state.train.with_changes(device=prefs.device, data_description=f"images under {Path(folder).name}")
+        params = state.train.with_changes(device=prefs.run_device, data_description=f"images under {Path(folder).name}")
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out = models_dir() / "gan" / f"{Path(folder).name or 'images'}-{params.loss}-{params.size}px-{stamp}"
 

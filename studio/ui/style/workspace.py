@@ -154,7 +154,7 @@ class StyleWorkspace(Workspace):
         used = state.used_regions()
         # the network the tab keeps (a recipe's, so a re-run repeats it), else the Preferences'
         weights = self.kept_network(state) or prefs.weights
-        params = state.params.with_changes(device=prefs.device, weights=weights,
+        params = state.params.with_changes(device=prefs.run_device, weights=weights,
                                            region_weights=state.region_weights())
         content = state.content.rgb
         styles = [s.rgb for s in state.styles]
@@ -207,13 +207,15 @@ class StyleWorkspace(Workspace):
         machine from the preview run's own speed (None when the result does not say)."""
         from studio.engines.style.full_size import Speed, estimate_seconds
         from studio.engines.style.run import scale_shapes
+        from studio.ui.preferences import resolved_device
 
         state = entry.spec.state
         hw = scale_shapes(*state.content.rgb.shape[:2], size, 1)[-1]
         rate = entry.extra.get("seconds_per_megapixel")
         if not isinstance(rate, int | float) or rate <= 0 or not self.can_render_full_size(entry):
             return hw, None
-        return hw, estimate_seconds(Speed(per_megapixel=float(rate)), hw, state.params.iterations, state.params.tile)
+        return hw, estimate_seconds(Speed(per_megapixel=float(rate)), hw, state.params.iterations, state.params.tile,
+                                    resolved_device(state.params.device))
 
     def full_size_highest(self, entry: Any) -> int:
         """The longest side a full-size render of ``entry`` fits in this machine's memory, for its shape."""

@@ -149,7 +149,7 @@ class TranslateWorkspace(Workspace):
         if self._state.mode == "train":
             return self._train_job(prefs)
         state = self._state
-        params = state.params.with_changes(device=prefs.device)
+        params = state.params.with_changes(device=prefs.run_device)
         path = catalogue.resolve_model(state.model)
         key = self._cache_key(state, path)
         rgb = state.image.rgb
@@ -346,7 +346,7 @@ class TranslateWorkspace(Workspace):
             sizes = {k: old.get(k, v) for k, v in sizes.items()}
         params = TrainParams(**sizes, crop_size=t.crop_size, load_size=t.crop_size * 2, preprocess="scale_and_crop",
                              epochs=100, epochs_decay=100, max_seconds=t.minutes * 60, preview_every=10,
-                             save_every_s=120, device=prefs.device)
+                             save_every_s=120, device=prefs.run_device)
         dir_a, dir_b = t.dir_a, t.dir_b
 
         def run(control: JobControl) -> Iterator[Event]:

@@ -90,6 +90,20 @@ def test_the_estimate_grows_with_the_pixels_and_iterations(random_net):
     assert estimate_seconds(flat, (1000, 1000), 3) == pytest.approx((3 + 2) * (0.5 + 10.0))
 
 
+def test_the_estimate_counts_tiles_by_the_memory_of_the_device_that_renders(monkeypatch):
+    """A GPU of 2 GB on a 24 GB machine runs a 1536x1152 render in tiles (about twice the time a megapixel)
+    where the machine's CPU would run it in one pass: the estimate asks the render's device, not the CPU."""
+    from studio.engines.style import full_size, tiles
+
+    gib = 1024**3
+    monkeypatch.setattr(tiles, "free_memory", lambda device: 2 * gib if device.type == "cuda" else 24 * gib)
+    flat = Speed(per_megapixel=10.0)
+    hw = (1152, 1536)
+    on_cpu = estimate_seconds(flat, hw, 10)
+    assert estimate_seconds(flat, hw, 10, device="cpu") == on_cpu
+    assert estimate_seconds(flat, hw, 10, device="cuda") == pytest.approx(full_size.TILED_TIME_FACTOR * on_cpu)
+
+
 def test_a_size_whose_pixels_do_not_fit_this_machine_is_one_sentence(random_net, monkeypatch):
     content, style = _pictures()
     monkeypatch.setattr(StyleParams, "most_pixels", classmethod(lambda cls: 2000))
