@@ -8,10 +8,13 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
 from studio.engines.errors import StudioInputError
+from studio.engines.events import JobControl
 
 EXIT_BAD_INPUT = 2
 
@@ -32,6 +35,30 @@ def handle_sigterm() -> None:
     """Turn SIGTERM into ``Terminated`` in the main thread (a no-op elsewhere)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+
+
+@contextmanager
+def stop_on_interrupt(control: JobControl, what: str) -> Iterator[None]:
+    """While a long job runs from the command line, the first Ctrl-C asks it to stop as the app's Stop does
+    (``control.cancel()``: it ends its step and saves, ``what`` says what, e.g. "a checkpoint"), and a second
+    one interrupts at once (KeyboardInterrupt). SIGTERM is left as it is (``handle_sigterm``). A no-op outside
+    the main thread, where no signal handler can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first(signum: int, frame: object) -> None:
+        control.cancel()
+        print(f"\nstopping after this step and saving {what} (Ctrl-C again to stop at once)", file=sys.stderr,
+              flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interrupted_code(exc: BaseException) -> int:

@@ -333,3 +333,23 @@ def test_stylize_start_renders_a_faded_preview_at_full_size_telling_the_time(pai
     assert "--start needs --size" in capsys.readouterr().err
     assert main(["stylize", "--start", str(preview), "--size", "32", "-o", str(big), "--force"]) == 2
     assert "a larger size than that" in capsys.readouterr().err
+
+
+def test_the_first_ctrl_c_asks_a_long_job_to_stop_and_the_second_stops_at_once(capsys):
+    """What the trainers run under on the command line: the first Ctrl-C is the app's Stop (the job ends its step
+    and saves), the second a plain interrupt; the handler before it is back afterwards."""
+    import os
+    import signal
+
+    from studio.cli_args import stop_on_interrupt
+    from studio.engines.events import JobControl
+
+    before = signal.getsignal(signal.SIGINT)
+    control = JobControl()
+    with stop_on_interrupt(control, "a checkpoint"):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert control.cancelled()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+    assert "stopping after this step and saving a checkpoint" in capsys.readouterr().err
