@@ -348,7 +348,7 @@ def test_the_first_ctrl_c_asks_a_long_job_to_stop_and_the_second_stops_at_once(c
     control = JobControl()
     with stop_on_interrupt(control, "a checkpoint"):
         os.kill(os.getpid(), signal.SIGINT)
-        assert control.cancelled()
+        assert control.cancelled
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
