@@ -8,6 +8,7 @@ The window owns the one ``JobRunner``; the workspaces never touch threads.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.engines.errors import StudioInputError
 from studio.engines.files import os_reason
 from studio.paths import demo_dir
+from studio.progress import format_seconds
 from studio.session import SessionStore
 from studio.ui.canvas import ImageCanvas
 from studio.ui.desk import Desk
@@ -426,9 +428,32 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
             log.exception("preparing the job")
             self.notify(f"Could not start: {exc}", "error")
             return None
+        if not self.confirm_stopping_other_tab(spec):
+            return None
         self._restart_hint_shown = False
         self._restart_hint = ""
         return self.runner.start(spec)
+
+    def confirm_stopping_other_tab(self, spec: JobSpec) -> bool:
+        """One job runs at a time: a Run on one tab while another tab's job runs (an hour of training, say)
+        would stop it, so the user is asked first (``stopping_other_tab_question``)."""
+        question = self.stopping_other_tab_question(spec)
+        return question is None or self.confirm("Stop the running job?", question)
+
+    def stopping_other_tab_question(self, spec: JobSpec) -> str | None:
+        """What starting ``spec`` would stop, as a question, or None: nothing runs, or the running job is this
+        tab's own (a Run there restarts it, as its button says)."""
+        job = self.runner.current
+        if not self.runner.is_running() or job is None or job.spec.workspace == spec.workspace:
+            return None
+        other = self._workspaces.get(job.spec.workspace)
+        what = job.spec.title or (other.title if other else "job")
+        p = job.last_progress
+        where = f", at {p.iteration} of {p.total}" if p is not None else ""
+        tab = f" on the {other.title} tab" if other is not None else ""
+        return (f"{what}{tab} is running ({format_seconds(time.monotonic() - job.started)} so far{where}). Only "
+                f"one job runs at a time: {spec.title or 'this run'} would stop it (what it has made so far is "
+                "kept).\n\nStop it and run?")
 
     def start_task(self, spec: JobSpec) -> Job | None:
         """Start a job without a picture (a download) unless a run is going (it would stop that run)."""

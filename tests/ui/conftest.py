@@ -34,6 +34,8 @@ def _quit_without_asking(monkeypatch):
     monkeypatch.setattr(MainWindow, "_confirm_quit", lambda self, lost: True)
     # a recipe's list of files is shown and accepted (tests of that question patch it themselves)
     monkeypatch.setattr(MainWindow, "confirm_recipe_reads", lambda self, name, reads: True)
+    # a Run that would stop another tab's job goes ahead (the test of that question patches it)
+    monkeypatch.setattr(MainWindow, "confirm_stopping_other_tab", lambda self, spec: True)
 
 
 @pytest.fixture(autouse=True)

@@ -378,6 +378,38 @@ def test_preferences_from_a_machine_with_a_gpu_run_where_this_one_can(qtbot, win
     assert fake_engine.calls[0].device == "auto"
 
 
+def test_a_run_on_another_tab_asks_before_it_stops_the_running_job(qtbot, window, fake_engine):
+    """A training of an hour on the Translate tab was stopped without a word by a Run on the Latent tab: one job
+    runs at a time, so the user is now asked first, and saying No leaves the running job alone. A Run on the
+    running job's own tab restarts it without a question, as its button says."""
+    from studio.ui.job_runner import JobSpec
+
+    fake_engine.step_s = 0.05
+    ws = window.workspace("style")
+    ws.set_state(ws.state().__class__(ws.params().with_changes(iterations=400), ws.state().content,
+                                      ws.state().styles))
+    job = window.run()
+    assert job is not None
+    qtbot.waitUntil(lambda: job.last_progress is not None, timeout=5000)
+    latent = window.workspace("latent")
+    other = JobSpec("latent", "gan-train", lambda control: iter(()), ws.params(), None,
+                    title="Train a generator")
+    question = window.stopping_other_tab_question(other)
+    assert question is not None and question.startswith(f"{job.spec.title or 'Style'} on the Style tab is running (")
+    assert "of 400). Only one job runs at a time: Train a generator would stop it" in question
+    same = JobSpec("style", "style", lambda control: iter(()), ws.params(), ws.state(), title="Style")
+    assert window.stopping_other_tab_question(same) is None
+    window.tabs.setCurrentIndex(list(window._workspaces).index("latent"))
+    asked = []
+    window.confirm_stopping_other_tab = lambda spec: asked.append(spec.title) or False
+    latent.run_blocker = lambda: ""
+    latent.make_job = lambda prefs: other
+    assert window.run() is None
+    assert asked == ["Train a generator"] and window.runner.current is job and not job.control.cancelled
+    window.stop()
+    qtbot.waitUntil(lambda: job.done, timeout=5000)
+
+
 def test_preferences_are_persisted_and_shown(qtbot, window, settings):
     window.set_preferences(Preferences(device="cpu", weights="vgg16-hed"))
     assert window.device_label.text().startswith("Device: cpu")
