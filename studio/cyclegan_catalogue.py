@@ -112,6 +112,33 @@ def list_models() -> list[ModelEntry]:
     return out
 
 
+#: the longest name a translator may have (a file or folder name on every system)
+MAX_NAME = 100
+
+
+def check_model_name(name: str, kind: str = "trained") -> str:
+    """``name`` when a translator of ``kind`` (trained or imported) may take it: a plain file name (no folder in
+    it, not hidden, no control characters, at most ``MAX_NAME`` characters) that no other kind of translator
+    answers to (the default; for a trained one, the official models), else one sentence. A name is a folder or
+    file under the translators' folder, and ``translate NAME`` finds the first model of that name."""
+    bad = (not name or name.startswith(".") or any(c in name for c in "/\\:")
+           or any(ord(c) < 32 or ord(c) == 127 for c in name) or len(name) > MAX_NAME)
+    if bad:
+        raise StudioInputError(f"{name[:MAX_NAME]!r} is not a usable translator name: use a plain name (letters, "
+                               f"digits, _ or -, at most {MAX_NAME} characters) without a folder in it.")
+    # an official model's own file imported offline takes its official name (``translate horse2zebra`` finds it)
+    if name in ("default", DEFAULT_NAME) or (name in PRETRAINED and kind == "trained"):
+        whose = "an official" if name in PRETRAINED else "studio's default"
+        raise StudioInputError(f"{name!r} is the name of {whose} translator; give the {kind} one another name.")
+    other = "imported" if kind == "trained" else "trained"
+    taken = translators_dir() / f"{name}.pth" if other == "imported" else trained_dir() / name / "latest_net_G_A.pth"
+    if taken.is_file():
+        article = "an" if other == "imported" else "a"
+        raise StudioInputError(f"{article} {other} translator is named {name!r} already; give the {kind} one another "
+                               "name.")
+    return name
+
+
 def resolve_model(spec: str) -> Path:
     """The generator file for a model name (default, catalogue, imported, trained), a .pth path or a run folder."""
     p = Path(spec)
@@ -256,8 +283,7 @@ def import_model(path: str | os.PathLike[str], name: str | None = None, overwrit
     stem = name or src.stem
     if stem in ("latest_net_G", "latest_net_G_A", "latest_net_G_B") and src.parent.name:
         stem = src.parent.name.removesuffix("_pretrained")
-    if not stem or any(c in stem for c in "/\\:") or stem.startswith("."):
-        raise StudioInputError(f"{stem!r} is not a usable model name.")
+    check_model_name(stem, "imported")
     folder = translators_dir()
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{stem}.pth"

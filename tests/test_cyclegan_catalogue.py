@@ -155,3 +155,27 @@ def test_resolve_paths_runs_and_unknown_names(tmp_path):
     trained.mkdir(parents=True)
     (trained / "latest_net_G_A.pth").write_bytes(generator_bytes())
     assert cat.resolve_model("apples") == trained / "latest_net_G_A.pth"
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "photo/painting", "a\\b", "c:d", ".hidden", "", "x" * 101,
+                                  "tab\there", "..", "default", cat.DEFAULT_NAME, "horse2zebra"])
+def test_a_trained_translators_name_is_a_plain_name_no_other_model_answers_to(name, folder):
+    """A name becomes a folder under the translators' folder (``../../escaped`` was written outside it) and is
+    what ``translate NAME`` looks up (``horse2zebra`` trained found the official one, not downloaded)."""
+    with pytest.raises(StudioInputError, match="translator"):
+        cat.check_model_name(name, "trained")
+
+
+def test_a_trained_name_may_not_take_an_imported_ones_and_the_other_way(tmp_path, folder):
+    mine = tmp_path / "mine.pth"
+    mine.write_bytes(generator_bytes())
+    cat.import_model(mine)
+    with pytest.raises(StudioInputError, match="an imported translator is named 'mine' already"):
+        cat.check_model_name("mine", "trained")
+    run = cat.trained_dir() / "horses"
+    run.mkdir(parents=True)
+    (run / "latest_net_G_A.pth").write_bytes(generator_bytes())
+    with pytest.raises(StudioInputError, match="a trained translator is named 'horses' already"):
+        cat.import_model(mine, name="horses")
+    assert cat.check_model_name("monet_mine-2", "trained") == "monet_mine-2"
+    assert cat.check_model_name("horse2zebra", "imported") == "horse2zebra"  # an official file imported offline
