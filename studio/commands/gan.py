@@ -26,8 +26,9 @@ MAX_FRAME_BYTES = 2 * 1024**3
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="PATH", help="generator file, or 'faces' (the gan-face-generate package's "
-                   "face generator: the default when installed) or 'paintings' (studio's own)")
+    p.add_argument("--model", metavar="PATH", help="generator file (or a train-gan output folder), or 'faces' (the "
+                   "gan-face-generate package's face generator: the default when installed) or 'paintings' "
+                   "(studio's own)")
     p.add_argument("--upscale", type=integer("upscale", 1, 32, "a 64 px sample at 32 times is 2048 px"), default=1,
                    help="enlarge the output by this factor")
     p.add_argument("--smooth", action="store_true", help="bicubic upscaling instead of pixel blocks")

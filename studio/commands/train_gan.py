@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from studio.cli_args import confirm_overwrite, integer, interrupted_code, number
+from studio.cli_args import confirm_overwrite, integer, interrupted_code, number, stop_on_interrupt
 from studio.engines.errors import StudioInputError
+from studio.engines.events import Cancelled, JobControl, Progress
 from studio.progress import drive, format_seconds, rank_bar
+
+if TYPE_CHECKING:
+    from studio.engines.distributed import Ranks
 
 
 def add_parser(sub: Any) -> None:
@@ -61,7 +70,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise StudioInputError(f"{str(out)!r}: the folder {str(out.parent)!r} does not exist.")
     ranks = Ranks.from_environment()  # torchrun's processes: rank 0 asks, writes and shows the progress
-    if args.resume is None and ranks.main:
+    if ranks.main and (args.resume is None or not _same_folder(Path(args.resume).parent, out)):
+        # a new run, or the continuation of a checkpoint kept elsewhere: either replaces the run OUT holds
         confirm_overwrite(out / "checkpoint.pt", args.force)
     params = TrainGanParams(
         size=args.size, loss=args.loss, iterations=args.iterations, batch_size=args.batch_size, nz=args.nz,
@@ -71,15 +81,80 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         max_seconds=args.max_seconds, seed=args.seed, device=args.device,
         data_description=args.describe_data or f"images under {Path(args.folder).resolve().name}")
     bar = rank_bar("train-gan")
+    control = JobControl()
+    ckpt = out / "checkpoint.pt"
     try:
-        finished = drive(run_train_gan(args.folder, params, out_dir=out, resume=args.resume, files=IMAGE_FILES,
-                                       made_by=__version__),
-                         bar, lambda ev: " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items()))
-    except KeyboardInterrupt as exc:
-        ckpt = out / "checkpoint.pt"
+        with _ctrl_c(control, ranks):
+            finished = drive(run_train_gan(args.folder, params, out_dir=out, control=control, resume=args.resume,
+                                           files=IMAGE_FILES, made_by=__version__),
+                             bar, _suffix)
+    except Cancelled:  # Ctrl-C while the images were read: nothing trained, nothing written
+        bar.close("stopped before training began; nothing was written")
+        return 130
+    except KeyboardInterrupt as exc:  # a second Ctrl-C, or SIGTERM
         bar.close(f"interrupted; the last checkpoint {ckpt} is kept (resume with --resume {ckpt})" if ckpt.is_file()
                   else "interrupted before the first checkpoint; nothing to resume from was written")
         return interrupted_code(exc)
-    bar.close(f"wrote {finished.extra.get('generator')} after {finished.extra.get('generator_iterations')} generator "
+    except RuntimeError as exc:
+        if not (ranks.distributed and _lost_peer(exc)):
+            raise
+        bar.close("another training process stopped (the connection to it was lost), so this one stopped too; "
+                  + (f"the last checkpoint {ckpt} is kept (resume with --resume {ckpt})" if ckpt.is_file()
+                     else "no checkpoint was written yet"))
+        return 1
+    steps = finished.extra.get("generator_iterations")
+    if finished.cancelled:
+        bar.close(f"stopped at generator step {steps}; saved {ckpt} (resume with --resume {ckpt})")
+        return 130
+    bar.close(f"wrote {finished.extra.get('generator')} after {steps} generator "
               f"steps in {format_seconds(finished.elapsed_s)}")
     return 0
+
+
+def _suffix(ev: Progress) -> str:
+    """The losses after a generator step; the stage (e.g. "wgan · critic step 12/100") within a long critic schedule."""
+    return " ".join(f"{k} {v:.4g}" for k, v in ev.losses.items()) if ev.losses else ev.stage
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+#: seconds after a Ctrl-C in which another SIGINT is torchrun's own copy of it, not a second Ctrl-C
+TORCHRUN_ECHO_S = 2.0
+
+
+@contextmanager
+def _ctrl_c(control: JobControl, ranks: Ranks) -> Iterator[None]:
+    """``stop_on_interrupt``: the first Ctrl-C stops after the step and saves, a second stops at once. Under
+    torchrun every rank gets the Ctrl-C (the ranks then agree on the step to stop at), and torchrun passes it on
+    to them once more at once: that copy is not a second Ctrl-C. Only rank 0 says what happens."""
+    with stop_on_interrupt(control, "a checkpoint"):
+        if ranks.distributed and threading.current_thread() is threading.main_thread():
+            helper = signal.getsignal(signal.SIGINT)
+            first: list[float] = []
+
+            def on_sigint(signum: int, frame: Any) -> None:
+                now = time.monotonic()
+                if not first:
+                    first.append(now)
+                    if ranks.main and callable(helper):
+                        helper(signum, frame)
+                    else:
+                        control.cancel()
+                    signal.signal(signal.SIGINT, on_sigint)
+                elif now - first[0] >= TORCHRUN_ECHO_S:
+                    raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, on_sigint)
+        yield
+
+
+def _lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is gloo's or NCCL's error for a process of the group that went away."""
+    text = str(exc)
+    return any(s in text for s in ("Connection reset by peer", "Connection closed by peer", "Broken pipe",
+                                   "NCCL communicator was aborted", "remote process exited", "Socket Timeout"))

@@ -93,3 +93,160 @@ def test_gan_bad_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
     assert main(["gan", "sample", "--model", str(tmp_path / "x.pt"), "-o", str(tmp_path / "o.png")]) == 2
     assert "x.pt" in capsys.readouterr().err
+
+
+TINY_RUN = ["--size", "16", "--loss", "dcgan", "--batch-size", "4", "--nz", "8", "--ngf", "4", "--ndf", "4",
+            "--device", "cpu"]
+
+
+def test_ctrl_c_stops_after_the_step_and_saves_a_checkpoint(trained: Path, tmp_path: Path, monkeypatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The first checkpoint comes at step 500 (18 minutes at the defaults on a CPU): Ctrl-C threw away all of it.
+    Now it stops as the app's Stop does, after the step, and saves."""
+    import os
+    import signal
+
+    import torch
+
+    from studio.engines.gan.train import GanTrainer
+
+    step = GanTrainer.generator_step
+
+    def ctrl_c_at_step_2(self):  # noqa: ANN001, ANN202
+        terms = step(self)
+        if self.iteration == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return terms
+
+    monkeypatch.setattr(GanTrainer, "generator_step", ctrl_c_at_step_2)
+    before = signal.getsignal(signal.SIGINT)
+    out = tmp_path / "run"
+    rc = main(["train-gan", str(trained.parent / "imgs"), "--out", str(out), *TINY_RUN, "--iterations", "50"])
+    err = capsys.readouterr().err
+    assert rc == 130, err
+    ckpt = out / "checkpoint.pt"
+    assert torch.load(ckpt, weights_only=True)["iteration"] == 2
+    assert "stopped at generator step 2" in err and f"--resume {ckpt}" in err
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_resuming_into_a_folder_that_holds_another_run_asks_first(trained: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    imgs = str(trained.parent / "imgs")
+    other = tmp_path / "other"
+    assert main(["train-gan", imgs, "--out", str(other), *TINY_RUN, "--iterations", "2", "--sample-every", "1"]) == 0
+    capsys.readouterr()
+    kept = (other / "checkpoint.pt").read_bytes()
+    # the trained run (wgan-gp, 3 steps) continued into a folder holding another run: refused without --force
+    rc = main(["train-gan", imgs, "--out", str(other), "--resume", str(trained / "checkpoint.pt"), "--iterations", "4"])
+    assert rc == 2 and "--force" in capsys.readouterr().err
+    assert (other / "checkpoint.pt").read_bytes() == kept
+    assert main(["train-gan", imgs, "--out", str(other), "--resume", str(trained / "checkpoint.pt"),
+                 "--iterations", "4", "--sample-every", "1", "--force"]) == 0
+    assert json.loads((other / "generator.json").read_text())["loss"] == "wgan-gp"
+    # and the run it replaced leaves no sample grids behind (its iter_000001, iter_000002)
+    assert sorted(p.name for p in (other / "samples").iterdir()) == ["iter_000004.png"]
+    # continuing a run in its own folder needs no --force
+    assert main(["train-gan", imgs, "--out", str(other), "--resume", str(other / "checkpoint.pt"),
+                 "--iterations", "5"]) == 0
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_train(trained: Path, capsys: pytest.CaptureFixture[str]
+                                                                ) -> None:
+    before = {f: f.stat().st_mtime_ns for f in trained.rglob("*")}
+    rc = main(["train-gan", str(trained.parent / "imgs"), "--out", str(trained), "--resume",
+               str(trained / "checkpoint.pt"), "--iterations", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("studio: error: Nothing to train") and "step 3" in err, err
+    assert err.count("\n") == 1  # one sentence: no "Resuming with ..." line, no "wrote ..."
+    assert {f: f.stat().st_mtime_ns for f in trained.rglob("*")} == before
+
+
+def test_gan_sample_takes_a_train_gan_run_folder(trained: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "grid.png"
+    assert main(["gan", "sample", "--model", str(trained), "--count", "4", "-o", str(out)]) == 0
+    recipe = read_recipe(out)
+    assert recipe is not None and Path(recipe.inputs[0].path) == (trained / "generator.pt").resolve()
+    assert main(["gan", "sample", "--model", str(tmp_path), "-o", str(tmp_path / "x.png")]) == 2
+    assert "generator.pt" in capsys.readouterr().err
+
+
+def test_under_torchrun_its_copy_of_the_ctrl_c_is_not_a_second_one(monkeypatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """torchrun passes the terminal's Ctrl-C on to the ranks, which had it already: that copy, within moments,
+    does not interrupt the step being finished and saved; a Ctrl-C later does."""
+    import os
+    import signal
+    import time
+
+    from studio.commands import train_gan
+    from studio.engines.distributed import Ranks
+    from studio.engines.events import JobControl
+
+    monkeypatch.setattr(train_gan, "TORCHRUN_ECHO_S", 0.3)
+    before = signal.getsignal(signal.SIGINT)
+    for rank in (0, 1):
+        control = JobControl()
+        with train_gan._ctrl_c(control, Ranks(rank=rank, world=2)):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # torchrun's copy
+            assert control.cancelled
+            time.sleep(0.4)
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is before
+        err = capsys.readouterr().err
+        assert ("stopping after this step and saving a checkpoint" in err) == (rank == 0)  # rank 0 alone says it
+
+
+def test_a_lost_peer_under_torchrun_is_one_sentence_naming_the_checkpoint(tmp_path: Path, monkeypatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Two torchrun agents (two machines): when the other rank dies, gloo's ~30-line traceback ("Connection reset by
+    peer") was all rank 0 said."""
+    import studio.engines.gan.train as train
+    from studio.engines.events import Info
+
+    def lost(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        yield Info("Training on 3 image(s).")
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:17312: "
+                           "Connection reset by peer")
+
+    monkeypatch.setattr(train, "run_train_gan", lost)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"step 500")
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "0"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    rc = main(["train-gan", str(tmp_path), "--out", str(out), "--resume", str(out / "checkpoint.pt")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err and "connection to it was lost" in err
+    assert f"the last checkpoint {out / 'checkpoint.pt'} is kept (resume with --resume" in err
+    # in a single process the same error is not a lost peer: it is not hidden
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    with pytest.raises(RuntimeError, match="Connection reset"):
+        main(["train-gan", str(tmp_path), "--out", str(out), "--resume", str(out / "checkpoint.pt")])
+
+
+def test_a_second_ctrl_c_stops_at_once(trained: Path, tmp_path: Path, monkeypatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import signal
+
+    from studio.engines.gan.train import GanTrainer
+
+    step = GanTrainer.generator_step
+
+    def two_ctrl_c(self):  # noqa: ANN001, ANN202
+        terms = step(self)
+        if self.iteration == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return terms
+
+    monkeypatch.setattr(GanTrainer, "generator_step", two_ctrl_c)
+    out = tmp_path / "run"
+    rc = main(["train-gan", str(trained.parent / "imgs"), "--out", str(out), *TINY_RUN, "--iterations", "50"])
+    err = capsys.readouterr().err
+    assert rc == 130 and "interrupted before the first checkpoint" in err and "Traceback" not in err, err
+    assert not (out / "checkpoint.pt").exists()

@@ -235,3 +235,36 @@ def test_the_group_closes_after_what_the_run_left_in_reference_cycles(tmp_path: 
         if dist.is_initialized():
             close()
     assert seen == [True]
+
+
+def test_ctrl_c_under_torchrun_stops_every_rank_at_one_step_and_saves(tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's group (torchrun and both ranks), and torchrun passes it on
+    to the ranks once more at once. The ranks stop after the same step, and rank 0 saves the checkpoint."""
+    import signal
+    import time
+
+    folder = _folder(tmp_path)
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "studio",
+             "train-gan", str(folder), "--out", str(out), "--size", "16", "--iterations", "100000", "--batch-size",
+             "4", "--ngf", "8", "--ndf", "8", "--nz", "8", "--loss", "dcgan"],
+            stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            while "train-gan |" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)
+            time.sleep(1.0)  # a few steps in: far from a periodic checkpoint (step 500)
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "stopped at generator step" in text and "--resume" in text, text[-3000:]
+    ck = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert f"stopped at generator step {ck['iteration']};" in text and ck["iteration"] > 0
+    assert "interrupted" not in text

@@ -229,9 +229,24 @@ def generator_from_state(sd: dict[str, torch.Tensor], arch: GanArch) -> DCGAN_G:
     return model.eval()
 
 
+#: the generator file in a training run's output folder
+RUN_GENERATOR = "generator.pt"
+
+
+def run_generator(path: Path) -> Path:
+    """``path``, or the generator file of the run folder ``path`` names (one sentence when it has none)."""
+    if not path.is_dir():
+        return path
+    if (path / RUN_GENERATOR).is_file():
+        return path / RUN_GENERATOR
+    raise StudioInputError(f"{str(path)!r} is a folder without a {RUN_GENERATOR} (the generator a train-gan run "
+                           "writes); name a generator file or a train-gan output folder.")
+
+
 def load_generator(path: str | os.PathLike[str]) -> LoadedGenerator:
-    """Load a generator from any of the three formats (see the module docstring)."""
-    p = Path(path)
+    """Load a generator from any of the three formats (see the module docstring), or the ``generator.pt`` of a
+    folder (a ``train-gan`` run's output)."""
+    p = run_generator(Path(path))
     obj, wrapper = unwrap(_torch_load(p))
     try:
         fmt = detect_format(obj)

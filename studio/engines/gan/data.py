@@ -24,16 +24,19 @@ from studio.engines.pixels import to_uint8
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga", ".ppm"})
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files under ``folder`` (recursively, hidden files and folders skipped), sorted."""
+def list_images(folder: str | os.PathLike[str], leave_out: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursively, hidden files and folders skipped, and the folder ``leave_out``:
+    a training run's own output inside it), sorted."""
     root = Path(folder)
+    skip = Path(leave_out).resolve() if leave_out is not None else None
     if not root.exists():
         raise StudioInputError(f"the folder {str(root)!r} does not exist")
     if not root.is_dir():
         raise StudioInputError(f"{str(root)!r} is a file, not a folder of images")
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and (skip is None or (Path(dirpath) / d).resolve() != skip))
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                 out.append(Path(dirpath) / name)
@@ -82,10 +85,10 @@ def load_image_set(paths: list[Path], load_side: int, min_side: int, image_files
 
 
 def load_folder(folder: str | os.PathLike[str], size: int, files: ImageFiles, load_side: int | None = None,
-                check: Callable[[], None] | None = None) -> ImageSet:
-    """Every image under ``folder``, decoded for training at ``size`` px."""
+                check: Callable[[], None] | None = None, leave_out: str | os.PathLike[str] | None = None) -> ImageSet:
+    """Every image under ``folder`` (but those under ``leave_out``), decoded for training at ``size`` px."""
     side = load_side or max(4 * size, 256)
-    paths = list_images(folder)
+    paths = list_images(folder, leave_out)
     return load_image_set(paths, side, max(8, size // 4), files, check=check,
                           description=f"images under {Path(folder).name}")
 

@@ -19,6 +19,7 @@ generator alone, half precision) with JSON model cards, and ``samples/iter_NNNNN
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.engines.device import describe, resolve_device
-from studio.engines.distributed import Ranks, ShardedOrder, any_rank, device_for, join, leave, parallel
+from studio.engines.distributed import Ranks, ShardedOrder, device_for, join, leave, parallel
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.gan.checkpoints import (
@@ -228,6 +229,45 @@ class GanTrainer:
         return self.params.seed + 1 + iteration + 7919 * self.ranks.rank
 
 
+class _OutOfTime(Exception):
+    """The time budget ran out (every rank at the same step)."""
+
+
+#: seconds between the progress events of a long critic schedule (wgan's first generator steps take 100 critic steps)
+CRITIC_PROGRESS_S = 1.0
+
+
+def own_output_in(folder: str | Path, out_dir: str | Path | None) -> Path | None:
+    """The folder of ``folder``'s images a run writing to ``out_dir`` leaves out, so that it does not train on its
+    own sample grids: ``out_dir`` when it lies inside ``folder``, its ``samples`` when it is ``folder`` itself."""
+    if out_dir is None:
+        return None
+    f, o = Path(folder).resolve(), Path(out_dir).resolve()
+    if o == f:
+        return o / "samples"
+    return o if f in o.parents else None
+
+
+SAMPLE_GRID = re.compile(r"iter_\d{6,}\.png")
+
+
+def remove_sample_grids(folder: Path) -> int:
+    """Remove the sample grids a run wrote (``iter_NNNNNN.png``, nothing else) from ``folder``; how many."""
+    if not folder.is_dir():
+        return 0
+    n = 0
+    for f in folder.iterdir():
+        if SAMPLE_GRID.fullmatch(f.name) and f.is_file():
+            f.unlink()
+            n += 1
+    return n
+
+
+def _continues_own_run(resume: str | Path | None, out: Path) -> bool:
+    """Whether the run continues the checkpoint of ``out`` itself (its samples stay)."""
+    return resume is not None and Path(resume).resolve().parent == out.resolve()
+
+
 @dataclass
 class _Rate:
     """Seconds per unit of work (one critic step or one generator step), smoothed."""
@@ -279,6 +319,10 @@ def run_train_gan(data: ImageSet | str | Path, params: TrainGanParams, out_dir: 
     ck: dict[str, Any] | None = None
     if resume is not None:
         ck = load_checkpoint(resume)
+        done = ck.get("iteration", 0)
+        if isinstance(done, int | float) and done >= params.iterations:
+            raise StudioInputError(f"nothing to train: {str(resume)!r} is already at generator step {done} and the "
+                                   f"run asks for {params.iterations} in all; ask for more iterations to continue it.")
         old = TrainGanParams.from_dict(ck.get("params", {}))
         keep = {k: getattr(params, k) for k in ("iterations", "max_seconds", "sample_every", "checkpoint_every",
                                                  "device")}
@@ -308,7 +352,11 @@ def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | P
            resume: str | Path | None, ck: dict[str, Any] | None, dev: torch.device, files: ImageFiles, made_by: str,
            ranks: Ranks, t0: float) -> Iterator[Event]:
     if not isinstance(data, ImageSet):
-        data = load_folder(data, params.size, files, params.load_side, check=control.check)
+        leave_out = own_output_in(data, out_dir)
+        if leave_out is not None:
+            yield Info(f"The output folder {str(out_dir)!r} lies inside the image folder: its images "
+                       f"({str(leave_out)!r}) are left out of the training images.")
+        data = load_folder(data, params.size, files, params.load_side, check=control.check, leave_out=leave_out)
     yield Info(f"Training on {len(data)} image(s) ({data.description}), {params.size} px crops, loss {params.loss}.")
     if data.skipped:
         listed = "; ".join(f"{p.name}: {why}" for p, why in data.skipped[:10])
@@ -334,6 +382,11 @@ def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | P
     if out is not None:
         if out.exists() and not out.is_dir():
             raise StudioInputError(f"{str(out)!r} is a file, not a folder for the training output")
+        if out.is_dir() and not _continues_own_run(resume, out):
+            removed = remove_sample_grids(out / "samples")
+            if removed:
+                yield Info(f"Removed {removed} sample grid(s) of the run this one replaces from "
+                           f"{str(out / 'samples')!r}.")
         (out / "samples").mkdir(parents=True, exist_ok=True)
     prior_seconds = float((ck or {}).get("seconds", 0.0))
     start_iter = trainer.iteration
@@ -342,7 +395,9 @@ def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | P
     terms: dict[str, float] = {}
     grid = trainer.sample_grid()
     cancelled = False
-    saved_at = trainer.iteration
+    # what OUT holds: this run's state when it continues its own checkpoint; else another run's (or nothing), which
+    # the end of the run replaces even when it trained no step
+    saved_at = trainer.iteration if out is not None and _continues_own_run(resume, out) else -1
     run_seconds = 0.0
 
     def save() -> str | None:
@@ -363,21 +418,60 @@ def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | P
         if out is not None:
             files.write(out / "samples" / f"iter_{trainer.iteration:06d}.png", img)
 
+    def over_time() -> bool:
+        return params.max_seconds is not None and time.perf_counter() - t0 >= params.max_seconds
+
+    def stop_now() -> str | None:
+        """Why every rank stops here ("cancel", "time"), or None: the ranks agree, so all stop at the same step."""
+        late, cancel = over_time(), control.cancelled
+        if not ranks.distributed:
+            return "cancel" if cancel else "time" if late else None
+        t = torch.tensor([1.0 if cancel else 0.0, 1.0 if late else 0.0], device=dev)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return "cancel" if t[0].item() > 0 else "time" if t[1].item() > 0 else None
+
+    def eta_from(it: int, critic_left: int, now: float) -> float | None:
+        if rate.value is None:
+            return None
+        eta = rate.value * (critic_left + remaining_units(it, total, params.loss, params.n_critic))
+        if params.max_seconds is not None:
+            eta = min(eta, max(0.0, params.max_seconds - (now - t0)))
+        return eta
+
+    last_shown = t0  # the time of the last progress event (the start: the first comes within a second)
     try:
         trainer.G.train()
         trainer.D.train()
         while trainer.iteration < total:
-            late = params.max_seconds is not None and time.perf_counter() - t0 >= params.max_seconds
-            if any_rank(late, ranks, dev):  # every rank stops at the same step
-                yield Info(f"Stopped after {params.max_seconds:g} s (the time budget), at step {trainer.iteration}.")
-                break
+            why = stop_now()
+            if why == "cancel":
+                raise Cancelled()
+            if why == "time":
+                raise _OutOfTime()
+            steps = critic_steps(trainer.iteration, params.loss, params.n_critic)
+            units = steps + 1
+            for k in range(steps):
+                if k:  # between the critic steps of a long schedule (wgan's first: 100 of them)
+                    why = stop_now()
+                    if why == "cancel":
+                        raise Cancelled()
+                    if why == "time":
+                        raise _OutOfTime()
+                ts = time.perf_counter()
+                terms = trainer.critic_step(sample(params.batch_size))
+                now = time.perf_counter()
+                rate.observe(now - ts, 1)
+                if k + 1 < steps and now - last_shown >= CRITIC_PROGRESS_S:
+                    last_shown = now
+                    yield Progress(iteration=trainer.iteration, total=total,
+                                   stage=f"{params.loss} · critic step {k + 1}/{steps}", losses={},
+                                   elapsed_s=now - t0, eta_s=eta_from(trainer.iteration + 1, steps - k, now))
             ts = time.perf_counter()
-            units = critic_steps(trainer.iteration, params.loss, params.n_critic) + 1
-            terms = trainer.train_iteration(check=control.check)
+            terms.update(trainer.generator_step())
             if not all(math.isfinite(v) for v in terms.values()):
                 raise StudioInputError("training diverged (a loss became NaN or infinite); "
                                        "try a lower learning rate")
-            rate.observe(time.perf_counter() - ts, units)
+            rate.observe(time.perf_counter() - ts, 1)
             it = trainer.iteration
             preview = None
             if it % params.sample_every == 0 or it == total or it == start_iter + 1:
@@ -387,17 +481,13 @@ def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | P
                     save_grid(grid)
             if it % params.checkpoint_every == 0:
                 save()
-            now = time.perf_counter()
-            eta = None
-            if rate.value is not None:
-                eta = rate.value * remaining_units(it, total, params.loss, params.n_critic)
-                if params.max_seconds is not None:
-                    eta = min(eta, max(0.0, params.max_seconds - (now - t0)))
+            now = last_shown = time.perf_counter()
             yield Progress(iteration=it, total=total, stage=f"{params.loss} · {units - 1} critic step(s)",
-                           losses=dict(terms), elapsed_s=now - t0, eta_s=eta, preview=preview)
-            control.check()
+                           losses=dict(terms), elapsed_s=now - t0, eta_s=eta_from(it, 0, now), preview=preview)
     except Cancelled:
         cancelled = True
+    except _OutOfTime:
+        yield Info(f"Stopped after {params.max_seconds:g} s (the time budget), at step {trainer.iteration}.")
     run_seconds = time.perf_counter() - t0
     generator_path = None
     if trainer.iteration != saved_at or (out is not None and not (out / "generator.pt").exists()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,97 @@ def test_random_batch_crops_resizes_and_flips() -> None:
     left, right = b[:, 0, :, 0], b[:, 0, :, -1]
     assert bool(((left > 0.9).all(1) & (right < -0.9).all(1)).any())
     assert bool(((right > 0.9).all(1) & (left < -0.9).all(1)).any())
+
+
+def _slow_critic(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Critic steps as slow as a 64 px wgan's on a CPU are, relative to a run's time budget."""
+    import time
+
+    step = GanTrainer.critic_step
+
+    def slow(self, real):  # noqa: ANN001, ANN202
+        time.sleep(seconds)
+        return step(self, real)
+
+    monkeypatch.setattr(GanTrainer, "critic_step", slow)
+
+
+def test_wgan_shows_progress_and_keeps_its_time_budget_within_the_first_critic_steps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """wgan's first generator step takes 100 critic steps (86 s at 64 px on a CPU): the bar stayed still and a
+    30 s budget ran to 89 s. Now progress (with an ETA) comes within the critic steps, and the budget stops them."""
+    import studio.engines.gan.train as train
+
+    _slow_critic(monkeypatch, 0.02)
+    monkeypatch.setattr(train, "CRITIC_PROGRESS_S", 0.1)
+    data = ImageSet(images=[np.full((20, 20, 3), 100, np.uint8)] * 2, files=[Path("a"), Path("b")])
+    p = TrainGanParams(loss="wgan", iterations=3, device="cpu", max_seconds=0.6, **TINY)
+    events, fin = _run(run_train_gan(data, p, None, files=IMAGE_FILES))
+    early = [e for e in events if isinstance(e, Progress) and e.iteration == 0]
+    assert early and early[0].eta_s is not None and "critic step" in early[0].stage
+    assert fin.extra["generator_iterations"] == 0 and 5 <= fin.extra["critic_iterations"] < 100
+    assert any("time budget" in e.message for e in events if isinstance(e, Info))
+
+
+def test_a_cancel_within_the_critic_steps_stops_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import studio.engines.gan.train as train
+
+    monkeypatch.setattr(train, "CRITIC_PROGRESS_S", 0.0)
+    control = JobControl()
+    p = TrainGanParams(loss="wgan", iterations=3, device="cpu", **TINY)
+    fin = None
+    for ev in run_train_gan(_folder(tmp_path), p, tmp_path / "run", control=control, files=IMAGE_FILES):
+        if isinstance(ev, Progress) and ev.iteration == 0 and "critic step 3/" in ev.stage:
+            control.cancel()
+        fin = ev
+    assert isinstance(fin, Finished) and fin.cancelled
+    assert fin.extra["generator_iterations"] == 0 and fin.extra["critic_iterations"] == 3
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()  # the run's state, as the app's Stop keeps it
+
+
+def test_resuming_a_run_that_is_already_done_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    out = tmp_path / "run"
+    p = TrainGanParams(loss="dcgan", iterations=3, sample_every=1, device="cpu", **TINY)
+    _run(run_train_gan(folder, p, out, files=IMAGE_FILES))
+    before = {f: f.stat().st_mtime_ns for f in out.rglob("*")}
+    with pytest.raises(StudioInputError, match="nothing to train: .* already at generator step 3"):
+        list(run_train_gan(folder, p.with_changes(iterations=2), out, resume=out / "checkpoint.pt",
+                           files=IMAGE_FILES))
+    assert {f: f.stat().st_mtime_ns for f in out.rglob("*")} == before
+
+
+def test_an_output_folder_inside_the_image_folder_is_left_out_of_the_images(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    out = folder / "run"
+    p = TrainGanParams(loss="dcgan", iterations=2, sample_every=1, device="cpu", **TINY)
+    events, _ = _run(run_train_gan(folder, p, out, files=IMAGE_FILES))
+    assert len(list((out / "samples").glob("iter_*.png"))) == 2
+    events, fin = _run(run_train_gan(folder, p.with_changes(iterations=3), out, resume=out / "checkpoint.pt",
+                                     files=IMAGE_FILES))
+    infos = [e.message for e in events if isinstance(e, Info)]
+    assert any("Training on 3 image(s)" in m for m in infos), infos  # not 5: the run's own grids are not data
+    assert sum("left out of the training images" in m for m in infos) == 1
+    assert fin.extra["generator_iterations"] == 3
+    # the output folder being the image folder itself: its sample grids are left out
+    shutil.rmtree(out)
+    p2 = TrainGanParams(loss="dcgan", iterations=1, sample_every=1, device="cpu", **TINY)
+    _run(run_train_gan(folder, p2, folder, files=IMAGE_FILES))
+    events, _ = _run(run_train_gan(folder, p2.with_changes(iterations=2), folder,
+                                   resume=folder / "checkpoint.pt", files=IMAGE_FILES))
+    assert (folder / "samples" / "iter_000001.png").is_file()
+    assert any("Training on 3 image(s)" in e.message for e in events if isinstance(e, Info))
+
+
+def test_a_new_run_removes_the_sample_grids_of_the_run_it_replaces(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    out = tmp_path / "run"
+    p = TrainGanParams(loss="dcgan", iterations=4, sample_every=1, device="cpu", **TINY)
+    _run(run_train_gan(folder, p, out, files=IMAGE_FILES))
+    (out / "samples" / "mine.png").write_bytes(b"the user's own file")
+    events, _ = _run(run_train_gan(folder, p.with_changes(iterations=2), out, files=IMAGE_FILES))
+    assert sorted(f.name for f in (out / "samples").iterdir()) == ["iter_000001.png", "iter_000002.png", "mine.png"]
+    assert any("Removed 4 sample grid(s)" in e.message for e in events if isinstance(e, Info))
+    # continuing its own run keeps them
+    _run(run_train_gan(folder, p.with_changes(iterations=3), out, resume=out / "checkpoint.pt", files=IMAGE_FILES))
+    assert len(list((out / "samples").glob("iter_*.png"))) == 3
