@@ -67,8 +67,11 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise StudioInputError(f"{str(out)!r} is a file, not a folder for the training output.")
-    if not out.parent.is_dir():
-        raise StudioInputError(f"{str(out)!r}: the folder {str(out.parent)!r} does not exist.")
+    for above in (out, *out.parents):  # the folders it makes (runs/mine, as translate -o does) must be makeable
+        if above.exists():
+            if not above.is_dir():
+                raise StudioInputError(f"{str(out)!r}: {str(above)!r} is a file, not a folder.")
+            break
     ranks = Ranks.from_environment()  # torchrun's processes: rank 0 asks, writes and shows the progress
     if ranks.main and (args.resume is None or not _same_folder(Path(args.resume).parent, out)):
         # a new run, or the continuation of a checkpoint kept elsewhere: either replaces the run OUT holds

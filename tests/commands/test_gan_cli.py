@@ -50,6 +50,19 @@ def test_train_gan_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "multiple of 16" in capsys.readouterr().err
 
 
+def test_train_gan_makes_the_output_folders_as_the_readme_writes_them(trained: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's ``--out runs/mine`` on a fresh folder was 'the folder runs does not exist'."""
+    out = tmp_path / "runs" / "mine"
+    assert main(["train-gan", str(trained.parent / "imgs"), "--out", str(out), "--size", "16", "--iterations", "1",
+                 "--batch-size", "4", "--nz", "8", "--ngf", "4", "--ndf", "4", "--device", "cpu"]) == 0
+    assert (out / "generator.pt").is_file()
+    (tmp_path / "afile").write_text("x")
+    assert main(["train-gan", str(trained.parent / "imgs"), "--out", str(tmp_path / "afile" / "mine"), "--size",
+                 "16", "--iterations", "1"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_gan_sample_writes_a_recipe_and_latents(trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "grid.png"
     assert main(["gan", "sample", "--model", str(trained / "generator.pt"), "--seed", "5", "--count", "4",
