@@ -115,3 +115,90 @@ def test_translators_list_offline_offers_import(tmp_path, capsys):
     assert main(["translators", "import", str(tmp_path / "mine.pth")]) == 0
     assert main(["translators", "list"]) == 0
     assert "mine" in capsys.readouterr().out
+
+
+def _two_domains(tmp_path, n=2):
+    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
+        (tmp_path / dom).mkdir()
+        for i in range(n):
+            img = np.full((40, 40, 3), 230, np.uint8)
+            img[5 + i * 5:25 + i * 5, 8:28] = colour
+            Image.fromarray(img).save(tmp_path / dom / f"{i}.png")
+    return ["train-cyclegan", str(tmp_path / "A"), str(tmp_path / "B"), "--ngf", "4", "--ndf", "4", "--blocks", "1",
+            "--crop-size", "32", "--load-size", "36", "--threads", "1"]
+
+
+def test_ctrl_c_saves_a_checkpoint_says_how_to_resume_and_the_resume_goes_on_from_there(tmp_path, monkeypatch,
+                                                                                         capsys):
+    import os
+    import signal
+
+    import studio.commands.train_cyclegan as cmd
+    from studio.progress import ProgressBar
+
+    class CtrlCAtStep3(ProgressBar):
+        def update(self, done, total, *a, **k):
+            if done == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C in the terminal
+            super().update(done, total, *a, **k)
+
+    monkeypatch.setattr(cmd, "rank_bar", lambda label: CtrlCAtStep3(label))
+    run = tmp_path / "run"
+    args = [*_two_domains(tmp_path), "-o", str(run), "--epochs", "1", "--epochs-decay", "0", "--epoch-size", "20"]
+    before = signal.getsignal(signal.SIGINT)
+    assert main(args) == 130
+    assert signal.getsignal(signal.SIGINT) is before
+    err = capsys.readouterr().err
+    assert "stopping after this step and saving a checkpoint" in err
+    assert f"{run}" in err and "--resume" in err and "nothing to resume" not in err
+    state = torch.load(run / "latest_train_state.pth", weights_only=True)
+    assert state["epoch"] == 0 and 0 < state["epoch_fraction"] < 1
+    monkeypatch.setattr(cmd, "rank_bar", lambda label: ProgressBar(label))
+    assert main([*args, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert " 4/20 " in err and "20/20" in err and "21/" not in err  # the count goes on from where it stopped
+    assert "done: 17 iterations" in err  # this session's steps
+
+
+def test_resume_takes_the_time_limit_given_now(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = [*_two_domains(tmp_path), "-o", str(run), "--epochs", "1", "--epochs-decay", "0", "--epoch-size", "2"]
+    assert main([*args, "--max-seconds", "600"]) == 0
+    from studio.engines.cyclegan.train import read_run_options
+
+    assert read_run_options(run)["max_seconds"] == 600
+    assert main([*args[:-6], "--epochs", "2", "--epochs-decay", "0", "--epoch-size", "2", "--resume"]) == 0
+    assert read_run_options(run)["max_seconds"] is None
+
+
+def test_force_then_resume_and_a_finished_plan(tmp_path, capsys):
+    run = tmp_path / "run"
+    base = _two_domains(tmp_path)
+    args = [*base, "-o", str(run), "--epochs", "1", "--epochs-decay", "0", "--epoch-size", "2"]
+    assert main(args) == 0
+    # nothing left to train: one sentence, exit code 2, nothing rewritten
+    stamps = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    assert main([*args, "--resume"]) == 2
+    assert "already trained its 1 epoch" in _error(capsys)
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == stamps
+    # other sizes on a resume: the sentence names the sizes of the run's files
+    assert main([*args, "--resume", "--ngf", "8", "--epochs", "2"]) == 2
+    assert "ngf 4, 1 blocks, ndf 4" in _error(capsys)
+
+
+def test_save_every_below_a_second_names_the_flag(tmp_path, capsys):
+    args = [*_two_domains(tmp_path), "-o", str(tmp_path / "run"), "--save-every", "0.001"]
+    assert main(args) == 2
+    err = _error(capsys)
+    assert "save-every" in err and "save-every-s" not in err
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "photo/painting", "horse2zebra"])
+def test_a_trained_translators_name_that_would_leave_its_folder_or_hide_another_is_refused(tmp_path, monkeypatch,
+                                                                                           capsys, name):
+    monkeypatch.setenv("STUDIO_CYCLEGAN_DIR", str(tmp_path / "translators"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert main(["train-cyclegan", str(tmp_path / "a"), str(tmp_path / "b"), "--name", name]) == 2
+    assert "translator" in capsys.readouterr().err
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "translators").exists()

@@ -1,12 +1,14 @@
 """Training data for CycleGAN: two folders of images, sampled as unaligned pairs.
 
 Images are decoded once (downscaled so the short side is at most a few crop sizes) and kept in
-memory; every sample is a fresh random resize-and-crop with an optional horizontal flip.
+memory as uint8 (a quarter of float32's bytes); every sample is a fresh random resize-and-crop with an
+optional horizontal flip, made float in [0, 1] only then.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import torch
 
 from studio.engines.errors import StudioInputError
 from studio.engines.image_files import ImageFiles
+from studio.engines.pixels import to_uint8
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 
@@ -55,27 +58,45 @@ class Domain:
         return len(self.images)
 
 
-def load_domain(folder: str | os.PathLike[str], name: str, keep_side: int, files: ImageFiles) -> Domain:
-    """Decode every image of ``folder`` (short side at most ``keep_side``); unreadable files are skipped
-    and reported, a folder with no readable image is an error."""
+def read_domain(folder: str | os.PathLike[str], name: str, keep_side: int,
+                files: ImageFiles) -> Generator[tuple[int, int], None, Domain]:
+    """``load_domain`` one file at a time: yields (files read, files in all) after each, returns the Domain."""
     images, paths, skipped = [], [], []
-    for f in list_images(folder, f"domain {name}"):
+    listed = list_images(folder, f"domain {name}")
+    for n, f in enumerate(listed, 1):
         try:
             rgb = files.read(f, max_pixels=16_000_000)
         except StudioInputError as e:
             skipped.append(str(e))
-            continue
-        images.append(_short_side_at_most(rgb, keep_side).astype(np.float32))
-        paths.append(f)
+        else:
+            small = _short_side_at_most(rgb, keep_side)
+            images.append(small if small.dtype == np.uint8 else to_uint8(small))
+            paths.append(f)
+        yield n, len(listed)
     if not images:
         raise StudioInputError(f"none of the images in the domain {name} folder {str(folder)!r} could be read "
                                f"({skipped[0] if skipped else 'no images'})")
     return Domain(name, images, paths, skipped)
 
 
+def load_domain(folder: str | os.PathLike[str], name: str, keep_side: int, files: ImageFiles,
+                progress: Callable[[int, int], None] | None = None) -> Domain:
+    """Decode every image of ``folder`` (short side at most ``keep_side``) and keep it as uint8; unreadable
+    files are skipped and reported, a folder with no readable image is an error. ``progress(done, total)``
+    after each file."""
+    steps = read_domain(folder, name, keep_side, files)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(done, total)
+
+
 def random_crop(img: np.ndarray, crop: int, load: int, preprocess: str, flip: bool,
                 rng: np.random.Generator) -> np.ndarray:
-    """One training sample (crop x crop x 3 float [0, 1]).
+    """One training sample (crop x crop x 3 float32 [0, 1]) of a uint8 (or float [0, 1]) picture.
 
     ``resize_and_crop`` (the official default): resize to load x load, ignoring the aspect ratio,
     then a random crop. ``scale_and_crop``: scale so the short side is a random size between crop
@@ -95,7 +116,9 @@ def random_crop(img: np.ndarray, crop: int, load: int, preprocess: str, flip: bo
     out = r[y:y + crop, x:x + crop]
     if flip and rng.random() < 0.5:
         out = out[:, ::-1]
-    return np.clip(np.ascontiguousarray(out), 0.0, 1.0)
+    if out.dtype == np.uint8:
+        return np.ascontiguousarray(out, dtype=np.float32) * np.float32(1 / 255)
+    return np.clip(np.ascontiguousarray(out, dtype=np.float32), 0.0, 1.0)
 
 
 class ImagePool:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data.distributed import DistributedSampler
 
-from studio.engines.cyclegan.data import Domain, ImagePool, load_domain, random_crop
+from studio.engines.cyclegan.data import Domain, ImagePool, random_crop, read_domain
 from studio.engines.cyclegan.io import read_state_dict, save_state_dict
-from studio.engines.cyclegan.models import NLayerDiscriminator, ResnetGenerator
+from studio.engines.cyclegan.models import NLayerDiscriminator, ResnetGenerator, generator_shape
 from studio.engines.cyclegan.params import TrainParams
 from studio.engines.device import describe, resolve_device
 from studio.engines.distributed import Ranks, any_rank, device_for, join, leave, parallel
@@ -93,13 +95,18 @@ def lr_factor(epoch: int, params: TrainParams) -> float:
     return 1.0 - max(0, epoch - params.epochs) / float(params.epochs_decay + 1)
 
 
-def time_factor(elapsed: float, params: TrainParams) -> float:
+def time_factor(elapsed: float, params: TrainParams, start: float = 1.0) -> float:
     """With a time budget the same policy runs on the clock: full rate for the first epochs/(epochs + decay)
-    share of max_seconds, then a linear decay that reaches zero when the time is up."""
+    share of max_seconds, then a linear decay that reaches zero when the time is up. ``start``: the factor a
+    resumed run had reached (a session stopped part way; one that ran to its own time limit saved 1: its
+    cycle is whole); once its decay has begun (start < 1) this session goes on decaying from there to zero
+    over its own time limit, never back up."""
     if params.max_seconds is None:
-        return 1.0
-    const = params.epochs / (params.epochs + params.epochs_decay)
+        return start
     frac = elapsed / params.max_seconds
+    if start < 1.0:
+        return max(0.0, start * (1.0 - frac))
+    const = params.epochs / (params.epochs + params.epochs_decay)
     if frac <= const or const >= 1.0:
         return 1.0
     return max(0.0, (1.0 - frac) / (1.0 - const))
@@ -120,6 +127,60 @@ def sample_grid(rows: list[list[torch.Tensor]]) -> np.ndarray:
 
 def has_checkpoint(run_dir: str | os.PathLike[str]) -> bool:
     return all((Path(run_dir) / f"latest_net_{n}.pth").is_file() for n in NET_NAMES)
+
+
+_RUN_FILE = re.compile(r"(latest|\d+)_net_(G_A|G_B|D_A|D_B)\.pth")
+
+
+def run_files(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The files of a training run that studio writes in its folder (networks, optimiser state, options, sample
+    grid), and nothing else the folder holds."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        return []
+    return sorted(f for f in d.iterdir() if f.is_file() and (f.name in (STATE_FILE, OPT_FILE, SAMPLES_FILE)
+                                                          or _RUN_FILE.fullmatch(f.name)))
+
+
+def trained_sizes(run_dir: str | os.PathLike[str]) -> str:
+    """The network sizes of a run folder's ``latest_net_*`` files in words ("ngf 16, 3 blocks, ndf 16"), or ""
+    when they cannot be told."""
+    try:
+        _, _, ngf, n_blocks = generator_shape(read_state_dict(Path(run_dir) / "latest_net_G_A.pth"))
+        ndf = int(read_state_dict(Path(run_dir) / "latest_net_D_A.pth")["model.0.weight"].shape[0])
+    except (StudioInputError, KeyError, IndexError, AttributeError, TypeError, ValueError):
+        return ""
+    return f"ngf {ngf}, {n_blocks} blocks, ndf {ndf}"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a run is: ``epoch`` epochs done, ``fraction`` of the next one trained besides (a stop mid-epoch),
+    ``iteration`` steps taken by each process so far, and ``lr_scale`` the learning-rate factor the schedule had
+    reached (checkpoints written before it was kept: 1, the epochs' own schedule then applies)."""
+
+    epoch: int = 0
+    iteration: int = 0
+    fraction: float = 0.0
+    lr_scale: float = 1.0
+
+
+def read_position(run_dir: str | os.PathLike[str]) -> Position:
+    """The position kept in a run folder's ``latest_train_state.pth`` (the start when it has none)."""
+    sf = Path(run_dir) / STATE_FILE
+    if not sf.is_file():
+        return Position()
+    state = read_state_dict(sf)
+    try:
+        fraction = float(state.get("epoch_fraction", 0.0))
+        scale = float(state.get("lr_scale", 1.0))
+        pos = Position(int(state["epoch"]), int(state["iteration"]), fraction if 0 <= fraction < 1 else 0.0,
+                       scale if 0 <= scale <= 1 else 1.0)
+    except (KeyError, TypeError, ValueError) as exc:
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else "holds a position that is not a number"
+        raise StudioInputError(f"{str(sf)!r} {what}; remove it to resume from the networks alone "
+                               "(the optimisers then start afresh).") from None
+    return pos
 
 
 class CycleGANTrainer:
@@ -146,11 +207,13 @@ class CycleGANTrainer:
                                       betas=betas)
         rng = np.random.default_rng(params.seed + 1 + 7919 * self.ranks.rank)
         self.pool_A, self.pool_B = ImagePool(params.pool_size, rng), ImagePool(params.pool_size, rng)
+        self.lr_scale = 1.0
 
     def nets(self) -> dict[str, torch.nn.Module]:
         return {"G_A": self.G_A, "G_B": self.G_B, "D_A": self.D_A, "D_B": self.D_B}
 
     def set_lr(self, factor: float) -> None:
+        self.lr_scale = factor
         for opt in (self.opt_G, self.opt_D):
             for g in opt.param_groups:
                 g["lr"] = self.p.lr * factor
@@ -202,38 +265,44 @@ class CycleGANTrainer:
 
     # -- checkpoints ------------------------------------------------------------------------------
 
-    def save(self, run_dir: Path, epoch: int, iteration: int, epoch_files: bool) -> None:
+    def save(self, run_dir: Path, pos: Position, epoch_files: bool, options: dict[str, Any]) -> None:
+        """The run's options (``train_opt.json``) with the networks they describe, then the optimisers and the
+        position (written last: a set is complete once its state file is there)."""
+        atomic_write_text(run_dir / OPT_FILE, json.dumps(options, indent=1))
         for name, net in self.nets().items():
             save_state_dict(net, run_dir / f"latest_net_{name}.pth")
             if epoch_files:
-                save_state_dict(net, run_dir / f"{epoch}_net_{name}.pth")
-        state = {"opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "epoch": epoch,
-                 "iteration": iteration}
+                save_state_dict(net, run_dir / f"{pos.epoch}_net_{name}.pth")
+        state = {"opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "epoch": pos.epoch,
+                 "iteration": pos.iteration, "epoch_fraction": pos.fraction, "lr_scale": pos.lr_scale}
         save_state_dict(state, run_dir / STATE_FILE)
 
-    def load(self, run_dir: Path) -> tuple[int, int]:
-        """Load ``latest_net_*`` (and the optimisers when saved); returns (epoch, iteration) done."""
+    def load(self, run_dir: Path) -> Position:
+        """Load ``latest_net_*`` (and the optimisers when saved); returns the position of the run."""
         for name, net in self.nets().items():
             f = run_dir / f"latest_net_{name}.pth"
             sd = read_state_dict(f)
             try:
                 net.load_state_dict({k: v.float() for k, v in sd.items()})
             except RuntimeError:
-                raise StudioInputError(f"{str(f)!r} does not fit the network being trained (ngf "
-                                       f"{self.p.ngf}, {self.p.n_blocks} blocks, ndf {self.p.ndf}); resume with "
-                                       "the sizes it was trained with") from None
+                sizes = trained_sizes(run_dir)
+                raise StudioInputError(
+                    f"{str(f)!r} does not fit the network being trained (ngf {self.p.ngf}, {self.p.n_blocks} "
+                    f"blocks, ndf {self.p.ndf}); resume with the sizes it was trained with"
+                    + (f" ({sizes})" if sizes else "")) from None
         sf = run_dir / STATE_FILE
         if not sf.is_file():
-            return 0, 0
+            return Position()
+        pos = read_position(run_dir)
         state = read_state_dict(sf)
         try:
             self.opt_G.load_state_dict(state["opt_G"])
             self.opt_D.load_state_dict(state["opt_D"])
-            return int(state["epoch"]), int(state["iteration"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             what = f"lacks {exc}" if isinstance(exc, KeyError) else "holds optimiser states that do not fit this run"
             raise StudioInputError(f"{str(sf)!r} {what}; remove it to resume from the networks alone "
                                    "(the optimisers then start afresh).") from None
+        return pos
 
 
 def _batch(domain: Domain, p: TrainParams, rng: np.random.Generator, device: torch.device,
@@ -252,22 +321,50 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
     """Train on the images of two folders, writing checkpoints to ``run_dir``; yields Info, Progress
     (losses every iteration, a sample grid every ``preview_every``) and Finished (image: the last grid).
 
+    A fresh run (``resume`` False) first removes an earlier run's files from ``run_dir`` (``run_files``:
+    studio's own, nothing else), so the options and the networks there always belong together. A cancelled
+    run (the app's Stop, Ctrl-C on the command line) ends its step and saves where it is, mid-epoch too;
+    ``resume`` goes on from there, with the learning-rate schedule where it was.
+
     ``ranks`` (default: what ``torchrun`` set): one of several processes (``studio.engines.distributed``);
-    each epoch's A images are shared among them, each takes ``batch_size`` a step, rank 0 alone writes."""
+    each epoch's A images are shared among them, each takes ``batch_size`` a step, rank 0 alone writes, and
+    all stop at the same step."""
     ranks = ranks or Ranks.from_environment()
     params = params or TrainParams()
     validate(params)
     control = control or JobControl()
+    t0 = time.perf_counter()
     out = Path(run_dir)
     if out.exists() and not out.is_dir():
         raise StudioInputError(f"the run folder {str(out)!r} is a file.")
     if resume and not has_checkpoint(out):
         raise StudioInputError(f"there is nothing to resume in {str(out)!r} (no latest_net_G_A.pth ... D_B.pth).")
+    n_epochs = params.epochs + params.epochs_decay
+    if resume:
+        done = read_position(out).epoch
+        if done >= n_epochs:
+            raise StudioInputError(
+                f"the run in {str(out)!r} has already trained its {done} epoch{'' if done == 1 else 's'}, and "
+                f"{n_epochs} {'is' if n_epochs == 1 else 'are'} planned (epochs {params.epochs} + epochs-decay "
+                f"{params.epochs_decay}): there is nothing to train; raise epochs or epochs-decay to train more.")
     keep = max(params.crop_size * 2, params.load_size)
-    dom_a = load_domain(dir_a, "A", keep, files)
-    dom_b = load_domain(dir_b, "B", keep, files)
+    # several processes decode all the images before any of them trains: a stop meanwhile waits for the first step
+    check = None if ranks.distributed else control.check
+    try:
+        dom_a = yield from _load(dir_a, "A", keep, files, check)
+        dom_b = yield from _load(dir_b, "B", keep, files, check)
+    except Cancelled:
+        yield Finished(np.zeros((8, 8, 3), np.float32), True, 0, time.perf_counter() - t0,
+                       extra={"params": params.to_dict(), "run_dir": str(out), "epoch": 0, "saved": False})
+        return
     if ranks.main:
         out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            old = run_files(out)
+            for f in old:
+                f.unlink(missing_ok=True)
+            if old:
+                yield Info(f"started afresh: removed the earlier run's {len(old)} files from {out}")
     if params.threads:
         torch.set_num_threads(params.threads)
     device = device_for(ranks, resolve_device(params.device), params.device)
@@ -280,99 +377,159 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
             leave(ranks)
 
 
+def _load(folder: str | os.PathLike[str], name: str, keep: int, files: ImageFiles,
+          check: Any) -> Iterator[Event]:
+    """``load_domain``, with a line every few seconds while many images are decoded (count, time left) and
+    ``check`` (a stop) after each file."""
+    t0 = time.perf_counter()
+    said = t0
+    steps = read_domain(folder, name, keep, files)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if check is not None:
+            check()
+        now = time.perf_counter()
+        if done < total and now - said >= 2.0:
+            said = now
+            left = (now - t0) / done * (total - done)
+            yield Info(f"reading the domain {name} folder: {done} of {total} images, about {left:.0f} s left")
+
+
+def _stop_requested(control: JobControl) -> bool:
+    try:
+        control.check()
+    except Cancelled:
+        return True
+    return False
+
+
 def _train(dom_a: Domain, dom_b: Domain, out: Path, params: TrainParams, control: JobControl, resume: bool,
            files: ImageFiles, ranks: Ranks, device: torch.device, dir_a: str | os.PathLike[str],
            dir_b: str | os.PathLike[str]) -> Iterator[Event]:
     trainer = CycleGANTrainer(params, device, ranks)
-    epoch_done, it_done = trainer.load(out) if resume else (0, 0)
+    start = trainer.load(out) if resume else Position()
     if ranks.distributed:
         yield Info(f"Distributed: rank {ranks.rank} of {ranks.world} ({torch.distributed.get_backend()}); "
                    f"{params.batch_size} images a step on each rank, {params.batch_size * ranks.world} in all.",
                    {"rank": str(ranks.rank), "world": str(ranks.world)})
-    save = _save if ranks.main else (lambda *a, **k: None)
-    if ranks.main:
-        options = {**params.to_dict(), "dataroot_A": str(Path(dir_a).resolve()),
-                   "dataroot_B": str(Path(dir_b).resolve()), "netG": f"resnet_{params.n_blocks}blocks",
-                   "norm": "instance", "no_dropout": True}
-        atomic_write_text(out / OPT_FILE, json.dumps(options, indent=1))
-    yield Info(f"training on {describe(device)}: {len(dom_a)} images in A, {len(dom_b)} in B, "
-               f"crop {params.crop_size}, ngf {params.ngf}, {params.n_blocks} blocks"
-               + (f"; resuming after epoch {epoch_done}" if resume else ""), {"device": describe(device)})
-    for d in (dom_a, dom_b):
-        for s in d.skipped:
-            yield Info(f"skipped: {s}")
+    options = {**params.to_dict(), "dataroot_A": str(Path(dir_a).resolve()),
+               "dataroot_B": str(Path(dir_b).resolve()), "netG": f"resnet_{params.n_blocks}blocks",
+               "norm": "instance", "no_dropout": True}
     epoch_size = params.epoch_size or max(len(dom_a), len(dom_b))
     # several ranks share each epoch: each takes its DistributedSampler share of the A images
     sampler = (DistributedSampler(range(epoch_size), num_replicas=ranks.world, rank=ranks.rank, shuffle=True,
                                   seed=params.seed) if ranks.distributed else None)
-    steps = epoch_size if sampler is None else len(sampler)
+    steps = epoch_size if sampler is None else len(sampler)  # this session's steps an epoch, on each rank
     n_epochs = params.epochs + params.epochs_decay
-    total = n_epochs * steps
-    rng = np.random.default_rng(params.seed + 1000 * epoch_done + 7919 * ranks.rank)
+    first_k = min(steps - 1, int(start.fraction * steps + 1e-9))  # a run stopped mid-epoch goes on there
+    where = ""
+    if resume:
+        where = (f"; resuming in epoch {start.epoch + 1} after {first_k} of its {steps} steps" if first_k
+                 else f"; resuming after epoch {start.epoch}")
+    yield Info(f"training on {describe(device)}: {len(dom_a)} images in A, {len(dom_b)} in B, "
+               f"crop {params.crop_size}, ngf {params.ngf}, {params.n_blocks} blocks" + where,
+               {"device": describe(device)})
+    for d in (dom_a, dom_b):
+        for s in d.skipped:
+            yield Info(f"skipped: {s}")
+    # the count: this session's steps per epoch, from where the run is (honest across resumes on any number
+    # of processes)
+    plan = n_epochs * steps
+    begin = start.epoch * steps + first_k
+    rng = np.random.default_rng(params.seed + 1000 * start.epoch + 7919 * ranks.rank)
     t0 = time.perf_counter()
     last_save = t0
-    it = it_done
+    done = 0  # steps of this session
     losses: dict[str, float] = {}
     grid: np.ndarray | None = None
     visuals: dict[str, torch.Tensor] = {}
-    epoch = epoch_done
+    epoch = start.epoch
+    k = first_k
     cancelled = False
     budget_over = False
+    annealed = 1.0
+    saved_at = -1
+
+    def factor(epoch: int, elapsed: float) -> float:
+        return min(lr_factor(epoch, params), time_factor(elapsed, params, start.lr_scale), start.lr_scale)
+
+    def save(epoch_files: bool, epochs_done: int, fraction: float) -> None:
+        nonlocal saved_at
+        saved_at = done
+        if ranks.main:
+            pos = Position(epochs_done, start.iteration + done, fraction, trainer.lr_scale)
+            trainer.save(out, pos, epoch_files, options)
+            if visuals:
+                files.write(out / SAMPLES_FILE, _grid(visuals))
+
     try:
-        for epoch in range(epoch_done + 1, n_epochs + 1):
-            trainer.set_lr(lr_factor(epoch, params))
+        for epoch in range(start.epoch + 1, n_epochs + 1):
+            trainer.set_lr(factor(epoch, time.perf_counter() - t0))
             if sampler is not None:
                 sampler.set_epoch(epoch)
             order_a = rng.permutation(epoch_size) if sampler is None else np.array(list(sampler))
-            for k in range(steps):
-                control.check()
+            first = first_k if epoch == start.epoch + 1 else 0
+            for k in range(first, steps):
+                if any_rank(_stop_requested(control), ranks, device):  # every rank stops at the same step
+                    raise Cancelled()
                 if params.max_seconds is not None:
-                    trainer.set_lr(min(lr_factor(epoch, params), time_factor(time.perf_counter() - t0, params)))
+                    trainer.set_lr(factor(epoch, time.perf_counter() - t0))
                 real_A = _batch(dom_a, params, rng, device, int(order_a[k]))
                 real_B = _batch(dom_b, params, rng, device)  # unaligned: B drawn at random
                 losses, visuals = trainer.step(real_A, real_B)
-                it += 1
+                done += 1
                 elapsed = time.perf_counter() - t0
-                rate = elapsed / max(1, it - it_done)
+                rate = elapsed / done
+                position = begin + done
+                eta = rate * (plan - position)
+                total = plan
+                if params.max_seconds is not None:
+                    left = max(0.0, params.max_seconds - elapsed)
+                    if left < eta:  # the clock ends this run first: the bar counts to where it will be then
+                        eta = left
+                        total = min(plan, position + int(left / rate))
                 preview = None
-                if it % params.preview_every == 0 or it == it_done + 1:
+                if done % params.preview_every == 0 or done == 1:
                     grid = _grid(visuals)
                     preview = grid
-                yield Progress(it, total, f"epoch {epoch}/{n_epochs}", losses, elapsed, rate * (total - it),
-                               preview=preview)
-                if time.perf_counter() - last_save >= params.save_every_s:
-                    save(trainer, out, epoch - 1, it, False, visuals, files)
+                yield Progress(position, total, f"epoch {epoch}/{n_epochs}", losses, elapsed, eta, preview=preview)
+                if time.perf_counter() - last_save >= params.save_every_s and k + 1 < steps:
+                    save(False, epoch - 1, (k + 1) / steps)
                     last_save = time.perf_counter()
                 if any_rank(params.max_seconds is not None and elapsed >= params.max_seconds, ranks, device):
+                    # the session annealed to zero by its own clock, a whole cycle: a later one (the app's "run
+                    # again to continue") runs a new cycle from the schedule's rate, not on at a rate of nothing
                     budget_over = True
+                    annealed = trainer.lr_scale
+                    trainer.lr_scale = 1.0
                     break
-            if budget_over:
+            if budget_over and k + 1 < steps:
                 break
             keep_epoch = epoch % max(1, params.save_epoch_every) == 0 or epoch == n_epochs
-            save(trainer, out, epoch, it, keep_epoch, visuals, files)
+            save(keep_epoch, epoch, 0.0)
             last_save = time.perf_counter()
+            if budget_over:
+                break
     except Cancelled:
         cancelled = True
-    if budget_over or cancelled:
-        if visuals:
-            save(trainer, out, epoch - 1, it, False, visuals, files)
-        if budget_over:
-            yield Info(f"stopped after {params.max_seconds:g} s (max-seconds) in epoch {epoch}; resume to continue")
+    if (budget_over or cancelled) and done > saved_at and done:
+        save(False, epoch - 1, k / steps if cancelled else (k + 1) / steps)
+    if budget_over:
+        yield Info(f"stopped after {params.max_seconds:g} s (max-seconds) in epoch {epoch}, the learning rate "
+                   f"annealed to {params.lr * annealed:.2g} on the clock; a resumed session goes on from epoch "
+                   f"{epoch} with a new cycle (the schedule's rate, annealed again by its own time limit)")
     if visuals:
         grid = _grid(visuals)
     image = grid.astype(np.float32) / 255.0 if grid is not None else np.zeros((8, 8, 3), np.float32)
-    yield Finished(image, cancelled, it, time.perf_counter() - t0, losses,
+    yield Finished(image, cancelled, done, time.perf_counter() - t0, losses,
                    extra={"params": params.to_dict(), "device": str(device), "run_dir": str(out),
-                          "epoch": epoch, "G_A": str(out / "latest_net_G_A.pth")})
+                          "epoch": epoch, "G_A": str(out / "latest_net_G_A.pth"), "saved": saved_at >= 0,
+                          "position": begin + done, "steps_per_epoch": steps})
 
 
 def _grid(v: dict[str, torch.Tensor]) -> np.ndarray:
     return sample_grid([[v["real_A"][:1], v["fake_B"][:1], v["rec_A"][:1]],
                         [v["real_B"][:1], v["fake_A"][:1], v["rec_B"][:1]]])
-
-
-def _save(trainer: CycleGANTrainer, out: Path, epoch: int, it: int, epoch_files: bool,
-          visuals: dict[str, torch.Tensor], files: ImageFiles) -> None:
-    trainer.save(out, epoch, it, epoch_files)
-    if visuals:
-        files.write(out / SAMPLES_FILE, _grid(visuals))

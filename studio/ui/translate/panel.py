@@ -180,6 +180,10 @@ class TranslatePanel(QWidget):
         self.blocks.currentIndexChanged.connect(
             lambda i: self._emit(self.train_field_changed, "n_blocks", int(self.blocks.itemData(i))))
         trf.addRow("Depth", self.blocks)
+        self.train_note = QLabel("")  # whether Run starts a new run or continues the one saved under the name
+        self.train_note.setWordWrap(True)
+        self.train_note.setVisible(False)
+        trf.addRow("", self.train_note)
         self.train_info = QLabel("Previews show A, A\u2192B, back to A (top) and B, B\u2192A, back to B (bottom).")
         self.train_info.setWordWrap(True)
         trf.addRow("", self.train_info)
@@ -238,6 +242,11 @@ class TranslatePanel(QWidget):
                                     "fetch the file elsewhere and use Import .pth\u2026")
         else:
             self.model_info.setText(f"{entry.description} (missing)")
+
+    def set_train_note(self, text: str) -> None:
+        """What Run does with the name given (continue the run saved under it, or start one), or nothing."""
+        self.train_note.setText(text)
+        self.train_note.setVisible(bool(text))
 
     def show_state(self, state: Any) -> None:
         p = state.params

@@ -82,11 +82,16 @@ class TranslateWorkspace(Workspace):
     engine = "translate"
     input_role = "the image to translate"
     before_caption = "Photo: choose a translator and press Run"
-    step_word = "tile"
     rerun_repeats = True
+
+    @property
+    def step_word(self) -> str:  # type: ignore[override]
+        """Tiles for a translation, iterations for a training run: of the job made last."""
+        return self._step_word
 
     def __init__(self, host: WorkspaceHost, parent: QObject | None = None) -> None:
         super().__init__(host, parent)
+        self._step_word = "tile"
         models = catalogue.list_models()
         first = next((e.name for e in models if e.available), catalogue.DEFAULT_NAME)
         self._state = TranslateState(model=first)
@@ -147,7 +152,9 @@ class TranslateWorkspace(Workspace):
         if reason:
             raise ValueError(reason)
         if self._state.mode == "train":
+            self._step_word = "iteration"
             return self._train_job(prefs)
+        self._step_word = "tile"
         state = self._state
         params = state.params.with_changes(device=prefs.run_device)
         path = catalogue.resolve_model(state.model)
@@ -242,6 +249,7 @@ class TranslateWorkspace(Workspace):
     # editing --------------------------------------------------------------------------------------------
     def _show(self, state: TranslateState) -> None:
         self._panel.show_state(state)
+        self._panel.set_train_note(train_note(state.train) if state.mode == "train" else "")
         self._tool.shape = state.selection_mode if state.selection_mode in ("rect", "ellipse") else None
         self._tool.feather = state.feather
         self._tool.selection = (replace(state.selection, shape=state.selection_mode)
@@ -334,23 +342,76 @@ class TranslateWorkspace(Workspace):
     # training -----------------------------------------------------------------------------------------------
     def _train_job(self, prefs: Preferences) -> JobSpec:
 
-        from studio.engines.cyclegan.train import has_checkpoint, read_run_options, run_train
+        from studio.engines.cyclegan.train import run_train
         from studio.image_save import IMAGE_FILES
 
         t = self._state.train
-        run_dir = catalogue.trained_dir() / t.name
-        resume = has_checkpoint(run_dir)
-        sizes = {"ngf": t.ngf, "ndf": t.ngf, "n_blocks": t.n_blocks}
-        if resume:  # a continued run keeps its network sizes
-            old = read_run_options(run_dir)
-            sizes = {k: old.get(k, v) for k, v in sizes.items()}
-        params = TrainParams(**sizes, crop_size=t.crop_size, load_size=t.crop_size * 2, preprocess="scale_and_crop",
-                             epochs=100, epochs_decay=100, max_seconds=t.minutes * 60, preview_every=10,
-                             save_every_s=120, device=prefs.run_device)
+        run_dir = catalogue.trained_dir() / catalogue.check_model_name(t.name, "trained")
+        device = prefs.run_device
+        params = train_params(t, saved_run(t), device)
         dir_a, dir_b = t.dir_a, t.dir_b
 
         def run(control: JobControl) -> Iterator[Event]:
-            return run_train(dir_a, dir_b, run_dir, params, control, resume=resume, files=IMAGE_FILES)
+            # decided when the job runs, after a job it replaces (Restart) has stopped and saved: that run goes on
+            saved = saved_run(t)
+            ignored = ignored_sizes(t, saved)
+            if ignored:
+                yield Info(f"continuing {t.name} with its own network sizes: {ignored}")
+            yield from run_train(dir_a, dir_b, run_dir, train_params(t, saved, device), control,
+                                 resume=saved is not None, files=IMAGE_FILES)
 
         return JobSpec(self.name, "train-cyclegan", run, params, self._state, (("A", dir_a, ""), ("B", dir_b, "")),
                        title=f"Train {t.name}")
+
+
+def train_params(t: TrainSetup, saved: dict[str, Any] | None, device: str) -> TrainParams:
+    """The parameters of a training run of the form ``t``; a continued run (``saved``: its options) keeps its
+    network sizes."""
+    sizes = {"ngf": t.ngf, "ndf": t.ngf, "n_blocks": t.n_blocks}
+    if saved is not None:
+        sizes = {k: saved.get(k, v) for k, v in sizes.items()}
+    return TrainParams(**sizes, crop_size=t.crop_size, load_size=t.crop_size * 2, preprocess="scale_and_crop",
+                       epochs=100, epochs_decay=100, max_seconds=t.minutes * 60, preview_every=10,
+                       save_every_s=120, device=device)
+
+
+def saved_run(t: TrainSetup) -> dict[str, Any] | None:
+    """The options of the run saved under ``t.name`` (which Run continues), or None when there is none."""
+    from studio.engines.cyclegan.train import has_checkpoint, read_run_options
+
+    try:
+        run_dir = catalogue.trained_dir() / catalogue.check_model_name(t.name, "trained")
+    except StudioInputError:  # no name yet, or one Run refuses in a sentence
+        return None
+    if not has_checkpoint(run_dir):
+        return None
+    try:
+        return read_run_options(run_dir)
+    except StudioInputError:
+        return {}
+
+
+def ignored_sizes(t: TrainSetup, saved: dict[str, Any] | None) -> str:
+    """The Width and Depth set in the form that a continued run does not use, in words ("" when none)."""
+    if saved is None:
+        return ""
+    parts = []
+    if "ngf" in saved and saved["ngf"] != t.ngf:
+        parts.append(f"Width {saved['ngf']} (not {t.ngf})")
+    if "n_blocks" in saved and saved["n_blocks"] != t.n_blocks:
+        parts.append(f"{saved['n_blocks']} residual blocks (not {t.n_blocks})")
+    return "; ".join(parts)
+
+
+def train_note(t: TrainSetup) -> str:
+    """What Run (and Restart during a training run) does with the name given: continue the run saved under it,
+    with that run's sizes, or start a new one."""
+    saved = saved_run(t)
+    if saved is None:
+        return ""
+    note = (f"A run named {t.name} is saved: Run (and Restart) continues it where it stopped, learning rate "
+            "included; give another name to start afresh.")
+    ignored = ignored_sizes(t, saved)
+    if ignored:
+        note += f" It keeps its own sizes: {ignored}."
+    return note

@@ -155,6 +155,22 @@ def test_training_job_shows_previews_and_adds_the_model(qtbot, win, tmp_path):
     assert "reds" in names
 
 
+def test_a_training_name_that_would_leave_the_translators_folder_is_refused_in_a_sentence(qtbot, win, tmp_path):
+    """The Name field was a path: "../../../outside" trained into a folder outside studio's."""
+    for dom in ("A", "B"):
+        (tmp_path / dom).mkdir()
+        Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(tmp_path / dom / "0.png")
+    ws = win.workspace("translate")
+    ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"),
+                                                               "../../../outside", minutes=0.04, crop_size=32,
+                                                               ngf=4, n_blocks=1)), "train")
+    notes = []
+    win.notify = lambda text, level="info": notes.append(text)
+    assert win.run() is None
+    assert notes and "is not a usable translator name" in notes[-1]
+    assert not win.runner.is_running()
+
+
 def test_screenshot(qtbot, win):
     folder = os.environ.get("STUDIO_SCREENSHOT_DIR")
     win.resize(1400, 900)
@@ -204,3 +220,32 @@ def test_a_download_runs_as_a_background_job_with_progress_and_stop(qtbot, win, 
     qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=5000)
     assert win.progress.text().startswith("Done: Download style_monet")
     assert ws.state().model == "style_monet" and win.history.entries() == []  # a download is no result
+
+
+def test_a_stopped_training_speaks_of_iterations_and_a_saved_run_says_run_continues_it(qtbot, win, tmp_path):
+    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
+        (tmp_path / dom).mkdir()
+        for i in range(2):
+            img = np.full((40, 40, 3), 230, np.uint8)
+            img[5 + i * 5:25 + i * 5, 8:28] = colour
+            Image.fromarray(img).save(tmp_path / dom / f"{i}.png")
+    ws = win.workspace("translate")
+    setup = TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "reds", minutes=5, crop_size=32, ngf=8, n_blocks=6)
+    ws.edit(replace(ws.state(), mode="train", train=setup), "train")
+    assert not ws._panel.train_note.text()  # nothing saved under the name: Run starts a new run
+    steps = []
+    win.runner.progress.connect(lambda job, p: (steps.append(p.iteration), win.stop() if len(steps) == 3 else None))
+    _run(qtbot, win)
+    caption = win.desk("translate").canvas.caption()
+    assert "Stopped after" in caption and "iteration" in caption and "tile" not in caption, caption
+    # the run is saved: the form says Run continues it, and which of its sizes the form's differ from
+    ws.edit(replace(ws.state(), train=replace(setup, ngf=16)), "train")
+    note = ws._panel.train_note.text()
+    assert "continues it" in note and "Width 8 (not 16)" in note, note
+    assert ws._panel.train_note.isVisibleTo(ws._panel)
+    infos = []
+    win.runner.info.connect(lambda job, text: infos.append(text))
+    steps.clear()
+    _run(qtbot, win)
+    assert any("continuing reds with its own network sizes: Width 8 (not 16)" in t for t in infos), infos
+    assert any("resuming" in t for t in infos), infos
