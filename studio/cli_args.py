@@ -38,11 +38,12 @@ def handle_sigterm() -> None:
 
 
 @contextmanager
-def stop_on_interrupt(control: JobControl, what: str) -> Iterator[None]:
+def stop_on_interrupt(control: JobControl, what: str, say: bool = True) -> Iterator[None]:
     """While a long job runs from the command line, the first Ctrl-C asks it to stop as the app's Stop does
     (``control.cancel()``: it ends its step and saves, ``what`` says what, e.g. "a checkpoint"), and a second
     one interrupts at once (KeyboardInterrupt). SIGTERM is left as it is (``handle_sigterm``). A no-op outside
-    the main thread, where no signal handler can be set."""
+    the main thread, where no signal handler can be set. ``say`` False: say nothing (the other ranks of a
+    torchrun, whose rank 0 speaks)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -50,8 +51,9 @@ def stop_on_interrupt(control: JobControl, what: str) -> Iterator[None]:
 
     def first(signum: int, frame: object) -> None:
         control.cancel()
-        print(f"\nstopping after this step and saving {what} (Ctrl-C again to stop at once)", file=sys.stderr,
-              flush=True)
+        if say:
+            print(f"\nstopping after this step and saving {what} (Ctrl-C again to stop at once)", file=sys.stderr,
+                  flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, first)

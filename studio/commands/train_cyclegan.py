@@ -96,10 +96,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         return (f"{ev.stage} cyc {loss['cycle_A']:.3f}/{loss['cycle_B']:.3f} "
                 f"G {loss['G_A']:.3f}/{loss['G_B']:.3f} D {loss['D_A']:.3f}/{loss['D_B']:.3f}")
 
+    from studio.engines.distributed import Ranks
+
     control = JobControl()
     try:
         # the first Ctrl-C stops after the step and saves (as the app's Stop), a second one at once
-        with stop_on_interrupt(control, "a checkpoint"):
+        with stop_on_interrupt(control, "a checkpoint", say=Ranks.from_environment().main):
             finished = drive(run_train(args.dir_a, args.dir_b, out, params, control, resume=args.resume,
                                        files=IMAGE_FILES), bar, losses)
     except KeyboardInterrupt as exc:
