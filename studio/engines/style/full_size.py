@@ -72,8 +72,9 @@ class Speed:
 
 
 #: a picture evaluated in tiles (``tiles.py``) takes this many times the seconds per megapixel of one pass:
-#: 2.06 at 1024x768 and 1.97 at 2048x1536 (benchmarks/bench_tiles.py; a second pass without gradients, and margins)
-TILED_TIME_FACTOR = 2.0
+#: 1.96 at 1024x768 and 1.56 at 2048x1536 (benchmarks/bench_tiles.py, once the first pass ran in wider tiles; a
+#: pass without gradients more, and margins); pictures tile on their own from about 1800x1350 on 24 GB
+TILED_TIME_FACTOR = 1.6
 
 
 def runs_in_tiles(hw: tuple[int, int], tile: int = 0, device: str = "cpu") -> bool:
