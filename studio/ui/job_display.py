@@ -132,7 +132,8 @@ class JobDisplay:
         self._update_actions()
 
     def _job_failed(self, job: Job, message: str, details: str) -> None:
-        self.notify(message + " (details in the log)", "error")
+        # an input error is its own sentence; anything else has a traceback in the log and the tooltip
+        self.notify(message + (" (details in the log)" if details else ""), "error")
         self.notice.label.setToolTip(details[-3000:])
         if job is self.runner.current:
             desk = self.desk(job.spec.workspace)

@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.params import Params
 
@@ -71,11 +72,7 @@ class Job:
 
 def describe_error(exc: BaseException) -> str:
     """One readable sentence for the window."""
-    try:
-        from studio.engines.errors import StudioInputError
-    except ImportError:  # pragma: no cover - the module ships with studio
-        StudioInputError = ()  # type: ignore[assignment]  # noqa: N806
-    if StudioInputError and isinstance(exc, StudioInputError):
+    if isinstance(exc, StudioInputError):
         return str(exc)
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return "The job ran out of memory: try a smaller output size, or the CPU device in Preferences."
@@ -100,6 +97,9 @@ class _Worker(QObject):
                 self.event.emit(job, ev)
         except Cancelled:
             pass
+        except StudioInputError as exc:  # the user's input, said in a sentence: no traceback in the log
+            log.warning("job %s (%s): %s", job.id, job.spec.engine, exc)
+            self.failed.emit(job, describe_error(exc), "")
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, the app goes on
             log.exception("job %s (%s) failed", job.id, job.spec.engine)
             self.failed.emit(job, describe_error(exc), traceback.format_exc())

@@ -90,6 +90,21 @@ def test_an_exception_becomes_a_message_and_the_next_job_runs(qtbot, runner):
     assert not fin.args[1].cancelled
 
 
+def test_an_input_error_is_its_sentence_without_a_traceback(qtbot, runner, caplog):
+    """An empty folder of training images is the user's input, said in one sentence: the log had a whole
+    traceback for it, and the notice sent the user to it."""
+    from studio.engines.errors import StudioInputError
+
+    def refuses(control: JobControl):
+        raise StudioInputError("the folder 'photos' holds no image files.")
+        yield  # a generator, as every job's run is
+
+    with caplog.at_level("WARNING", logger="studio.ui"), qtbot.waitSignal(runner.failed, timeout=5000) as failed:
+        runner.start(spec(refuses))
+    assert failed.args[1] == "the folder 'photos' holds no image files." and failed.args[2] == ""
+    assert "Traceback" not in caplog.text and "holds no image files" in caplog.text
+
+
 def test_starting_again_stops_the_running_job(qtbot, runner):
     finished = []
     runner.finished.connect(lambda job, f: finished.append((job, f)))
