@@ -24,6 +24,7 @@ picture's pixels) the target was framed on, or None.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Iterator
@@ -91,7 +92,8 @@ def run_project(model: DCGAN_G, target_rgb: np.ndarray, params: ProjectParams | 
         raise StudioInputError("projection needs steps >= 0, detail steps >= 0, candidates >= 1 and positive "
                                "learning rates")
     t0 = time.perf_counter()
-    model = model.eval().to(device)
+    # a copy on the run's device: the caller's generator (the explorer's, on the CPU) stays where it is, as it is
+    model = copy.deepcopy(model).eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)
     nz = model.arch.nz

@@ -174,6 +174,7 @@ class LatentWorkspace(Workspace):
         self.edit(replace(self._state, run_kind=kind), "Run does")
 
     def _project_job(self, prefs: Preferences) -> JobSpec:
+        from studio.engines.device import resolve_device
         from studio.engines.gan.framing import FaceFraming
         from studio.engines.gan.project import ProjectParams, run_project
 
@@ -183,8 +184,10 @@ class LatentWorkspace(Workspace):
         framing = FaceFraming.from_card(self.gen.card) if self.gen is not None else None
         params = ProjectParams()
 
+        device = resolve_device(prefs.run_device)
+
         def run(control: JobControl) -> Iterator[Event]:
-            return run_project(model, target.rgb, params, control, framing=framing)
+            return run_project(model, target.rgb, params, control, device=device, framing=framing)
 
         return JobSpec(self.name, "gan-project", run, params, state,
                        (("target", str(target.path), str(target.sha256)),), title="Fit a picture")

@@ -223,3 +223,15 @@ def test_projection_eta_counts_the_steps_not_the_search_of_starts(small_g: DCGAN
     # three more steps of a small generator, without the search: an ETA from the time since Run would be three
     # times the elapsed time
     assert first.eta_s is not None and first.eta_s < first.elapsed_s
+
+
+def test_a_fit_works_on_a_copy_of_the_generator_on_its_own_device(small_g):
+    """The app's explorer keeps using its generator on the CPU while a fit runs on the Preferences' device: the fit
+    used to move the caller's generator to its device and switch off its gradients in place."""
+    target = np.random.default_rng(3).random((16, 16, 3)).astype(np.float32)
+    small_g.requires_grad_(True)
+    before = {k: v.clone() for k, v in small_g.state_dict().items()}
+    fin = list(run_project(small_g, target, ProjectParams(steps=2, candidates=2, detail_steps=0), device="cpu"))[-1]
+    assert isinstance(fin, Finished)
+    assert all(p.requires_grad for p in small_g.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in small_g.state_dict().items())
