@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from studio.cli_args import confirm_overwrite, integer, interrupted_code, number, stop_on_interrupt
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Cancelled, JobControl, Progress
 from studio.progress import drive, format_seconds, rank_bar
-
-if TYPE_CHECKING:
-    from studio.engines.distributed import Ranks
 
 
 def add_parser(sub: Any) -> None:
@@ -87,7 +79,9 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     control = JobControl()
     ckpt = out / "checkpoint.pt"
     try:
-        with _ctrl_c(control, ranks):
+        # the first Ctrl-C stops after the step and saves; under torchrun (whose workers run in their own
+        # session) each rank gets it once from torchrun, the ranks agree on the step, and rank 0 says so
+        with stop_on_interrupt(control, "a checkpoint", say=ranks.main):
             finished = drive(run_train_gan(args.folder, params, out_dir=out, control=control, resume=args.resume,
                                            files=IMAGE_FILES, made_by=__version__),
                              bar, _suffix)
@@ -124,36 +118,6 @@ def _same_folder(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
-
-
-#: seconds after a Ctrl-C in which another SIGINT is torchrun's own copy of it, not a second Ctrl-C
-TORCHRUN_ECHO_S = 2.0
-
-
-@contextmanager
-def _ctrl_c(control: JobControl, ranks: Ranks) -> Iterator[None]:
-    """``stop_on_interrupt``: the first Ctrl-C stops after the step and saves, a second stops at once. Under
-    torchrun every rank gets the Ctrl-C (the ranks then agree on the step to stop at), and torchrun passes it on
-    to them once more at once: that copy is not a second Ctrl-C. Only rank 0 says what happens."""
-    with stop_on_interrupt(control, "a checkpoint"):
-        if ranks.distributed and threading.current_thread() is threading.main_thread():
-            helper = signal.getsignal(signal.SIGINT)
-            first: list[float] = []
-
-            def on_sigint(signum: int, frame: Any) -> None:
-                now = time.monotonic()
-                if not first:
-                    first.append(now)
-                    if ranks.main and callable(helper):
-                        helper(signum, frame)
-                    else:
-                        control.cancel()
-                    signal.signal(signal.SIGINT, on_sigint)
-                elif now - first[0] >= TORCHRUN_ECHO_S:
-                    raise KeyboardInterrupt
-
-            signal.signal(signal.SIGINT, on_sigint)
-        yield
 
 
 def _lost_peer(exc: BaseException) -> bool:

@@ -32,7 +32,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         index = name.partition(":")[2]
-        if name.endswith(":") or index and not (index.isdigit() and len(index) <= 3):
+        if name.endswith(":") or index and not (index.isascii() and index.isdigit() and len(index) <= 3):
             raise StudioInputError(f"unknown device {name!r}; a CUDA GPU is named cuda or cuda:N, N its number "
                                    "from 0")
         if not torch.cuda.is_available():
@@ -40,7 +40,7 @@ def resolve_device(name: str = "auto") -> torch.device:
                              "use --device cpu or auto")
         count = torch.cuda.device_count()
         if index and int(index) >= count:
-            raise StudioInputError(f"device {name!r} was asked for, but this machine has {_gpus(count)} "
+            raise StudioInputError(f"device {name!r} was asked for, but this machine has {gpus(count)} "
                                    f"(cuda:0 to cuda:{count - 1})")
         return torch.device(name)
     if name == "mps":
@@ -53,7 +53,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise StudioInputError(f"unknown device {name!r}; expected auto, cpu, cuda or mps")
 
 
-def _gpus(count: int) -> str:
+def gpus(count: int) -> str:
+    """"one CUDA GPU", "2 CUDA GPUs": how many this machine has, in words."""
     return "one CUDA GPU" if count == 1 else f"{count} CUDA GPUs"
 
 

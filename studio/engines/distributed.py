@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data.distributed import DistributedSampler
 
+from studio.engines.device import gpus
 from studio.engines.errors import StudioInputError
 
 
@@ -68,10 +69,9 @@ def device_for(ranks: Ranks, device: torch.device, asked: str = "auto") -> torch
     if device.type == "cuda":
         count = torch.cuda.device_count()
         if ranks.local_rank >= count:
-            gpus = "one CUDA GPU" if count == 1 else f"{count} CUDA GPUs"
             raise StudioInputError(
-                f"torchrun started process {ranks.local_rank + 1} on this machine, which has {gpus}: each process "
-                f"trains on a GPU of its own, so pass --nproc_per_node={count} or fewer, or --device cpu.")
+                f"torchrun started process {ranks.local_rank + 1} on this machine, which has {gpus(count)}: each "
+                f"process trains on a GPU of its own, so pass --nproc_per_node={count} or fewer, or --device cpu.")
         return torch.device("cuda", ranks.local_rank)
     if device.type == "mps":
         if (asked or "auto").lower() != "auto":

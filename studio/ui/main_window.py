@@ -526,8 +526,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         if reason:
             self.act_run.setToolTip(reason)
         elif running:
-            self.act_run.setToolTip("Stop this run and start it again with the current settings (a training goes on "
-                                    "from the checkpoint its stop saves) (Ctrl+R)")
+            self.act_run.setToolTip("Stop this run and start it again with the current settings (Ctrl+R)")
         else:
             self.act_run.setToolTip("Start a run with the current settings (Ctrl+R)")
         if hasattr(self, "run_button"):

@@ -186,6 +186,19 @@ def test_force_then_resume_and_a_finished_plan(tmp_path, capsys):
     assert "ngf 4, 1 blocks, ndf 4" in _error(capsys)
 
 
+def test_a_fresh_run_on_a_device_that_is_not_there_leaves_the_earlier_run_alone(tmp_path, capsys, monkeypatch):
+    """--force with --device cuda on a machine without one removed the earlier run's 11 files, then said there is
+    no CUDA GPU: the device is now checked before anything of the earlier run goes."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run = tmp_path / "run"
+    args = [*_two_domains(tmp_path), "-o", str(run), "--epochs", "1", "--epochs-decay", "0", "--epoch-size", "2"]
+    assert main(args) == 0
+    kept = sorted(p.name for p in run.iterdir())
+    assert main([*args, "--force", "--device", "cuda"]) == 2
+    assert "no usable CUDA GPU" in _error(capsys)
+    assert sorted(p.name for p in run.iterdir()) == kept and "latest_net_G_A.pth" in kept
+
+
 def test_save_every_below_a_second_names_the_flag(tmp_path, capsys):
     args = [*_two_domains(tmp_path), "-o", str(tmp_path / "run"), "--save-every", "0.001"]
     assert main(args) == 2

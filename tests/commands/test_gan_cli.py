@@ -185,34 +185,6 @@ def test_gan_sample_takes_a_train_gan_run_folder(trained: Path, tmp_path: Path,
     assert "generator.pt" in capsys.readouterr().err
 
 
-def test_under_torchrun_its_copy_of_the_ctrl_c_is_not_a_second_one(monkeypatch,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """torchrun passes the terminal's Ctrl-C on to the ranks, which had it already: that copy, within moments,
-    does not interrupt the step being finished and saved; a Ctrl-C later does."""
-    import os
-    import signal
-    import time
-
-    from studio.commands import train_gan
-    from studio.engines.distributed import Ranks
-    from studio.engines.events import JobControl
-
-    monkeypatch.setattr(train_gan, "TORCHRUN_ECHO_S", 0.3)
-    before = signal.getsignal(signal.SIGINT)
-    for rank in (0, 1):
-        control = JobControl()
-        with train_gan._ctrl_c(control, Ranks(rank=rank, world=2)):
-            os.kill(os.getpid(), signal.SIGINT)
-            os.kill(os.getpid(), signal.SIGINT)  # torchrun's copy
-            assert control.cancelled
-            time.sleep(0.4)
-            with pytest.raises(KeyboardInterrupt):
-                os.kill(os.getpid(), signal.SIGINT)
-        assert signal.getsignal(signal.SIGINT) is before
-        err = capsys.readouterr().err
-        assert ("stopping after this step and saving a checkpoint" in err) == (rank == 0)  # rank 0 alone says it
-
-
 def test_a_lost_peer_under_torchrun_is_one_sentence_naming_the_checkpoint(tmp_path: Path, monkeypatch,
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Two torchrun agents (two machines): when the other rank dies, gloo's ~30-line traceback ("Connection reset by

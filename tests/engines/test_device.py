@@ -17,8 +17,9 @@ def _cuda(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
 
 
-@pytest.mark.parametrize("name", ["cuda:x", "cuda:-1", "cudafoo", "cuda:", "cuda:99999"])
-def test_a_malformed_gpu_name_is_one_sentence(name):
+@pytest.mark.parametrize("name", ["cuda:x", "cuda:-1", "cudafoo", "cuda:", "cuda:99999", "cuda:\u00b2"])
+def test_a_malformed_gpu_name_is_one_sentence(name, monkeypatch):
+    _cuda(monkeypatch, 2)  # with a GPU there, too (a superscript two is a digit to str.isdigit, not to int)
     with pytest.raises(StudioInputError, match="unknown device"):
         resolve_device(name)
 

@@ -238,8 +238,8 @@ def test_the_group_closes_after_what_the_run_left_in_reference_cycles(tmp_path: 
 
 
 def test_ctrl_c_under_torchrun_stops_every_rank_at_one_step_and_saves(tmp_path: Path) -> None:
-    """Ctrl-C reaches every process of the terminal's group (torchrun and both ranks), and torchrun passes it on
-    to the ranks once more at once. The ranks stop after the same step, and rank 0 saves the checkpoint."""
+    """Ctrl-C reaches torchrun, which passes it on to the ranks (they run in their own session since torch 2.2).
+    The ranks stop after the same step, and rank 0 saves the checkpoint."""
     import signal
     import time
 

@@ -357,20 +357,21 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
         yield Finished(np.zeros((8, 8, 3), np.float32), True, 0, time.perf_counter() - t0,
                        extra={"params": params.to_dict(), "run_dir": str(out), "epoch": 0, "saved": False})
         return
-    if ranks.main:
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            old = run_files(out)
-            for f in old:
-                f.unlink(missing_ok=True)
-            if old:
-                yield Info(f"started afresh: removed the earlier run's {len(old)} files from {out}")
     if params.threads:
         torch.set_num_threads(params.threads)
+    # the device (one sentence when it is not there) and the process group before anything of an earlier run goes
     device = device_for(ranks, resolve_device(params.device), params.device)
     joined = ranks.distributed and not torch.distributed.is_initialized()
     join(ranks, device)
     try:
+        if ranks.main:
+            out.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                old = run_files(out)
+                for f in old:
+                    f.unlink(missing_ok=True)
+                if old:
+                    yield Info(f"started afresh: removed the earlier run's {len(old)} files from {out}")
         yield from _train(dom_a, dom_b, out, params, control, resume, files, ranks, device, dir_a, dir_b)
     finally:
         if joined:
@@ -396,14 +397,6 @@ def _load(folder: str | os.PathLike[str], name: str, keep: int, files: ImageFile
             said = now
             left = (now - t0) / done * (total - done)
             yield Info(f"reading the domain {name} folder: {done} of {total} images, about {left:.0f} s left")
-
-
-def _stop_requested(control: JobControl) -> bool:
-    try:
-        control.check()
-    except Cancelled:
-        return True
-    return False
 
 
 def _train(dom_a: Domain, dom_b: Domain, out: Path, params: TrainParams, control: JobControl, resume: bool,
@@ -473,7 +466,7 @@ def _train(dom_a: Domain, dom_b: Domain, out: Path, params: TrainParams, control
             order_a = rng.permutation(epoch_size) if sampler is None else np.array(list(sampler))
             first = first_k if epoch == start.epoch + 1 else 0
             for k in range(first, steps):
-                if any_rank(_stop_requested(control), ranks, device):  # every rank stops at the same step
+                if any_rank(control.cancelled, ranks, device):  # every rank stops at the same step
                     raise Cancelled()
                 if params.max_seconds is not None:
                     trainer.set_lr(factor(epoch, time.perf_counter() - t0))
@@ -518,9 +511,12 @@ def _train(dom_a: Domain, dom_b: Domain, out: Path, params: TrainParams, control
     if (budget_over or cancelled) and done > saved_at and done:
         save(False, epoch - 1, k / steps if cancelled else (k + 1) / steps)
     if budget_over:
+        whole = k + 1 >= steps  # the limit came with the epoch's last step: that epoch is done and saved
+        nxt = epoch + 1 if whole else epoch
+        then = (f"a resumed session goes on from epoch {nxt} with a new cycle (the schedule's rate, annealed again "
+                "by its own time limit)" if nxt <= n_epochs else "that was the last planned epoch")
         yield Info(f"stopped after {params.max_seconds:g} s (max-seconds) in epoch {epoch}, the learning rate "
-                   f"annealed to {params.lr * annealed:.2g} on the clock; a resumed session goes on from epoch "
-                   f"{epoch} with a new cycle (the schedule's rate, annealed again by its own time limit)")
+                   f"annealed to {params.lr * annealed:.2g} on the clock; {then}")
     if visuals:
         grid = _grid(visuals)
     image = grid.astype(np.float32) / 255.0 if grid is not None else np.zeros((8, 8, 3), np.float32)

@@ -356,7 +356,10 @@ def _train(data: ImageSet | str | Path, params: TrainGanParams, out_dir: str | P
         if leave_out is not None:
             yield Info(f"The output folder {str(out_dir)!r} lies inside the image folder: its images "
                        f"({str(leave_out)!r}) are left out of the training images.")
-        data = load_folder(data, params.size, files, params.load_side, check=control.check, leave_out=leave_out)
+        # several processes decode before any trains: a stop meanwhile waits for the first step, where the ranks
+        # agree on it (a rank that left here would look to the others like one that died)
+        check = None if ranks.distributed else control.check
+        data = load_folder(data, params.size, files, params.load_side, check=check, leave_out=leave_out)
     yield Info(f"Training on {len(data)} image(s) ({data.description}), {params.size} px crops, loss {params.loss}.")
     if data.skipped:
         listed = "; ".join(f"{p.name}: {why}" for p, why in data.skipped[:10])

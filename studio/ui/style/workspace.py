@@ -214,8 +214,9 @@ class StyleWorkspace(Workspace):
         rate = entry.extra.get("seconds_per_megapixel")
         if not isinstance(rate, int | float) or rate <= 0 or not self.can_render_full_size(entry):
             return hw, None
+        # the device the preview ran on (the Preferences' then, in the job's parameters; the state keeps "auto")
         return hw, estimate_seconds(Speed(per_megapixel=float(rate)), hw, state.params.iterations, state.params.tile,
-                                    resolved_device(state.params.device))
+                                    resolved_device(getattr(entry.spec.params, "device", "auto")))
 
     def full_size_highest(self, entry: Any) -> int:
         """The longest side a full-size render of ``entry`` fits in this machine's memory, for its shape."""

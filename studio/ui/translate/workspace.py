@@ -409,8 +409,8 @@ def train_note(t: TrainSetup) -> str:
     saved = saved_run(t)
     if saved is None:
         return ""
-    note = (f"A run named {t.name} is saved: Run (and Restart) continues it where it stopped, learning rate "
-            "included; give another name to start afresh.")
+    note = (f"A run named {t.name} is saved: Run (and Restart) continues it, training on from where it stopped; give "
+            "another name to start afresh.")
     ignored = ignored_sizes(t, saved)
     if ignored:
         note += f" It keeps its own sizes: {ignored}."

@@ -76,3 +76,20 @@ def test_a_result_already_as_large_as_this_machine_fits_is_said_not_offered(qtbo
     window.ask_full_size()  # no dialog: nothing larger fits
     assert said and "already 64 px" in said[0] and "fits at most 64 px" in said[0]
     assert not window.runner.is_running()
+
+
+def test_the_estimate_asks_the_device_the_preview_ran_on(qtbot, window, monkeypatch):
+    """The run's device is the Preferences' (in the job's parameters; the picture's own settings say auto): on a
+    machine whose GPU is small and whose Preferences say cpu, the render does not tile on the CPU's memory."""
+    from studio.engines.style import tiles
+    from studio.ui import preferences
+
+    run_job(qtbot, window)
+    ws, entry = window.workspace("style"), window.current_result()
+    assert entry.spec.params.device == "auto" and entry.spec.state.params.device == "auto"
+    asked = []
+    monkeypatch.setattr(preferences, "resolved_device", lambda name: asked.append(name) or "cpu")
+    monkeypatch.setattr(tiles, "free_memory", lambda device: 24 * 1024**3)
+    entry.spec = entry.spec.__class__(**{**entry.spec.__dict__, "params": entry.spec.params.with_changes(device="cpu")})
+    ws.full_size_estimate(entry, 1024)
+    assert asked == ["cpu"]
