@@ -98,24 +98,39 @@ class JobDisplay:
         if ws is None:
             return
         self.add_history(entry, tip)
-        if job is self.runner.current:
+        if self._shows(job):
             desk = self.desk(job.spec.workspace)
             desk.result = entry
             desk.canvas.set_after(entry.qimage())
             what = "Stopped" if f.cancelled else "Finished"
             steps = plural(f.iterations, ws.step_word) if f.iterations else ""  # none: re-blended from a cache
+            position = f.extra.get("position")  # a continued training: where the whole run is, as its bar counted
+            if steps and isinstance(position, int) and position > f.iterations:
+                steps += f" ({position} in all)"
             caption = f"Result #{entry.number} \u00b7 {what}" + (f" after {steps}" if steps else "")
             below = f.extra.get("worked_below")
             if isinstance(below, dict) and "worked_at" in below and "painting" in below:
                 (w, h), (pw, ph) = below["worked_at"], below["painting"]
                 caption += f" \u00b7 a preview at {w}x{h}, below the painting's {pw}x{ph}"
             desk.canvas.set_caption(caption)
-            desk.progress.setRange(0, 100)
-            desk.progress.setValue(100 if not f.cancelled else desk.progress.value())
+            if not f.cancelled:
+                desk.progress.setRange(0, 100)
+                desk.progress.setValue(100)
+            elif desk.progress.maximum() == 0:  # stopped before its first step: no range of its own yet
+                desk.progress.setRange(0, 100)
+                desk.progress.setValue(0)
+            # a stopped job's bar stays where it stopped, in its own range (a value past 100 in a range of 100
+            # was reset by Qt, and the bar lost its text)
             desk.progress.setFormat(f"{what}: {steps} in {format_duration(f.elapsed_s)}" if steps else
                                     f"{what} in {format_duration(f.elapsed_s)}")
             desk.show_job_note(f"Result #{entry.number} is in the history below")
         self._update_actions()
+
+    def _shows(self, job: Job) -> bool:
+        """Whether ``job``'s desk shows it still: it is the current job, or the current one runs on another tab
+        (a training stopped by a Run on the Style tab: its own tab said it was running until shown again)."""
+        current = self.runner.current
+        return job is current or current is None or current.spec.workspace != job.spec.workspace
 
     def _task_finished(self, job: Job, f: Finished) -> None:
         """The end of a job without a picture (a download)."""
@@ -135,7 +150,7 @@ class JobDisplay:
         # an input error is its own sentence; anything else has a traceback in the log and the tooltip
         self.notify(message + (" (details in the log)" if details else ""), "error")
         self.notice.label.setToolTip(details[-3000:])
-        if job is self.runner.current:
+        if self._shows(job):
             desk = self.desk(job.spec.workspace)
             desk.progress.setRange(0, 100)
             desk.progress.setValue(0)

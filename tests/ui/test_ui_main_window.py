@@ -410,6 +410,32 @@ def test_a_run_on_another_tab_asks_before_it_stops_the_running_job(qtbot, window
     qtbot.waitUntil(lambda: job.done, timeout=5000)
 
 
+def test_a_job_stopped_past_a_hundred_steps_keeps_its_bar_and_its_tab_says_it_stopped(qtbot, window, fake_engine):
+    """The bar of a job stopped at step 297 was set to a range of 100 with a value of 296: Qt reset it and the bar
+    lost its text. And a job stopped by a Run on another tab left its own tab saying it was running."""
+    from studio.engines.events import Finished as Fin
+    from studio.ui.job_runner import JobSpec
+
+    fake_engine.step_s = 0.002
+    ws = window.workspace("style")
+    ws.set_state(ws.state().__class__(ws.params().with_changes(iterations=5000, preview_every=1000),
+                                      ws.state().content, ws.state().styles))
+    job = window.run()
+    qtbot.waitUntil(lambda: job.last_progress is not None and job.last_progress.iteration > 150, timeout=20000)
+
+    def other(control):
+        yield Fin(np.zeros((8, 8, 3), np.float32), False, 1, 0.01)
+
+    latent = window.workspace("latent")
+    with qtbot.waitSignal(window.runner.finished, timeout=10000, check_params_cb=lambda j, f: j is job):
+        window.runner.start(JobSpec("latent", "test", other, ws.params(), latent.state(), title="Other"))
+    wait_idle(qtbot, window)
+    bar = window.desk("style").progress
+    assert bar.value() > 100 and bar.maximum() == 5000
+    assert bar.text() and bar.format().startswith("Stopped: ")  # its tab says the job stopped
+    assert window.desk("style").canvas.caption().startswith("Result #1 \u00b7 Stopped after ")
+
+
 def test_preferences_are_persisted_and_shown(qtbot, window, settings):
     window.set_preferences(Preferences(device="cpu", weights="vgg16-hed"))
     assert window.device_label.text().startswith("Device: cpu")

@@ -82,7 +82,11 @@ class TranslateWorkspace(Workspace):
     engine = "translate"
     input_role = "the image to translate"
     before_caption = "Photo: choose a translator and press Run"
-    rerun_repeats = True
+    @property
+    def rerun_repeats(self) -> bool:  # type: ignore[override]
+        """A translation made from these very settings is there already; a training is not: Run continues the
+        run saved under its name, whose checkpoint moved on."""
+        return self._state.mode != "train"
 
     @property
     def step_word(self) -> str:  # type: ignore[override]
@@ -190,8 +194,10 @@ class TranslateWorkspace(Workspace):
         return None if image is None else image.rgb
 
     def result_state(self, job_state: TranslateState, extra: dict[str, Any]) -> TranslateState:
-        if "run_dir" in extra:  # a training run: its model joins the list
+        if "run_dir" in extra:  # a training run: its model joins the list, and Run now continues it
             self._panel.set_models(catalogue.list_models())
+            s = self._state
+            self._panel.set_train_note(train_note(s.train) if s.mode == "train" else "")
         return job_state
 
     def describe(self, state: TranslateState) -> str:

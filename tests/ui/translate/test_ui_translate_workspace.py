@@ -171,6 +171,28 @@ def test_a_training_name_that_would_leave_the_translators_folder_is_refused_in_a
     assert not win.runner.is_running()
 
 
+def test_run_after_a_stopped_training_continues_it_instead_of_saying_nothing_to_run(qtbot, win, tmp_path):
+    """"Result #1 was made from these very settings: nothing to run again" answered Run after a Stop, under a note
+    saying Run continues the saved run: a training is not decided by its settings alone (its checkpoint moved on).
+    The note appears as soon as the first session saved the run."""
+    for dom in ("A", "B"):
+        (tmp_path / dom).mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((40, 40, 3), 60 + 90 * i, np.uint8)).save(tmp_path / dom / f"{i}.png")
+    ws = win.workspace("translate")
+    ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "again",
+                                                               minutes=0.02, crop_size=32, ngf=4, n_blocks=1)),
+            "train")
+    assert not ws.rerun_repeats
+    assert not ws._panel.train_note.text()
+    _run(qtbot, win)
+    assert "A run named again is saved" in ws._panel.train_note.text()  # without editing a field first
+    with qtbot.waitSignal(win.runner.finished, timeout=60000):
+        assert win.run() is not None  # the same settings: Run goes on training the saved run
+    ws.edit(replace(ws.state(), mode="apply"), "mode")
+    assert ws.rerun_repeats  # a translation from the very same settings is there already
+
+
 def test_screenshot(qtbot, win):
     folder = os.environ.get("STUDIO_SCREENSHOT_DIR")
     win.resize(1400, 900)
