@@ -8,7 +8,7 @@ optional horizontal flip, made float in [0, 1] only then.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,19 +79,16 @@ def read_domain(folder: str | os.PathLike[str], name: str, keep_side: int,
     return Domain(name, images, paths, skipped)
 
 
-def load_domain(folder: str | os.PathLike[str], name: str, keep_side: int, files: ImageFiles,
-                progress: Callable[[int, int], None] | None = None) -> Domain:
+def load_domain(folder: str | os.PathLike[str], name: str, keep_side: int, files: ImageFiles) -> Domain:
     """Decode every image of ``folder`` (short side at most ``keep_side``) and keep it as uint8; unreadable
-    files are skipped and reported, a folder with no readable image is an error. ``progress(done, total)``
-    after each file."""
+    files are skipped and reported, a folder with no readable image is an error (``read_domain`` at once; the
+    trainer reads it a file at a time, saying how far it is)."""
     steps = read_domain(folder, name, keep_side, files)
     while True:
         try:
-            done, total = next(steps)
+            next(steps)
         except StopIteration as stop:
             return stop.value
-        if progress is not None:
-            progress(done, total)
 
 
 def random_crop(img: np.ndarray, crop: int, load: int, preprocess: str, flip: bool,

@@ -18,27 +18,7 @@ from studio.engines.distributed import Ranks
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, JobControl, Progress
 from studio.image_save import IMAGE_FILES
-
-
-def _domains(root, n: int = 4):
-    """Red squares (A) and blue circles (B), 40 px."""
-    from PIL import Image
-
-    a, b = root / "squares", root / "circles"
-    a.mkdir()
-    b.mkdir()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:40, 0:40]
-    for i in range(n):
-        img = np.full((40, 40, 3), 235, np.uint8)
-        x0, y0 = rng.integers(2, 16, 2)
-        img[y0:y0 + 18, x0:x0 + 18] = (220, 30, 30)
-        Image.fromarray(img).save(a / f"sq{i}.png")
-        img = np.full((40, 40, 3), 235, np.uint8)
-        cx, cy = rng.integers(12, 28, 2)
-        img[(xx - cx) ** 2 + (yy - cy) ** 2 < 81] = (30, 40, 220)
-        Image.fromarray(img).save(b / f"ci{i}.png")
-    return a, b
+from tests.engines.cyclegan.test_cyclegan_train import _domains
 
 TINY = TrainParams(ngf=4, ndf=4, n_blocks=1, load_size=36, crop_size=32, epochs=2, epochs_decay=0, epoch_size=6,
                    preview_every=50, save_epoch_every=1, pool_size=2, seed=0, device="cpu")
@@ -181,14 +161,24 @@ def test_resuming_a_run_whose_epochs_are_done_says_so_and_writes_nothing(domains
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
 
 
-def test_images_are_kept_as_uint8_and_decoding_many_reports_progress(tmp_path):
-    from studio.engines.cyclegan.data import load_domain, random_crop
+def test_images_are_kept_as_uint8_and_decoding_many_reports_progress(tmp_path, monkeypatch):
+    from studio.engines.cyclegan.data import random_crop
+    from studio.engines.events import Info
 
     a, _ = _domains(tmp_path, n=5)
-    said: list[tuple[int, int]] = []
-    dom = load_domain(a, "A", 64, IMAGE_FILES, progress=lambda done, total: said.append((done, total)))
-    assert all(img.dtype == np.uint8 for img in dom.images)
-    assert said and said[-1] == (5, 5)
+    clock = iter(range(0, 1000, 3))  # three seconds a file: the trainer says how far it is every two
+    monkeypatch.setattr(train_mod.time, "perf_counter", lambda: float(next(clock)))
+    steps = train_mod._load(a, "A", 64, IMAGE_FILES, None)
+    said = []
+    while True:
+        try:
+            said.append(next(steps))
+        except StopIteration as stop:
+            dom = stop.value
+            break
+    assert all(img.dtype == np.uint8 for img in dom.images) and len(dom.images) == 5
+    assert said and all(isinstance(e, Info) for e in said)
+    assert said[0].message == "reading the domain A folder: 1 of 5 images, about 12 s left"
     crop = random_crop(dom.images[0], 32, 36, "resize_and_crop", True, np.random.default_rng(0))
     assert crop.dtype == np.float32 and crop.min() >= 0.0 and crop.max() <= 1.0 and crop.max() > 0.5
     assert os.path.isdir(a)
