@@ -82,6 +82,7 @@ class TranslateWorkspace(Workspace):
     engine = "translate"
     input_role = "the image to translate"
     before_caption = "Photo: choose a translator and press Run"
+
     @property
     def rerun_repeats(self) -> bool:  # type: ignore[override]
         """A translation made from these very settings is there already; a training is not: Run continues the
