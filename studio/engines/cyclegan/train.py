@@ -463,7 +463,10 @@ def _train(dom_a: Domain, dom_b: Domain, out: Path, params: TrainParams, control
             trainer.set_lr(factor(epoch, time.perf_counter() - t0))
             if sampler is not None:
                 sampler.set_epoch(epoch)
-            order_a = rng.permutation(epoch_size) if sampler is None else np.array(list(sampler))
+            # each epoch's order of its own (seed, epoch): a run stopped mid-epoch and resumed goes on through the
+            # same order from where it stopped, each A image once (under torchrun the sampler does the same)
+            order_a = (np.random.default_rng((params.seed, epoch)).permutation(epoch_size) if sampler is None
+                       else np.array(list(sampler)))
             first = first_k if epoch == start.epoch + 1 else 0
             for k in range(first, steps):
                 if any_rank(control.cancelled, ranks, device):  # every rank stops at the same step

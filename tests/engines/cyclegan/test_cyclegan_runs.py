@@ -65,6 +65,25 @@ def test_a_stop_mid_epoch_resumes_there_and_counts_honestly(domains, tmp_path):
     assert fin.iterations == 9 and not fin.cancelled and fin.extra["epoch"] == 2
 
 
+def test_a_run_resumed_mid_epoch_goes_on_through_the_same_order(domains, tmp_path, monkeypatch):
+    """A one-process run stopped mid-epoch drew a new shuffle for the rest of that epoch on resume: some A images
+    came twice, some not at all. Each epoch's order is now its own (seed, epoch)."""
+    used: list[int] = []
+    real = train_mod._batch
+
+    def batch(domain, p, rng, device, index=None):
+        if index is not None:
+            used.append(index)
+        return real(domain, p, rng, device, index)
+
+    monkeypatch.setattr(train_mod, "_batch", batch)
+    out = tmp_path / "run"
+    _run(*domains, out, TINY, stop_after=9)  # in the second epoch, 3 of its 6 steps done
+    _run(*domains, out, TINY, resume=True)
+    assert len(used) == 12
+    assert sorted(used[:6]) == list(range(6)) and sorted(used[6:]) == list(range(6))  # each once an epoch
+
+
 def test_the_count_follows_the_number_of_processes_of_each_session(domains, tmp_path):
     """A one-process run resumed as rank 0 of two (a group of one stands in for the two; each rank takes half of
     every epoch): the count is of this session's steps per epoch, from where the run is."""
