@@ -63,8 +63,10 @@ class JobDisplay:
     def _job_info(self, job: Job, message: str) -> None:
         self.desk(job.spec.workspace).show_job_note(message)
         fields = job.info_fields
-        if fields.get("device"):
-            self.device_label.setText(f"Device: {fields['device']}")
+        if fields.get("device"):  # what the run used; and still that the Preferences' device is not here
+            missing = self.prefs.device if self.prefs.run_device != self.prefs.device else ""
+            self.device_label.setText(f"Device: {fields['device']}" +
+                                      (f" ({missing} is not on this machine)" if missing else ""))
         if fields.get("weights"):
             self.weights_label.setText(f"Feature network: {fields['weights']}")
 

@@ -376,6 +376,8 @@ def test_preferences_from_a_machine_with_a_gpu_run_where_this_one_can(qtbot, win
     job = run_to_end(qtbot, window)
     assert job.result is not None and not job.result.cancelled
     assert fake_engine.calls[0].device == "auto"
+    # after the run: the device it used, and still that the chosen one is not here
+    assert window.device_label.text() == "Device: CPU (fake, auto) (cuda is not on this machine)"
 
 
 def test_a_run_on_another_tab_asks_before_it_stops_the_running_job(qtbot, window, fake_engine):
