@@ -12,7 +12,7 @@ import sys
 
 from studio import __version__
 from studio.cli_args import EXIT_BAD_INPUT, EXIT_TERMINATED, Parser, Terminated, handle_sigterm
-from studio.engines.errors import StudioInputError
+from studio.engines.errors import StudioInputError, out_of_memory
 
 #: command name -> module under studio.commands (imported only when the command line needs it)
 COMMANDS: dict[str, str] = {
@@ -89,16 +89,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def out_of_memory_advice(e: BaseException) -> str | None:
-    """One sentence for a job that ran out of memory (the CPU's or a GPU's), or None for another error. Torch
-    says it in its own words on each device: CUDA's OutOfMemoryError and MPS's "out of memory" are
-    RuntimeErrors, as is the CPU allocator's "can't allocate memory"; Python's own is a MemoryError."""
-    text = str(e).lower()
-    gpu = "cuda" in text or "mps" in text or type(e).__name__ == "OutOfMemoryError"
-    if not (isinstance(e, MemoryError) or "out of memory" in text or "can't allocate memory" in text):
+    """One sentence for a job that ran out of memory (``errors.out_of_memory``), or None for another error."""
+    which = out_of_memory(e)
+    if which is None:
         return None
-    where = "the GPU's memory" if gpu else "memory"
-    also = ", or --device cpu (the machine's memory is usually larger)" if gpu else ""
-    return f"The job ran out of {where}: try a smaller size{also}."
+    if which == "gpu":
+        return "The job ran out of the GPU's memory: try a smaller size, or --device cpu (the machine's memory is " \
+               "usually larger)."
+    return "The job ran out of memory: try a smaller size."
 
 
 def sentence(msg: str) -> str:

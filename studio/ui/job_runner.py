@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from studio.engines.errors import StudioInputError
+from studio.engines.errors import StudioInputError, out_of_memory
 from studio.engines.events import Cancelled, Event, Finished, Info, JobControl, Progress
 from studio.engines.params import Params
 
@@ -74,8 +74,11 @@ def describe_error(exc: BaseException) -> str:
     """One readable sentence for the window."""
     if isinstance(exc, StudioInputError):
         return str(exc)
-    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-        return "The job ran out of memory: try a smaller output size, or the CPU device in Preferences."
+    which = out_of_memory(exc)
+    if which == "gpu":
+        return "The job ran out of the GPU's memory: try a smaller output size, or the CPU device in Preferences."
+    if which == "cpu":
+        return "The job ran out of memory: try a smaller output size."
     text = str(exc).strip() or type(exc).__name__
     return f"The job stopped with an error: {text}"
 

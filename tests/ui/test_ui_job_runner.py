@@ -191,3 +191,15 @@ def test_the_job_spec_carries_its_live_hook(qtbot, runner):
     qtbot.waitUntil(lambda: bool(updates), timeout=5000)
     assert calls == [(1, 7)] and updates[0] == {"style_weight": 7} and job.live_state == 7
     runner.stop()
+
+
+def test_running_out_of_memory_is_told_as_the_command_line_tells_it():
+    """One test of what ran out (errors.out_of_memory) for the window and the command line: the window missed the
+    CPU allocator's words ("can't allocate memory") and sent a GPU's shortage and the CPU's to the same advice."""
+    from studio.ui.job_runner import describe_error
+
+    cpu = RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 74 GB")
+    assert describe_error(cpu) == "The job ran out of memory: try a smaller output size."
+    gpu = RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert describe_error(gpu).startswith("The job ran out of the GPU's memory") and "CPU device" in describe_error(gpu)
+    assert describe_error(RuntimeError("shapes do not match")).startswith("The job stopped with an error")
