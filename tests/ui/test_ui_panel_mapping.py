@@ -75,9 +75,9 @@ def test_style_layer_checkboxes_and_weights(ws):
     p.layer_checks["relu3_3"].setChecked(True)
     assert ws.params().style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu3_3", "relu4_1")
     p.layer_weights["relu3_3"].slider.setValue(p.layer_weights["relu3_3"].position_of(10.0))
-    # relu1_1 weighs 5 and relu2_1 half by default
-    assert ws.params().style_layer_weights == (5.0, 0.5, 1.0, 10.0, 1.0)
-    assert p.layer_weights["relu1_1"].value() == 5.0 and p.layer_weights["relu2_1"].value() == 0.5
+    # each default layer at its default weight (``LAYER_WEIGHT_DEFAULTS``), the new one at 10
+    assert ws.params().style_layer_weights == (2.0, 2.26, 5.42, 10.0, 0.5)
+    assert p.layer_weights["relu1_1"].value() == 2.0 and p.layer_weights["relu2_1"].value() == 2.26
     assert not p.layer_weights["relu5_1"].isEnabled()
 
 

@@ -12,7 +12,7 @@ import torch
 
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Finished, Info, JobControl, Progress
-from studio.engines.style.params import StyleParams
+from studio.engines.style.params import STYLE_LAYERS_DEFAULT, StyleParams
 from studio.engines.style.run import Objective, image_tensor, run_style, scale_shapes, validate_params
 
 
@@ -482,22 +482,25 @@ def test_the_eta_rate_leaves_out_the_slow_first_iteration_of_a_fresh_lbfgs():
 def test_the_default_style_layer_weights_and_a_recipe_keeps_the_weights_it_ran_with(random_net):
     from studio.engines.style.params import default_layer_weights
 
-    # VGG16-hed's edge-tuned relu2_1 covered the picture in small ripples at the weight of the others; relu1_1
-    # (the colours) at 5 paints the painting's colours into the subject on the ImageNet VGG16
-    assert StyleParams().layer_weights() == (5.0, 0.5, 1.0, 1.0, 1.0)
-    assert default_layer_weights(("relu2_1", "relu3_3", "relu1_1")) == (0.5, 1.0, 5.0)
+    # the classic's balance of the layers measured on the ImageNet VGG16 (strokes from relu2_1 and relu3_1, little
+    # from relu4_1 and relu5_1), with relu1_1 (the colours) at 2 (``LAYER_WEIGHT_DEFAULTS``)
+    defaults = (2.0, 2.26, 5.42, 0.5, 0.04)
+    assert StyleParams().layer_weights() == defaults
+    assert default_layer_weights(("relu2_1", "relu3_3", "relu1_1")) == (2.26, 1.0, 2.0)
     chosen = StyleParams(style_layers=("relu1_1", "relu3_1"), style_layer_weights=(2.0, 3.0))
     assert chosen.layer_weights() == (2.0, 3.0)
     # the objective weighs the layers so (normalised to a sum of 1)
     content = torch.rand(1, 3, 32, 32)
     obj = Objective(random_net, content, [torch.rand(1, 3, 32, 32)], StyleParams())
-    assert obj.layer_weights["relu1_1"] == pytest.approx(5 / 8.5)
-    assert obj.layer_weights["relu2_1"] == pytest.approx(0.5 / 8.5)
-    assert obj.layer_weights["relu5_1"] == pytest.approx(1 / 8.5)
+    for name, w in zip(STYLE_LAYERS_DEFAULT, defaults, strict=True):
+        assert obj.layer_weights[name] == pytest.approx(w / sum(defaults))
     # a run's recipe holds the weights themselves, so a later studio with other defaults re-runs it as it was
     fin = _run(SMALL.with_changes(iterations=1), random_net)[-1]
-    assert isinstance(fin, Finished) and fin.extra["params"]["style_layer_weights"] == [5.0, 0.5, 1.0, 1.0, 1.0]
-    assert StyleParams.from_recipe(fin.extra["params"]).layer_weights() == (5.0, 0.5, 1.0, 1.0, 1.0)
+    assert isinstance(fin, Finished) and fin.extra["params"]["style_layer_weights"] == list(defaults)
+    assert StyleParams.from_recipe(fin.extra["params"]).layer_weights() == defaults
+    # and one made with the defaults before these (relu1_1 5, relu2_1 0.5, the rest 1) re-runs with those
+    before = (5.0, 0.5, 1.0, 1.0, 1.0)
+    assert StyleParams.from_recipe({"style_layer_weights": list(before)}).layer_weights() == before
     # a recipe written before the layers had weights of their own weighed them all 1, and re-runs that way
     assert StyleParams.from_recipe({"style_layer_weights": None}).layer_weights() == (1.0,) * 5
     assert StyleParams.from_recipe({}).layer_weights() == (1.0,) * 5
