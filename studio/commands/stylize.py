@@ -41,8 +41,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--content-layers", type=names, help=param_help(StyleParams, "content_layers", "comma-separated"))
     g.add_argument("--style-layers", type=names, help=param_help(StyleParams, "style_layers", "comma-separated"))
     g.add_argument("--style-layer-weights", type=numbers("style-layer-weights"),
-                   help="comma-separated weight per style layer (default: 1 each, "
-                   + ", ".join(f"{k} {v:g}" for k, v in LAYER_WEIGHT_DEFAULTS.items()) + ")")
+                   help="comma-separated weight per style layer (default: "
+                   + ", ".join(f"{k} {v:g}" for k, v in LAYER_WEIGHT_DEFAULTS.items()) + "; any other layer 1)")
     g.add_argument("--style-blend", type=numbers("style-blend"), help="comma-separated weight per style image")
     g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
                    help=param_help(StyleParams, "style_scale"))

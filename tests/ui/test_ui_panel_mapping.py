@@ -74,6 +74,8 @@ def test_style_layer_checkboxes_and_weights(ws):
     assert ws.params().style_layer_weights is None
     p.layer_checks["relu3_3"].setChecked(True)
     assert ws.params().style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu3_3", "relu4_1")
+    assert ws.params().style_layer_weights is None  # a ticked layer comes in at its own default (relu3_3: 1.8)
+    assert p.layer_weights["relu3_3"].value() == 1.8
     p.layer_weights["relu3_3"].slider.setValue(p.layer_weights["relu3_3"].position_of(10.0))
     # each default layer at its default weight (``LAYER_WEIGHT_DEFAULTS``), the new one at 10
     assert ws.params().style_layer_weights == (2.0, 2.26, 5.42, 10.0, 0.5)
@@ -135,3 +137,17 @@ def test_a_value_past_its_range_is_said_and_the_panel_keeps_the_old_one(qtbot, w
     assert "Style-scale must be at least 0.05 and at most 8" in window.notice.text()
     panel = ws.panel()
     assert panel.size.maximum() == ws.params().LIMITS["size"].highest  # the machine's memory, not a guess
+
+
+def test_a_layer_ticked_after_another_pictures_settings_takes_its_default_weight(ws):
+    """The sliders of unticked layers showed whatever an earlier picture's settings had given them: after an old
+    recipe (every layer at 1) and a picture using three layers, ticking relu5_1 gave it 1, 25 times its default."""
+    from dataclasses import replace
+
+    ws.set_state(replace(ws.state(), params=StyleParams.from_recipe({})))  # all five layers at 1
+    ws.set_state(replace(ws.state(), params=StyleParams(style_layers=("relu1_1", "relu2_1", "relu3_1"))))
+    p = ws.panel()
+    assert p.layer_weights["relu5_1"].value() == StyleParams().layer_weights()[-1]
+    p.layer_checks["relu5_1"].setChecked(True)
+    assert ws.params().style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu5_1")
+    assert ws.params().style_layer_weights is None  # every layer at its default

@@ -24,17 +24,20 @@ STYLE_LAYERS_DEFAULT: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4
 # Each style layer's weight when none is chosen (``StyleParams.layer_weights``); a layer not named here weighs 1.
 # studio divides each layer's Gram error by the painting's Gram energy, so at equal weights every layer counts alike;
 # the classic (neural-style: Grams over C*H*W, their mean squared error) weighs a layer by that energy over C^2
-# instead. Measured on the ImageNet VGG16 with The Scream, the Starry Night and Udnie (normalised to a sum of 8.5):
-# relu1_1 0.24-0.28, relu2_1 1.7-2.8, relu3_1 5.3-5.5, relu4_1 0.15-0.94, relu5_1 0.01-0.07. So the classic's
-# strokes come from the middle layers, with almost nothing from relu5_1, which lays the painting's large objects
-# (a moon, a face's dark patches) over the photo. Those weights, with relu1_1 (the colours) at 2 instead of 0.28
-# (issue 20, judged by eye on sheets beside the classic): the astronaut's face stays a face under The Scream and The
-# Shipwreck (a face detector finds it at 256 px; it found none in the old defaults' results), The Scream's sky
-# takes its long bands (stroke coherence at 512 px 0.579 -> 0.650, the classic's 0.724) and its palette distance
-# 1.58 -> 1.44; the Starry Night's moon is gone (the classic has none either). The defaults before, for the record:
-# relu1_1 5 and relu2_1 0.5, the rest 1 (6a39fa0, 6dffb1c): the painting's colours into the subject on this network.
-LAYER_WEIGHT_DEFAULTS: dict[str, float] = {"relu1_1": 2.0, "relu2_1": 2.26, "relu3_1": 5.42, "relu4_1": 0.5,
-                                           "relu5_1": 0.04}
+# instead. Measured on the ImageNet VGG16 with The Scream (normalised so the five default layers sum to 8.5):
+# relu1_1 0.28, relu2_1 2.26, relu3_1 5.42, relu4_1 0.50, relu5_1 0.04 (the Starry Night and Udnie gave 0.24-0.27,
+# 1.7-2.8, 5.3-5.5, 0.15-0.94, 0.01-0.07). So the classic's strokes come from the middle layers, with almost nothing
+# from relu5_1; at studio's old weights (relu1_1 5, relu2_1 0.5, the rest 1; 6a39fa0, 6dffb1c) the painting's large
+# shapes (a moon, dark patches over a face) were laid over the photo. These are The Scream's figures, with relu1_1
+# (the colours) at 2 instead of 0.28 (issue 20, judged by eye on sheets beside the classic: README, "The style layers
+# weigh"): the astronaut's face stays a face under The Scream and The Shipwreck (a face detector finds it at 256 and
+# 512 px; none in the old defaults' results), The Scream's sky takes its long bands (stroke coherence at 512 px
+# 0.579 -> 0.650, the classic's 0.724). The other layers a user can tick come in at the same balance (The Scream's
+# figures, two digits; none under 0.01, the least the app's weight slider offers).
+LAYER_WEIGHT_DEFAULTS: dict[str, float] = {
+    "relu1_1": 2.0, "relu1_2": 4.1, "relu2_1": 2.26, "relu2_2": 5.0, "relu3_1": 5.42, "relu3_2": 5.1, "relu3_3": 1.8,
+    "relu4_1": 0.5, "relu4_2": 0.13, "relu4_3": 0.01, "relu5_1": 0.04, "relu5_2": 0.01, "relu5_3": 0.01,
+}
 
 
 def default_layer_weights(layers: tuple[str, ...]) -> tuple[float, ...]:

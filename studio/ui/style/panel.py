@@ -341,11 +341,12 @@ class StylePanel(QWidget):
             for name in p.style_layers:
                 if name not in self.layer_checks:
                     self._add_layer_row(name)
-            weights = p.layer_weights()
+            # a layer not in use shows its default weight, which it takes when ticked (not the weight it had in
+            # another picture's settings)
+            weights = dict(zip(p.style_layers, p.layer_weights(), strict=False))
             for name, check in self.layer_checks.items():
                 check.setChecked(name in p.style_layers)
-            for name, w in zip(p.style_layers, weights, strict=False):
-                self.layer_weights[name].setValue(w)
+                self.layer_weights[name].setValue(weights.get(name, default_layer_weights((name,))[0]))
             self._sync_enabled()
         finally:
             self._updating = False

@@ -486,7 +486,7 @@ def test_the_default_style_layer_weights_and_a_recipe_keeps_the_weights_it_ran_w
     # from relu4_1 and relu5_1), with relu1_1 (the colours) at 2 (``LAYER_WEIGHT_DEFAULTS``)
     defaults = (2.0, 2.26, 5.42, 0.5, 0.04)
     assert StyleParams().layer_weights() == defaults
-    assert default_layer_weights(("relu2_1", "relu3_3", "relu1_1")) == (2.26, 1.0, 2.0)
+    assert default_layer_weights(("relu2_1", "relu3_3", "relu1_1", "relu3_4")) == (2.26, 1.8, 2.0, 1.0)
     chosen = StyleParams(style_layers=("relu1_1", "relu3_1"), style_layer_weights=(2.0, 3.0))
     assert chosen.layer_weights() == (2.0, 3.0)
     # the objective weighs the layers so (normalised to a sum of 1)
