@@ -115,10 +115,22 @@ class RegionCanvasTool(CanvasTool):
         start, points = self._start, self._points
         self._start, self._now, self._points = None, None, []
         canvas.update()
-        self.finish(start, pos, points, self._mode)
+        # the canvas gives positions in the picture it shows, which is a result of the run's size once one is
+        # shown; the masks are the photo's size
+        s = self.ws.state()
+        if s.content is None:
+            return
+        shown = canvas.document_size()
+        h, w = s.content.rgb.shape[:2]
+        sx, sy = w / max(shown.width(), 1), h / max(shown.height(), 1)
+
+        def photo(p: QPointF) -> QPointF:
+            return QPointF(p.x() * sx, p.y() * sy)
+
+        self.finish(photo(start), photo(pos), [(x * sx, y * sy) for x, y in points], self._mode)
 
     def finish(self, start: QPointF, end: QPointF, points: list[tuple[float, float]], mode: str) -> None:
-        """Apply a finished drag (also what the tests call)."""
+        """Apply a finished drag, given in the photo's pixels (also what the tests call)."""
         s = self.ws.state()
         if s.content is None or not 0 <= self.tools.active < len(s.regions):
             return

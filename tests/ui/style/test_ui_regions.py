@@ -176,3 +176,49 @@ def test_a_new_photo_takes_the_regions_along_when_it_has_their_shape(qtbot, wind
     assert ws.set_content_path(str(square)) and not ws.state().regions
     ws.undo_stack.undo()
     assert ws.state().regions[0].mask.shape == (2 * h, 2 * w)
+
+
+def test_a_brush_stroke_over_a_smaller_result_lands_where_it_was_painted(qtbot, window):
+    """The canvas shows a result at the run's size (256 px for a larger photo); a stroke painted over it went into
+    the photo-sized mask at the result's coordinates, up and to the left of where it was painted."""
+    from studio.ui.qimage import to_qimage
+
+    ws = window.workspace("style")
+    section = _new_region(ws)
+    h, w = ws.state().content.rgb.shape[:2]
+    canvas = window.desk("style").canvas
+    canvas.set_after(to_qimage(np.zeros((h // 2, w // 2, 3), np.uint8)))  # a result at half the photo's size
+    section.size.setValue(4)
+    at = canvas.to_widget(QPointF(w / 4, h / 4)).toPoint()  # the middle of the result shown
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at)
+    ys, xs = np.nonzero(ws.state().regions[0].mask)
+    assert len(xs) > 0
+    assert abs(xs.mean() - w / 2) < 3 and abs(ys.mean() - h / 2) < 3, (xs.mean(), ys.mean(), w, h)
+
+
+def test_the_region_tool_in_use_stands_out(qtbot, window):
+    """The six tool buttons were drawn nearly alike, checked or not (Fusion's sunken shade: 12 grey levels darker),
+    so nothing showed which tool the canvas would use."""
+    from studio.ui.theme import apply_theme
+
+    app = QApplication.instance()
+    palette, style = app.palette(), app.style().name()
+    apply_theme(app)  # the app's dark Fusion look, as the window has it
+    try:
+        ws = window.workspace("style")
+        ws.panel().sections["regions"].set_expanded(True)
+        section = _new_region(ws)
+        QApplication.processEvents()
+        assert section.tools.tool == "brush"
+
+        def colour(key):
+            img = section.tool_buttons[key].grab().toImage()
+            assert not img.isNull() and img.width() > 10
+            return np.array(img.pixelColor(4, img.height() // 2).getRgb()[:3])  # left of the label, in the frame
+
+        assert np.abs(colour("brush") - colour("erase")).sum() > 100  # 232 now, 37 before
+        assert (colour("erase") == colour("lasso")).all()
+    finally:
+        app.setStyle(style)
+        app.setPalette(palette)
