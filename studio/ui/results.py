@@ -187,8 +187,9 @@ class Results:
             self.notify(f"This result is already {max(start.shape[:2])} px: a style run of this photo fits at most "
                         f"{highest} px in this machine's memory.", "warning")
             return
+        ph, pw = entry.spec.state.content.rgb.shape[:2]
         dialog = FullSizeDialog(max(start.shape[:2]), entry.spec.state.params.iterations,
-                                lambda side: ws.full_size_estimate(entry, side), highest, self)
+                                lambda side: ws.full_size_estimate(entry, side), highest, self, photo_size=(pw, ph))
         if dialog.exec() == FullSizeDialog.DialogCode.Accepted:
             self.render_full_size(dialog.side.value())
 

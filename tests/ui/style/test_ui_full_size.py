@@ -93,3 +93,28 @@ def test_the_estimate_asks_the_device_the_preview_ran_on(qtbot, window, monkeypa
     entry.spec = entry.spec.__class__(**{**entry.spec.__dict__, "params": entry.spec.params.with_changes(device="cpu")})
     ws.full_size_estimate(entry, 1024)
     assert asked == ["cpu"]
+
+
+def test_the_dialog_offers_the_photos_own_size_first(qtbot, window, monkeypatch):
+    """An artist reads "full size" as the photo's size: a 600 px photo's 256 px result was offered 2048 px first
+    (about 18 minutes of upscaling here)."""
+    from studio.ui.style.full_size_dialog import first_side
+
+    assert first_side(256, 600, 9000) == 600  # the photo's own size
+    assert first_side(512, 4000, 9000) == 2048  # a camera's photo: a 2048 px print unless asked for more
+    assert first_side(512, 512, 9000) == 1024  # a photo no larger than the result: twice the result
+    assert first_side(256, 600, 500) == 500  # at most what fits
+    dialog = FullSizeDialog(256, 20, lambda side: ((side * 2 // 3, side), 1.0), 9000, window, photo_size=(600, 400))
+    qtbot.addWidget(dialog)
+    assert dialog.side.value() == 600 and "Larger than the photo" not in dialog.estimate_label.text()
+    dialog.side.setValue(1200)
+    assert "Larger than the photo" in dialog.estimate_label.text()
+    # the window gives the dialog the photo the result was made from
+    run_job(qtbot, window)
+    h, w = window.current_result().spec.state.content.rgb.shape[:2]
+    seen = []
+    monkeypatch.setattr(FullSizeDialog, "exec", lambda self: seen.append(
+        (self.side.value(), self._photo)) or FullSizeDialog.DialogCode.Rejected)
+    window.ask_full_size()
+    assert seen == [(first_side(64, max(h, w), window.workspace("style").full_size_highest(window.current_result())),
+                     (w, h))]
