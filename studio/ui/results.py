@@ -59,9 +59,25 @@ class Results:
         if ws is None:
             return
         self.tabs.setCurrentIndex(list(self._workspaces).index(ws.name))
+        desk = self.desk(ws.name)
+        shown = desk.result
+
+        def show(restored: bool) -> None:  # undo shows the result that was shown before the restore, redo this one
+            target = entry if restored else shown
+            if target is not None and target in desk.history.entries():
+                self.show_entry(target, f"Result #{target.number}" + (" (from the history)" if restored else ""))
+                desk.history.mark(target)
+            elif desk.result is not None:  # none was shown, or it has left the history since
+                desk.result = None
+                desk.canvas.set_after(None)
+                desk.canvas.set_caption(ws.before_caption)
+                desk.history.mark(None)
+                self._update_actions()
+
         if ws.state() is not entry.spec.state:
-            ws.edit(entry.spec.state, f"Restore result #{entry.number}")
-        self.show_entry(entry, f"Result #{entry.number} (from the history)")
+            ws.edit(entry.spec.state, f"Restore result #{entry.number}", then=show)
+        else:
+            show(True)
 
     def show_entry(self, entry: HistoryEntry, caption: str = "") -> None:
         """Make a history entry its tab's current result: on its canvas, and what Export saves."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
@@ -24,15 +25,18 @@ class StateCommand(QUndoCommand):
     """Switch a workspace from one state snapshot to another.
 
     Consecutive edits with the same ``merge_key`` (the same control) within a short time merge
-    into one step, so a slider drag is undone at once.
+    into one step, so a slider drag is undone at once. ``then(redone)`` runs after each switch (True: to the
+    new state), for what goes with the state but is not in it (the result a restore shows).
     """
 
-    def __init__(self, workspace: Workspace, old: Any, new: Any, text: str, merge_key: str | None = None):
+    def __init__(self, workspace: Workspace, old: Any, new: Any, text: str, merge_key: str | None = None,
+                 then: Callable[[bool], None] | None = None):
         super().__init__(text)
         self.workspace = workspace
         self.old = old
         self.new = new
         self.merge_key = merge_key
+        self.then = then
         self.stamp = time.monotonic()
 
     def id(self) -> int:  # noqa: A003 - Qt API
@@ -49,6 +53,10 @@ class StateCommand(QUndoCommand):
 
     def redo(self) -> None:
         self.workspace.set_state(self.new)
+        if self.then is not None:
+            self.then(True)
 
     def undo(self) -> None:
         self.workspace.set_state(self.old)
+        if self.then is not None:
+            self.then(False)

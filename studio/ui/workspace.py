@@ -12,6 +12,7 @@ class to ``studio.ui.workspaces.WORKSPACES``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -201,9 +202,10 @@ class Workspace(QObject):
         ignore = skip | self.PREFERENCE_FIELDS
         return any(getattr(old, f.name) != getattr(new, f.name) for f in fields(old) if f.name not in ignore)
 
-    def edit(self, new_state: Any, text: str, merge_key: str | None = None) -> None:
-        """Apply ``new_state`` as an undoable edit."""
+    def edit(self, new_state: Any, text: str, merge_key: str | None = None,
+             then: Callable[[bool], None] | None = None) -> None:
+        """Apply ``new_state`` as an undoable edit (``then``: as ``StateCommand``'s)."""
         old = self.state()
         if new_state is old:
             return
-        self.undo_stack.push(StateCommand(self, old, new_state, text, merge_key))
+        self.undo_stack.push(StateCommand(self, old, new_state, text, merge_key, then))

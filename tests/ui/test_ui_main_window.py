@@ -201,8 +201,15 @@ def test_history_click_restores_image_and_params(qtbot, window):
     assert window.current_result() is first
     np.testing.assert_array_equal(from_qimage(window.canvas.after()), first_image)
     assert "#1" in window.canvas.caption()
+    second = strip.entries()[1 - row]
     ws.undo_stack.undo()  # restoring is an undoable edit
     assert ws.params().seed == 77
+    # and undo shows the result shown before the restore again (it kept #1's picture under the settings of #2)
+    assert window.current_result() is second and "#2" in window.canvas.caption()
+    np.testing.assert_array_equal(from_qimage(window.canvas.after()), from_qimage(second.qimage()))
+    ws.undo_stack.redo()
+    assert ws.params().seed == seed0 and window.current_result() is first
+    np.testing.assert_array_equal(from_qimage(window.canvas.after()), first_image)
 
 
 def test_undo_redo_of_parameter_edits_with_shortcuts(qtbot, window):
