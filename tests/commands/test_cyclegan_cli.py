@@ -11,6 +11,7 @@ from studio import cyclegan_catalogue as cat
 from studio.cli import main
 from studio.engines.cyclegan.models import NLayerDiscriminator, ResnetGenerator
 from studio.recipe import read_recipe
+from tests.conftest import two_training_folders
 
 
 @pytest.fixture(autouse=True)
@@ -84,12 +85,7 @@ def test_translate_bad_inputs_give_one_sentence(tmp_path, model, capsys):
 
 
 def test_train_cyclegan_then_translate_with_the_run(tmp_path, capsys):
-    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
-        (tmp_path / dom).mkdir()
-        for i in range(2):
-            img = np.full((40, 40, 3), 230, np.uint8)
-            img[5 + i * 5:25 + i * 5, 8:28] = colour
-            Image.fromarray(img).save(tmp_path / dom / f"{i}.png")
+    two_training_folders(tmp_path)
     run = tmp_path / "run"
     args = ["train-cyclegan", str(tmp_path / "A"), str(tmp_path / "B"), "-o", str(run), "--ngf", "4", "--ndf", "4",
             "--blocks", "1", "--crop-size", "32", "--load-size", "36", "--epochs", "1", "--epochs-decay", "0",

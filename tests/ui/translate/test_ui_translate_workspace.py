@@ -21,6 +21,7 @@ from studio.selection import Selection
 from studio.ui.main_window import MainWindow
 from studio.ui.style.workspace import StyleWorkspace
 from studio.ui.translate.workspace import TrainSetup, TranslateWorkspace
+from tests.conftest import two_training_folders
 
 
 @pytest.fixture(autouse=True)
@@ -52,16 +53,6 @@ def win(qtbot, settings, photo):
     img = w.load_image(str(photo), "content")
     ws.open_image(img)
     return w
-
-
-def _two_folders(root):
-    """Folders A and B of a training: two 40 px pictures each, red squares and blue ones."""
-    for dom, colour in (("A", (200, 40, 40)), ("B", (40, 40, 200))):
-        (root / dom).mkdir()
-        for i in range(2):
-            img = np.full((40, 40, 3), 230, np.uint8)
-            img[5 + i * 5:25 + i * 5, 8:28] = colour
-            Image.fromarray(img).save(root / dom / f"{i}.png")
 
 
 def _run(qtbot, w):
@@ -145,7 +136,7 @@ def test_models_not_downloaded_and_import(qtbot, win, tmp_path):
 
 
 def test_training_job_shows_previews_and_adds_the_model(qtbot, win, tmp_path):
-    _two_folders(tmp_path)
+    two_training_folders(tmp_path)
     ws = win.workspace("translate")
     ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "reds",
                                                                minutes=0.04, crop_size=32, ngf=4, n_blocks=1)),
@@ -162,7 +153,7 @@ def test_training_job_shows_previews_and_adds_the_model(qtbot, win, tmp_path):
 
 def test_a_training_name_that_would_leave_the_translators_folder_is_refused_in_a_sentence(qtbot, win, tmp_path):
     """The Name field was a path: "../../../outside" trained into a folder outside studio's."""
-    _two_folders(tmp_path)
+    two_training_folders(tmp_path)
     ws = win.workspace("translate")
     ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"),
                                                                "../../../outside", minutes=0.04, crop_size=32,
@@ -178,7 +169,7 @@ def test_run_after_a_stopped_training_continues_it_instead_of_saying_nothing_to_
     """"Result #1 was made from these very settings: nothing to run again" answered Run after a Stop, under a note
     saying Run continues the saved run: a training is not decided by its settings alone (its checkpoint moved on).
     The note appears as soon as the first session saved the run."""
-    _two_folders(tmp_path)
+    two_training_folders(tmp_path)
     ws = win.workspace("translate")
     ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "again",
                                                                minutes=0.02, crop_size=32, ngf=4, n_blocks=1)),
@@ -245,7 +236,7 @@ def test_a_download_runs_as_a_background_job_with_progress_and_stop(qtbot, win, 
 
 
 def test_a_stopped_training_speaks_of_iterations_and_a_saved_run_says_run_continues_it(qtbot, win, tmp_path):
-    _two_folders(tmp_path)
+    two_training_folders(tmp_path)
     ws = win.workspace("translate")
     setup = TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "reds", minutes=5, crop_size=32, ngf=8, n_blocks=6)
     ws.edit(replace(ws.state(), mode="train", train=setup), "train")
