@@ -68,13 +68,37 @@ class HistoryEntry:
         return self.spec.title or self.spec.engine
 
     @property
+    def ended(self) -> str:
+        """How it ended: "done · 120 it", "stopped · 40 it", "done" (an instant mode), or "opened file" (a PNG
+        opened with its recipe)."""
+        if self.extra.get("opened"):
+            return "opened file"
+        ended = "stopped" if self.cancelled else "done"
+        return f"{ended} \u00b7 {self.iterations} it" if self.iterations else ended  # the instant modes iterate none
+
+    @property
     def label(self) -> str:
-        what = "opened" if self.extra.get("opened") else "stopped" if self.cancelled else "done"
+        """One line that names the tab too (tool tips, notices)."""
         tab = self.workspace_title or self.spec.workspace.title()
         method = self.method
         # "Style transfer" names its tab already; "Fit a picture" gets "Latent: " before it
         first = f"#{self.number} {method}" if tab.lower() in method.lower() else f"#{self.number} {tab}: {method}"
-        return f"{first}\n{what} \u00b7 {self.iterations} it"
+        return f"{first} \u00b7 {self.ended}"
+
+    @property
+    def caption(self) -> str:
+        """Two short lines under the thumbnail in its tab's strip, where the tab's name says nothing: what made it
+        ("#3 Full size 512 px", "#2 Painterly") and how it ended; an opened PNG shows its file's name instead."""
+        opened = self.extra.get("opened")
+        if opened:
+            name = str(opened).removeprefix("Opened ")
+            return f"#{self.number} Opened\n{name}"
+        tab = self.workspace_title or self.spec.workspace.title()
+        method = self.method
+        for sep in (": ", " \u00b7 "):
+            if method.lower().startswith(tab.lower() + sep):
+                method = method[len(tab) + len(sep):]
+        return f"#{self.number} {method}\n{self.ended}"
 
 
 def make_thumbnail(image: np.ndarray) -> np.ndarray:
@@ -98,7 +122,7 @@ class HistoryStrip(QListWidget):
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
-        self.setWordWrap(True)
+        self.setWordWrap(False)  # each line is fitted to the cell (``fitted``): a wrapped third line was cut off
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setIconSize(QSize(THUMB, THUMB))
@@ -119,13 +143,21 @@ class HistoryStrip(QListWidget):
     def entries(self) -> list[HistoryEntry]:
         return list(self._entries)
 
+    def fitted(self, text: str) -> str:
+        """``text`` with each line shortened to the cell's width: a file's name in the middle ("tubin…_v2.png"),
+        anything else at its end ("#7 Poisson, see-thr…"); the tool tip has it whole."""
+        metrics = self.fontMetrics()
+        width = self.gridSize().width() - 8
+        return "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideMiddle if "." in line[-5:] else
+                                             Qt.TextElideMode.ElideRight, width) for line in text.split("\n"))
+
     def add(self, entry: HistoryEntry, tooltip: str = "") -> QListWidgetItem:
         if entry.thumbnail is None:
             entry.thumbnail = make_thumbnail(entry.pixels())
         item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(entry.thumbnail.astype(np.float32) / 255.0))),
-                               entry.label)
+                               self.fitted(entry.caption))
         item.setData(Qt.ItemDataRole.UserRole, entry.number)
-        item.setToolTip(tooltip or entry.label.replace("\n", " \u00b7 "))
+        item.setToolTip(tooltip or entry.label)
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
         self.insertItem(0, item)  # newest first
         self._entries.insert(0, entry)

@@ -182,7 +182,7 @@ class SessionKeeper(QObject):
                         entry = None
                         try:
                             entry = self._decode_entry(item, decoder, ws.name)
-                            tip = f"{entry.label.replace(chr(10), ' · ')}\n{ws.describe(entry.spec.state)}"
+                            tip = f"{entry.label}\n{ws.describe(entry.spec.state)}"
                             ws.before_image(entry.spec.state)  # a state the tab can show
                             w.add_history(entry, tip)
                             if entry.number == shown:

@@ -212,6 +212,40 @@ def test_history_click_restores_image_and_params(qtbot, window):
     np.testing.assert_array_equal(from_qimage(window.canvas.after()), first_image)
 
 
+def test_history_captions_fit_their_cell_in_two_lines_without_the_tabs_name(qtbot, window):
+    """The artist session's strip: "#3 Style: Full size 512 px" wrapped "px" onto a third line that the cell cut
+    off, an opened PNG read "opened · 0 it", and a long file name did not fit."""
+    from studio.ui.history import HistoryEntry
+    from studio.ui.job_runner import JobSpec
+
+    strip: HistoryStrip = window.history
+    image = np.zeros((40, 60, 3), np.float32)
+
+    def add(title: str, iterations: int, **extra: str) -> HistoryEntry:
+        spec = JobSpec("style", "style", lambda _c: iter(()), None, None, title=title)
+        entry = HistoryEntry(number=window.next_entry_number(), image=image, spec=spec, cancelled=False,
+                             iterations=iterations, elapsed_s=1.0, extra=dict(extra))
+        window.add_history(entry, "")
+        return entry
+
+    full = add("Full size 2048 px", 12)
+    opened = add("Opened tubingen_the_scream_512_final_version_2.png", 0,
+                 opened="Opened tubingen_the_scream_512_final_version_2.png")
+    plain = add("Style transfer", 0)
+    texts = {e.number: strip.item(strip.entries().index(e)).text() for e in (full, opened, plain)}
+    assert texts[full.number] == f"#{full.number} Full size 2048 px\ndone \u00b7 12 it"
+    assert texts[plain.number] == f"#{plain.number} Style transfer\ndone"  # no "0 it"
+    assert texts[opened.number].startswith(f"#{opened.number} Opened\n") and "0 it" not in texts[opened.number]
+    assert texts[opened.number].endswith("2.png")  # shortened in the middle: the name's end is kept
+    metrics, cell = strip.fontMetrics(), strip.gridSize().width()
+    for text in texts.values():
+        lines = text.split("\n")
+        assert len(lines) == 2 and all(metrics.horizontalAdvance(line) <= cell - 8 for line in lines), text
+    # the one-line label (tool tips, notices) still names the tab and says it all
+    assert full.label == f"#{full.number} Style: Full size 2048 px \u00b7 done \u00b7 12 it"
+    assert opened.label.endswith("tubingen_the_scream_512_final_version_2.png \u00b7 opened file")
+
+
 def test_undo_redo_of_parameter_edits_with_shortcuts(qtbot, window):
     ws = window.workspace("style")
     panel = ws.panel()
