@@ -1,7 +1,9 @@
 """A slider on a logarithmic scale whose number is shown and can be typed.
 
 Dragging moves the handle with the pointer; with Shift held it moves ten times slower (a fine mode
-for small steps), and the number shows beside the pointer while the drag lasts.
+for small steps), and the number shows beside the pointer while the drag lasts. The default value is a stop
+of its own (a drag can land on 5.42 exactly, where the stops beside it read 5.37 and 5.43), and a double-click
+on the slider goes back to it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def format_number(value: float) -> str:
 
 class FineSlider(QSlider):
     """A horizontal slider whose drag follows the pointer (no faster than ``max_steps_per_pixel``), or a
-    tenth of that with Shift held; while it is dragged, ``describe(position)`` shows beside the pointer."""
+    tenth of that with Shift held; while it is dragged, ``describe(position)`` shows beside the pointer.
+    A double-click emits ``double_clicked``."""
+
+    double_clicked = Signal()
 
     def __init__(self, describe: Callable[[int], str] | None = None, max_steps_per_pixel: float | None = None,
                  parent: QWidget | None = None) -> None:
@@ -77,9 +82,19 @@ class FineSlider(QSlider):
         QToolTip.hideText()
         super().mouseReleaseEvent(event)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.double_clicked.emit()
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
 
 class LogSlider(QWidget):
     """``minimum``..``maximum`` on a log scale; with ``zero_at_minimum`` the leftmost stop means 0 (off).
+
+    ``value`` at construction is the default (``set_default`` changes it): the stop nearest to it reads it exactly,
+    and a double-click on the slider sets it (as an edit).
 
     ``valueEdited(float)`` is emitted when the user moves the slider or types a number, never by
     ``setValue``. Shift while dragging: fine steps (see ``FineSlider``). Typed values may lie outside
@@ -104,6 +119,7 @@ class LogSlider(QWidget):
         self._lo, self._hi = math.log10(minimum), math.log10(maximum)
         self._zero = zero_at_minimum
         self._value = float(value)
+        self._default = float(value)
         self._updating = False
 
         decade = self.STEPS / (self._hi - self._lo)
@@ -124,7 +140,10 @@ class LogSlider(QWidget):
         layout.addWidget(self.edit)
 
         self.slider.valueChanged.connect(self._on_slider)
+        self.slider.double_clicked.connect(self._to_default)
         self.edit.editingFinished.connect(self._on_text)
+        self._tip = ""
+        self.setToolTip("")
         self._show(self._value)
 
     # mapping --------------------------------------------------------------------------------
@@ -140,6 +159,8 @@ class LogSlider(QWidget):
         first = 1 if self._zero else 0
         if self._zero and pos <= 0:
             return 0.0
+        if self._default > 0 and pos == self.position_of(self._default):
+            return self._default  # the default's own stop (nice() of the stop's value may miss it: 5.43 for 5.42)
         t = (pos - first) / (self.STEPS - first)
         return nice(10 ** (self._lo + t * (self._hi - self._lo)))
 
@@ -151,7 +172,18 @@ class LogSlider(QWidget):
         self._value = float(value)
         self._show(self._value)
 
+    def default(self) -> float:
+        return self._default
+
+    def set_default(self, value: float) -> None:
+        """The value a double-click goes back to, and a stop of its own."""
+        self._default = float(value)
+        self.setToolTip(self._tip)
+
     def setToolTip(self, text: str) -> None:  # noqa: N802
+        self._tip = text
+        hint = f"Double-click: back to the default, {format_number(self._default)}."
+        text = f"{text}\n{hint}" if text else hint
         super().setToolTip(text)
         self.slider.setToolTip(text)
         self.edit.setToolTip(text)
@@ -170,6 +202,13 @@ class LogSlider(QWidget):
             return
         self._value = self.value_at(pos)
         self.edit.setText(format_number(self._value))
+        self.valueEdited.emit(self._value)
+
+    def _to_default(self) -> None:
+        if self._value == self._default:
+            return
+        self._value = self._default
+        self._show(self._value)
         self.valueEdited.emit(self._value)
 
     def _on_text(self) -> None:

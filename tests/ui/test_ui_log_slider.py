@@ -97,3 +97,24 @@ def test_a_drag_follows_the_pointer_and_shift_makes_it_ten_times_finer(qtbot):
     # a 40 px drag: under x2 (the issue saw 50 -> 1,660, x33); with Shift a few per cent
     assert 50 * 1.3 < value < 50 * 2.0
     assert 50 < fine_value < 50 * 1.08
+
+
+def test_the_default_is_a_stop_of_its_own_and_a_double_click_goes_back_to_it(qtbot):
+    """The artist session could not drag a layer weight back onto its default 5.42: the stops beside it read 5.37
+    and 5.43."""
+    s = LogSlider(0.001, 100.0, 5.42)
+    qtbot.addWidget(s)
+    s.show()
+    stop = s.position_of(5.42)
+    assert (s.value_at(stop - 1), s.value_at(stop), s.value_at(stop + 1)) == (5.37, 5.42, 5.5)  # the stop read 5.43
+    seen: list[float] = []
+    s.valueEdited.connect(seen.append)
+    s.slider.setValue(stop + 40)
+    s.slider.setValue(stop)  # dragged back onto it
+    assert seen[-1] == 5.42 and s.edit.text() == "5.42"
+    s.setValue(30.0)
+    qtbot.mouseDClick(s.slider, Qt.MouseButton.LeftButton, pos=s.slider.rect().center())
+    assert s.value() == 5.42 and seen[-1] == 5.42 and s.slider.value() == stop
+    assert "Double-click: back to the default, 5.42." in s.slider.toolTip()
+    s.set_default(2.0)
+    assert s.value_at(s.position_of(2.0)) == 2.0 and "default, 2." in s.slider.toolTip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.engines.style.params import StyleParams
+from studio.engines.style.params import StyleParams, default_layer_weights
 from studio.ui.style.panel import STYLE_LAYER_CHOICES
 
 
@@ -81,6 +81,11 @@ def test_style_layer_checkboxes_and_weights(ws):
     assert ws.params().style_layer_weights == (2.0, 2.26, 5.42, 10.0, 0.5)
     assert p.layer_weights["relu1_1"].value() == 2.0 and p.layer_weights["relu2_1"].value() == 2.26
     assert not p.layer_weights["relu5_1"].isEnabled()
+    # no default sits at the slider's left end, where the artist session read 0.01 as "off"; each is its stop
+    for name, slider in p.layer_weights.items():
+        default = default_layer_weights((name,))[0]
+        assert slider.default() == default and slider.value_at(slider.position_of(default)) == default
+        assert slider.position_of(default) >= 0.15 * slider.STEPS, name
 
 
 def test_blend_sliders(ws, image_dir):

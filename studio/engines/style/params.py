@@ -33,7 +33,7 @@ STYLE_LAYERS_DEFAULT: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4
 # weigh"): the astronaut's face stays a face under The Scream and The Shipwreck (a face detector finds it at 256 and
 # 512 px; none in the old defaults' results), The Scream's sky takes its long bands (stroke coherence at 512 px
 # 0.579 -> 0.650, the classic's 0.724). The other layers a user can tick come in at the same balance (The Scream's
-# figures, two digits; none under 0.01, the least the app's weight slider offers).
+# figures, two digits; none under 0.01, ten times the least the app's weight slider offers).
 LAYER_WEIGHT_DEFAULTS: dict[str, float] = {
     "relu1_1": 2.0, "relu1_2": 4.1, "relu2_1": 2.26, "relu2_2": 5.0, "relu3_1": 5.42, "relu3_2": 5.1, "relu3_3": 1.8,
     "relu4_1": 0.5, "relu4_2": 0.13, "relu4_3": 0.01, "relu5_1": 0.04, "relu5_2": 0.01, "relu5_3": 0.01,

@@ -227,7 +227,8 @@ class StylePanel(QWidget):
         hint = LAYER_HINTS.get(block)
         check = QCheckBox(f"{name}  ({hint})" if hint and name.endswith("_1") else name)
         check.setToolTip(StyleParams.HELP["style_layers"])
-        weight = LogSlider(0.01, 100.0, 1.0)
+        # from 0.001, so the defaults of 0.01 (relu4_3, relu5_2, relu5_3) do not sit at the end, where they looked "off"
+        weight = LogSlider(0.001, 100.0, default_layer_weights((name,))[0])
         weight.setToolTip(f"Weight of layer {name} in the style loss")
         self.layer_grid.addWidget(check, row, 0)
         self.layer_grid.addWidget(weight, row, 1)
