@@ -222,3 +222,38 @@ def test_the_region_tool_in_use_stands_out(qtbot, window):
     finally:
         app.setStyle(style)
         app.setPalette(palette)
+
+
+def test_a_region_shows_its_outline_where_its_tint_is_the_photos_colour(qtbot, window, tmp_path):
+    """The artist session hardly saw the first region (red) over a warm photo: a tint of the photo's own colour
+    changes nothing. The outline, dark under the region's colour, shows its edge on any photo."""
+    from PIL import Image
+    from PySide6.QtGui import QImage
+
+    from studio.region_paint import COLOURS
+
+    ws = window.workspace("style")
+    photo = tmp_path / "red.png"
+    Image.fromarray(np.full((120, 160, 3), COLOURS[0], np.uint8)).save(photo)  # the first region's own colour
+    assert ws.set_content_path(str(photo))
+    section = _new_region(ws)
+    section.tool_buttons["rect"].setChecked(True)
+    ws.canvas_tool().finish(QPointF(40, 30), QPointF(120, 90), [], "replace")
+    canvas = window.desk("style").canvas
+    canvas.resize(400, 300)
+    QApplication.processEvents()
+
+    def grab():
+        img = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        return np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(
+            img.height(), img.bytesPerLine())[:, : 3 * img.width()].reshape(img.height(), img.width(), 3).astype(int)
+
+    shown = grab()
+    section.show_overlays.setChecked(False)
+    QApplication.processEvents()
+    hidden = grab()
+    diff = np.abs(shown - hidden).sum(axis=2)
+    edge = canvas.to_widget(QPointF(40, 60)).toPoint()  # the rectangle's left edge, half-way down
+    inside = canvas.to_widget(QPointF(80, 60)).toPoint()
+    assert diff[edge.y(), edge.x() - 3: edge.x() + 4].max() > 150  # the outline
+    assert diff[inside.y(), inside.x()] < 10  # the tint itself shows nothing on this photo
