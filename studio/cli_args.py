@@ -72,7 +72,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one sentence and exits with code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"studio: error: {plain_error(message)}\n(see '{self.prog} --help')\n")
+        sys.stderr.write(f"studio: error: {plain_error(message).rstrip('.')}; see '{self.prog} --help'.\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 

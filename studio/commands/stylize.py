@@ -19,6 +19,10 @@ def add_parser(sub: Any) -> None:
                        description="Render CONTENT in the style of one or more STYLE images.")
     p.add_argument("content", nargs="?", help="content image (a photo)")
     p.add_argument("styles", nargs="*", help="style image(s) (paintings)")
+    p.add_argument("--content", dest="content_option", metavar="PHOTO",
+                   help="the content image, as an option (the same as giving it first)")
+    p.add_argument("--style", dest="style_options", action="append", default=[], metavar="PAINTING",
+                   help="a style image, as an option; repeat for more (the same as listing them after the photo)")
     p.add_argument("-o", "--output", help="output image (.png keeps the recipe; .jpg .webp .tif)")
     p.add_argument("--demo", action="store_true", help="use the embedded demo photo and painting (offline)")
     p.add_argument("--recipe", metavar="OLD.png", help="re-run the recipe embedded in a studio PNG")
@@ -97,6 +101,11 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     recipe_regions: tuple[Any, dict[str, str], str] | None = None
     content_path: str | None = args.content
     style_paths: list[str] = list(args.styles)
+    if args.content_option:  # --content PHOTO: a positional image is then a painting
+        if content_path:
+            style_paths.insert(0, content_path)
+        content_path = args.content_option
+    style_paths += args.style_options
     start_recipe = read_recipe(args.start) if args.start else None
     if args.start and not args.recipe and not content_path and start_recipe is not None:
         args.recipe = args.start  # the preview's own recipe: its photo, paintings and settings

@@ -138,6 +138,27 @@ def test_bad_values(pair, tmp_path, capsys, flags, expected):
     assert not out.exists()
 
 
+def test_an_argument_error_is_one_line_that_points_to_help(pair, tmp_path, capsys):
+    """argparse's errors printed a second line, "(see 'studio stylize --help')"."""
+    c, s = pair
+    assert main(["stylize", str(c), str(s), "-o", str(tmp_path / "o.png"), "--size", "big"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["studio: error: size must be a whole number, got 'big'; see 'studio stylize --help'."]
+
+
+def test_the_photo_and_paintings_can_be_given_as_options(pair, tmp_path, capsys):
+    """--style PAINTING (neural-style's -style_image) was refused as an ambiguous abbreviation of --style-weight."""
+    from studio.recipe import read_recipe
+
+    c, s = pair
+    out = tmp_path / "o.png"
+    assert main(["stylize", "--content", str(c), "--style", str(s), "--style", str(c), "-o", str(out), *FAST]) == 0
+    recipe = read_recipe(out)
+    assert recipe is not None
+    assert [(i.role, Path(i.path).name) for i in recipe.inputs] == [
+        ("content", c.name), ("style", s.name), ("style", c.name)]
+
+
 def test_output_in_missing_folder(pair, tmp_path, capsys):
     c, s = pair
     assert main(["stylize", str(c), str(s), "-o", str(tmp_path / "nope" / "out.png"), *FAST]) == 2
