@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -288,11 +289,24 @@ class LatentPanel(QWidget):
         self.train_iterations.setRange(1, 1_000_000)
         self.train_ngf = QSpinBox()
         self.train_ngf.setRange(4, 256)
+        self.train_time_limit = QCheckBox("Stop after")
+        self.train_time_limit.setToolTip("Training stops after this long (or after its generator steps, whichever "
+                                         "comes first) and saves the generator")
+        self.train_minutes = QDoubleSpinBox()
+        self.train_minutes.setRange(0.5, 7 * 24 * 60)
+        self.train_minutes.setDecimals(1)
+        self.train_minutes.setSuffix(" min")
+        self.train_minutes.setValue(30.0)
+        self.train_minutes.setToolTip(self.train_time_limit.toolTip())
+        time_row = QHBoxLayout()
+        time_row.addWidget(self.train_time_limit)
+        time_row.addWidget(self.train_minutes, 1)
         tl.addRow("Images", self.train_folder)
         tl.addRow("Loss", self.train_loss)
         tl.addRow("Size", self.train_size)
         tl.addRow("Generator steps", self.train_iterations)
         tl.addRow("Width (ngf = ndf)", self.train_ngf)
+        tl.addRow("Time", time_row)
         hint = QLabel("Run trains a new generator; live sample grids appear on the canvas.")
         hint.setWordWrap(True)
         tl.addRow(hint)
@@ -331,6 +345,13 @@ class LatentPanel(QWidget):
         self.train_iterations.valueChanged.connect(
             lambda v: self._emit(self.train_field_changed, "iterations", int(v)))
         self.train_ngf.valueChanged.connect(lambda v: self._emit(self.train_field_changed, "ngf", int(v)))
+        self.train_time_limit.toggled.connect(lambda _on: self._emit_time_limit())
+        self.train_minutes.valueChanged.connect(lambda _v: self._emit_time_limit())
+
+    def _emit_time_limit(self) -> None:
+        self.train_minutes.setEnabled(self.train_time_limit.isChecked())
+        seconds = self.train_minutes.value() * 60.0 if self.train_time_limit.isChecked() else None
+        self._emit(self.train_field_changed, "max_seconds", seconds)
 
     def _emit(self, signal: Any, *args: Any) -> None:
         if not self._updating:
@@ -381,5 +402,9 @@ class LatentPanel(QWidget):
             self.train_size.setCurrentIndex(max(0, self.train_size.findData(tp.size)))
             self.train_iterations.setValue(tp.iterations)
             self.train_ngf.setValue(tp.ngf)
+            self.train_time_limit.setChecked(tp.max_seconds is not None)
+            if tp.max_seconds is not None:
+                self.train_minutes.setValue(tp.max_seconds / 60.0)
+            self.train_minutes.setEnabled(tp.max_seconds is not None)
         finally:
             self._updating = False

@@ -285,3 +285,24 @@ def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and
     # a kept fit that does not suit the generator (another file at that path) is dropped with a word
     ws.set_state(replace(ws.state(), detail=np.zeros((3, 2, 2), np.float32)))
     assert ws.state().detail is None and ws.state().frame is not None
+
+
+def test_training_can_be_given_a_time_limit_in_the_tab(latent_window, tmp_path) -> None:
+    """The CLI had --max-seconds; the tab had no time field (a run went on for all its generator steps)."""
+    ws: LatentWorkspace = latent_window.workspace("latent")
+    p = ws.panel()
+    assert ws.state().train.max_seconds is None and not p.train_minutes.isEnabled()
+    p.train_time_limit.setChecked(True)
+    assert ws.state().train.max_seconds == 30 * 60.0 and p.train_minutes.isEnabled()
+    p.train_minutes.setValue(2.5)
+    assert ws.state().train.max_seconds == 150.0
+    ws.undo_stack.undo()
+    assert ws.state().train.max_seconds == 30 * 60.0 and p.train_minutes.value() == 30.0
+    ws.undo_stack.undo()
+    assert ws.state().train.max_seconds is None and not p.train_time_limit.isChecked()
+    ws.undo_stack.redo()
+    ws.undo_stack.redo()
+    assert p.train_time_limit.isChecked() and p.train_minutes.value() == 2.5
+    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(tmp_path / "0.png")
+    ws.set_train_folder(str(tmp_path))
+    assert ws.make_job(latent_window.prefs).params.max_seconds == 150.0  # what the run gets
