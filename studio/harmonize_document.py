@@ -151,10 +151,15 @@ def with_loose_radius(s: HarmonizeState, radius: float) -> HarmonizeState | None
 
 
 def with_painting(s: HarmonizeState, image: Any) -> HarmonizeState:
-    """A new painting; an object placed on a painting of another size is centred on the new one."""
+    """A new painting; an object placed on a painting of another size keeps its place on it: its centre at the
+    same fraction of the width and height, its size the same share of the long side, its rotation and flips (it
+    was put back in the middle at 100 %, unrotated, without a word)."""
     layer = s.layer
     if layer is not None and s.painting is not None and s.painting.size != image.size:
-        layer = centred(replace(layer, transform=Transform()), image.size)
+        (ow, oh), (nw, nh) = s.painting.size, image.size
+        t = layer.transform
+        layer = replace(layer, transform=t.with_changes(x=t.x * nw / max(ow, 1), y=t.y * nh / max(oh, 1),
+                                                        scale=t.scale * max(nw, nh) / max(ow, oh, 1)))
     return replace(s, painting=image, layer=layer)
 
 
@@ -200,6 +205,10 @@ def has_transparency(image: Any) -> bool:
 
 
 # the recipe ----------------------------------------------------------------------------------------
+#: the recipe's key for ``composition_record`` (the app's Harmonize results carry it beside the engine's settings)
+COMPOSITION_KEY = "composition"
+
+
 def composition_record(state: HarmonizeState) -> dict[str, Any]:
     """The placement of the object, for the recipe (painting pixels)."""
     layer = state.layer
@@ -238,8 +247,8 @@ def placed_object(obj: Any, record: dict[str, Any], mask: np.ndarray | None = No
     """The object of a recipe, cut out again (from its mask file, its transparency, or the recipe's GrabCut
     rectangle and strokes) and placed where the record says."""
     edit = cutout_edit(record)
-    if mask is not None:
-        layer, cutout = cutout_layer(obj, mask, MaskEdit(mask_path=mask_path))
+    if mask is not None:  # thresholded as when it was added (a soft-edged mask file gave another crop)
+        layer, cutout = cutout_layer(obj, (mask >= 0.5).astype(np.float32), MaskEdit(mask_path=mask_path))
     elif has_transparency(obj) and edit.rect is None:  # its own transparency, perhaps refined by strokes
         layer, cutout = alpha_layer(obj, edit.strokes)
     else:  # GrabCut again (a PNG may have been cut out with a rectangle too)

@@ -243,6 +243,10 @@ def unknown_settings(recipe: Recipe) -> list[str]:
     else:
         return []
     known = {f.name for f in fields(cls)}
+    if recipe.engine == "harmonize":
+        from studio.harmonize_document import COMPOSITION_KEY
+
+        known.add(COMPOSITION_KEY)  # where the app placed the object: its own, not an unknown setting
     return sorted(str(k) for k in recipe.params if k not in known)
 
 

@@ -158,3 +158,34 @@ def test_replacing_the_object_keeps_its_place_size_and_turn():
     assert (t.x, t.y, t.rotation, t.flip_h) == (25.0, 18.0, 30.0, True)
     assert max(r.layer.size) * t.scale == pytest.approx(shown)  # the same long side on the painting
     assert r.layer.feather == s.layer.feather and r.cutout is None
+
+
+def test_another_paintings_size_keeps_the_objects_place_size_and_turn():
+    """An object on a 80x60 painting, opened on a 160x100 one: it was put back in the middle at 100 %, unturned
+    and unflipped, without a word (found by the artist session)."""
+    from studio.harmonize_document import with_painting
+
+    photo, mask = _photo()
+    layer, cutout = cutout_layer(photo, mask, MaskEdit(rect=(8, 3, 24, 24)))
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
+    s = with_transform(s, {"x": 20.0, "y": 45.0, "scale": 1.5, "rotation": 15.0, "flip_h": True})
+    wider = with_painting(s, Img(np.zeros((100, 160, 3), np.float32), path=Path("wide.png")))
+    t = wider.layer.transform
+    assert (t.x, t.y) == (40.0, 75.0)  # a quarter across, three quarters down, as before
+    assert t.scale == pytest.approx(3.0) and t.rotation == 15.0 and t.flip_h  # the same share of the long side
+    same = with_painting(s, Img(np.zeros((60, 80, 3), np.float32), path=Path("other.png")))
+    assert same.layer.transform == s.layer.transform  # the same size: untouched
+
+
+def test_a_soft_edged_mask_file_gives_the_same_cut_out_again():
+    """The recipe's mask is halved as it was when the object was added (a grey edge made a larger crop, and the
+    object "differs from the recipe's")."""
+    import cv2
+
+    photo, mask = _photo()
+    soft = cv2.GaussianBlur(mask, (0, 0), 2.0)
+    layer, _ = cutout_layer(photo, (soft >= 0.5).astype(np.float32), MaskEdit(mask_path="m.png"))
+    s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, None)
+    again, _ = placed_object(photo, composition_record(s), soft, "m.png")
+    assert again.size == layer.size
+    np.testing.assert_array_equal(again.alpha, layer.alpha)

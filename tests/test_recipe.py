@@ -124,3 +124,13 @@ def test_check_inputs_relative_to_base_dir(tmp_path: Path) -> None:
     ref = InputRef.from_file("content", path)
     r = Recipe(engine="stylize", params={}, inputs=[InputRef("content", "c.png", ref.sha256)], weights="w")
     assert check_inputs(r, base_dir=tmp_path) == []
+
+
+def test_the_apps_placement_record_is_not_an_unknown_harmonize_setting():
+    """Every Harmonize PNG the app exported reopened with a warning about its own "composition" record."""
+    from studio.engines.harmonize.params import HarmonizeParams
+    from studio.recipe import unknown_settings
+
+    params = {**HarmonizeParams().to_dict(), "composition": {"loose_radius": 8.0}, "brush_dynamics": 1}
+    r = Recipe(engine="harmonize", params=params, inputs=[], weights="w")
+    assert unknown_settings(r) == ["brush_dynamics"]

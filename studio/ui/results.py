@@ -34,9 +34,7 @@ class Results:
         entry = HistoryEntry(number=self.next_entry_number(), image=image.rgb, spec=spec, cancelled=False,
                              iterations=0, elapsed_s=0.0, extra={"params": dict(params), "opened": caption})
         self.add_history(entry, f"{caption}\n{ws.describe(ws.state())}")
-        desk = self.desk(ws.name)
-        desk.canvas.set_after(entry.qimage())
-        desk.canvas.set_caption(caption)
+        self.show_entry(entry, caption)  # what Export and Copy take, and what a restart shows again
 
     # history ------------------------------------------------------------------------------------
     def add_history(self, entry: HistoryEntry, tooltip: str = "") -> None:

@@ -23,6 +23,7 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
 from studio.engines.harmonize.params import LIVE_FIELDS, OWN_SIZE, HarmonizeParams
 from studio.harmonize_document import (
+    COMPOSITION_KEY,
     Composition,
     CompositionCache,
     Cutout,
@@ -141,7 +142,7 @@ class HarmonizeWorkspace(Workspace):
                 if isinstance(ev, Finished):  # the recipe also says where the object was placed
                     used = ev.extra.get("params")
                     merged = dict(used) if isinstance(used, dict) else params.to_dict()
-                    merged["composition"] = record
+                    merged[COMPOSITION_KEY] = record
                     ev = replace(ev, extra={**ev.extra, "params": merged})
                 yield ev
 
@@ -211,7 +212,7 @@ class HarmonizeWorkspace(Workspace):
         except (TypeError, ValueError) as exc:
             return f"The recipe's settings could not be read ({exc})."
         s = self._state
-        record = params.get("composition") if isinstance(params.get("composition"), dict) else {}
+        record = params.get(COMPOSITION_KEY) if isinstance(params.get(COMPOSITION_KEY), dict) else {}
         files = {role: path for role, path in inputs}
         missing = [Path(p).name for p in files.values() if not Path(p).is_file()]
         painting, layer, cutout = s.painting, s.layer, s.cutout

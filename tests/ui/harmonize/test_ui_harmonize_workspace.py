@@ -318,6 +318,14 @@ def test_run_hands_the_engine_the_composite_and_masks_and_exports_a_recipe(win, 
     ws.set_transform({"x": 70.0})
     assert win.open_file(str(out))
     assert ws.state().layer.transform.x == 40.0 and ws.state().params.mode == "color"
+    # without a false warning about its own placement record ("a setting this version does not know
+    # (composition)"), and the opened picture is the tab's result: Export and Copy take it
+    assert win.notice.level == "info" and "does not know" not in win.notice.label.text()
+    opened = win.current_result()
+    assert opened is not None and opened.extra.get("opened") and win.act_export.isEnabled()
+    np.testing.assert_allclose(opened.pixels(), np.asarray(Image.open(out).convert("RGB")) / 255.0, atol=1 / 255)
+    again = win.export_result(str(tmp_path / "again.png"))
+    assert again is not None and read_recipe(again).params["mode"] == "color"
 
 
 def test_run_is_blocked_until_there_is_a_painting_an_object_on_it(win):
@@ -471,6 +479,24 @@ def _run_export_and_reopen(win, qtbot, path):
     ws.remove_object()
     assert win.open_file(str(out))
     return ws.state()
+
+
+def test_a_recipe_brings_back_an_object_cut_out_with_a_soft_edged_mask_file(win, qtbot, files, tmp_path):
+    """A mask file with grey edge pixels is halved when it is added; restoring the recipe took it as it was, so
+    the cut-out came out one size larger and "differs from the recipe's": the object was not placed again."""
+    import cv2
+
+    ws = win.workspace("harmonize")
+    hard = np.asarray(Image.open(files["mask"])).astype(np.float32)
+    soft = tmp_path / "soft-mask.png"
+    Image.fromarray(np.clip(cv2.GaussianBlur(hard, (0, 0), 2.0), 0, 255).astype(np.uint8)).save(soft)
+    assert ws.add_object_with_mask(str(files["photo"]), str(soft))
+    ws.set_transform({"x": 60.0, "y": 30.0, "scale": 0.8})
+    made = ws.state()
+    s = _run_export_and_reopen(win, qtbot, tmp_path / "soft.png")
+    assert s.layer is not None, win.notice.label.text()
+    assert s.layer.size == made.layer.size and s.layer.transform == made.layer.transform
+    np.testing.assert_array_equal(s.layer.alpha, made.layer.alpha)
 
 
 def test_a_recipe_brings_back_a_grabcut_cutout_and_its_placement(win, qtbot, files, tmp_path):
