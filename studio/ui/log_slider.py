@@ -181,12 +181,13 @@ class LogSlider(QWidget):
         self.setToolTip(self._tip)
 
     def setToolTip(self, text: str) -> None:  # noqa: N802
+        """``text`` as given; the slider and the number (what the pointer rests on) say the default too."""
         self._tip = text
-        hint = f"Double-click: back to the default, {format_number(self._default)}."
-        text = f"{text}\n{hint}" if text else hint
         super().setToolTip(text)
-        self.slider.setToolTip(text)
-        self.edit.setToolTip(text)
+        hint = f"Double-click: back to the default, {format_number(self._default)}."
+        shown = f"{text}\n{hint}" if text else hint
+        self.slider.setToolTip(shown)
+        self.edit.setToolTip(shown)
 
     # internals ------------------------------------------------------------------------------
     def _show(self, value: float) -> None:
