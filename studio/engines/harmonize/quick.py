@@ -95,6 +95,20 @@ def poisson_blend(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray,
     return (out.astype(np.float32) / 255.0).astype(np.float32)
 
 
+def confine(painting: np.ndarray, out: np.ndarray, tight: np.ndarray, loose: np.ndarray) -> np.ndarray:
+    """``out``'s changes to ``painting`` kept inside the loose mask, in full up to the object's edge and fading to
+    none across the ring to the loose mask's edge. OpenCV's Poisson solve runs over the object's whole bounding box
+    with its borders fixed, so it shifted the painting up to 16 levels of 255 there, outside the loose mask too."""
+    inside = binarize(tight) > 0.5
+    ring = (binarize(loose) > 0.5) & ~inside
+    weight = inside.astype(np.float32)
+    if ring.any():
+        d = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+        width = float(d[ring].max()) + 1.0
+        weight[ring] = np.clip(1.0 - d[ring] / width, 0.0, 1.0)
+    return (painting + (out - painting) * weight[..., None]).astype(np.float32)
+
+
 def gatys_objective(net: FeatureNetwork, painting: torch.Tensor, composite: torch.Tensor, loose: torch.Tensor,
                     style_weight: float) -> Objective:
     """Masked Gatys: tensors (1, 3, H, W) in [0, 1] and the loose mask (H, W) (binary)."""

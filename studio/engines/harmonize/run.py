@@ -57,7 +57,7 @@ from studio.engines.harmonize.losses import (
 )
 from studio.engines.harmonize.params import OWN_SIZE, HarmonizeParams
 from studio.engines.harmonize.post import blend, denoise_chroma
-from studio.engines.harmonize.quick import color_transfer, gatys_objective, poisson_blend
+from studio.engines.harmonize.quick import color_transfer, confine, gatys_objective, poisson_blend
 from studio.engines.harmonize.synthesis import PATCH_RADIUS, rebuild_from_painting
 from studio.engines.harmonize.validate import validate_inputs, validate_params
 from studio.engines.masks import binarize, bounding_box, dilate, feather, resize_mask
@@ -319,6 +319,8 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
             out = blend(painting, color_transfer(painting, composite, tight_mask), tight_mask, params.feather * k)
         else:
             out = poisson_blend(painting, composite, tight_mask, mixed=params.mode == "poisson-mixed")
+            loose = dilate(tight_mask, params.loose_radius) if loose_mask is None else loose_mask
+            out = confine(painting, out, tight_mask, loose)  # the painting changes only where the loose mask says
         elapsed = time.perf_counter() - t0
         yield Progress(iteration=1, total=1, stage=params.mode, losses={}, elapsed_s=elapsed, eta_s=0.0,
                        preview=(out * 255 + 0.5).astype(np.uint8))

@@ -118,6 +118,25 @@ def test_poisson_modes_remove_the_seam(mode):
     assert out[23:26, 30:35].mean() > out[14:18, 20:44].mean() + 0.1
 
 
+@pytest.mark.parametrize("mode", ["poisson", "poisson-mixed"])
+def test_poisson_modes_leave_the_painting_outside_the_loose_mask_as_it_was(mode):
+    """OpenCV solves over the object's bounding box, so the painting changed (by up to 16 of 255 levels on a
+    harmonization case) outside the loose mask, which promises "how far around the object the painting may
+    change"."""
+    p, c, m = _case()
+    p = (p * 0.6 + 0.4 * np.random.default_rng(1).random(p.shape)).astype(np.float32)  # a painting with texture
+    c = np.where(m[..., None] > 0.5, c, p).astype(np.float32)
+    loose = np.zeros_like(m)
+    loose[11:37, 17:47] = 1.0  # 3 px round the object
+    out = _run(p, c, m, HarmonizeParams(mode=mode), loose=loose)[-1].image
+    assert np.array_equal(out[loose < 0.5], p[loose < 0.5])
+    assert np.abs(out[m > 0.5] - c[m > 0.5]).mean() > 0.02  # the object itself is blended
+    default = _run(p, c, m, HarmonizeParams(mode=mode, loose_radius=2))[-1].image  # no loose mask: the radius
+    far = np.ones_like(m, bool)
+    far[12:36, 18:46] = False
+    assert np.array_equal(default[far], p[far])
+
+
 def test_gatys_mode_changes_only_the_loose_region(random_net):
     p, c, m = _case()
     params = HarmonizeParams(mode="gatys", size=64, gatys_iterations=4, loose_radius=4, feather=1.0)
