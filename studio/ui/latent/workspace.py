@@ -58,6 +58,8 @@ class LatentWorkspace(Workspace):
     @property
     def before_caption(self) -> str:  # type: ignore[override]
         s = self._state
+        if s.frame_is_target and s.project_target is not None:
+            return f"The picture to fit, {Path(str(s.project_target.path)).name}: press Run"
         if shown_detail(s) is not None:
             return "Your photo, fitted: move the sliders to steer it"
         if s.detail is not None:
@@ -164,8 +166,15 @@ class LatentWorkspace(Workspace):
         return None
 
     def open_image(self, image: Any) -> bool:
-        """A picture opened in this tab: Run will search the latent whose image comes closest to it."""
-        self.edit(replace(self._state, project_target=image, run_kind="project"), "Picture to fit")
+        """A picture opened in this tab: shown on the canvas, and Run will search the latent whose image comes
+        closest to it (the canvas went on showing the last generator sample)."""
+        from studio.engines.pixels import resize_long_side
+
+        side = 2 * DISPLAY_SIDE
+        rgb = image.rgb if max(image.rgb.shape[:2]) <= side else resize_long_side(image.rgb, side)
+        shown = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        self.edit(replace(self._state, project_target=image, run_kind="project", frame=shown, frame_is_target=True),
+                  "Picture to fit")
         self.host.notify(f"Press Run to find the generator's closest picture to {Path(str(image.path)).name}.",
                          "info")
         return True
@@ -336,7 +345,7 @@ class LatentWorkspace(Workspace):
         return upscale(img, factor, smooth=state.smooth)
 
     def _with_frame(self, state: LatentState) -> LatentState:
-        return replace(state, frame=self.render_frame(state))
+        return replace(state, frame=self.render_frame(state), frame_is_target=False)
 
     def _edit(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
         if self.gen is None:
