@@ -324,7 +324,8 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
         elapsed = time.perf_counter() - t0
         yield Progress(iteration=1, total=1, stage=params.mode, losses={}, elapsed_s=elapsed, eta_s=0.0,
                        preview=(out * 255 + 0.5).astype(np.uint8))
-        yield Finished(image=out, cancelled=False, iterations=1, elapsed_s=elapsed, extra=extra)
+        # no iterations: "Finished in 0:00", not "after 1 iteration" (the bar's one step is the whole of it)
+        yield Finished(image=out, cancelled=False, iterations=0, elapsed_s=elapsed, extra=extra)
         return
 
     if network is None:

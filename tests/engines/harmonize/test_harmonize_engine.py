@@ -82,8 +82,10 @@ def test_bad_params_are_refused():
 
 def test_color_mode_moves_the_object_towards_the_painting_palette():
     p, c, m = _case()
-    out = _run(p, c, m, HarmonizeParams(mode="color", feather=0.0))[-1].image
+    fin = _run(p, c, m, HarmonizeParams(mode="color", feather=0.0))[-1]
+    out = fin.image
     assert out.shape == p.shape and out.dtype == np.float32
+    assert fin.iterations == 0  # an instant mode iterates nothing (the app said "Finished after 1 iteration")
     inside = m > 0.5
     before = np.abs(c[inside].mean(0) - p[~inside].mean(0)).sum()
     after = np.abs(out[inside].mean(0) - p[~inside].mean(0)).sum()
