@@ -47,6 +47,9 @@ def build_recipe(entry: HistoryEntry) -> Any:
     """The recipe of a history entry, as the CLI writes it (``studio.recipe``)."""
     from studio.recipe import InputRef, Recipe
 
+    opened = entry.extra.get("recipe")
+    if isinstance(opened, str):  # a studio PNG opened with its recipe: exported again, it keeps that recipe
+        return Recipe.from_json(opened)
     spec = entry.spec
     inputs = [InputRef(role=role, path=path, sha256=sha) for role, path, sha in spec.inputs]
     recipe = Recipe.of_run(spec.engine, entry, spec.params, inputs)

@@ -366,7 +366,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
                 if note is not None:
                     from studio.recipe import unknown_settings_words
 
-                    self._add_opened_result(ws, image, recipe.params, f"Opened {Path(path).name}")
+                    self._add_opened_result(ws, image, recipe, f"Opened {Path(path).name}")
                     unknown = unknown_settings_words(recipe)
                     self.notify(f"{Path(path).name}: {note}{self._network_words(recipe)}"
                                 f"{' ' + unknown if unknown else ''}", "warning" if unknown else "info")

@@ -27,12 +27,15 @@ def _not_runnable(control: Any) -> Any:
 class Results:
     """Needs the window's desks, workspaces, notify/confirm/load_image, keeper and settings."""
 
-    def _add_opened_result(self, ws: Workspace, image: Any, params: dict, caption: str) -> None:
+    def _add_opened_result(self, ws: Workspace, image: Any, recipe: Any, caption: str) -> None:
         """A studio PNG opened with its recipe becomes this tab's current result (exportable, in its
-        history) with the settings that made it."""
-        spec = JobSpec(ws.name, ws.engine, _not_runnable, ws.params(), ws.state(), title=caption)
+        history) with the settings that made it; exported again, it keeps that recipe as it was (its input
+        files, regions, network and time: ``export.build_recipe``)."""
+        inputs = tuple((i.role, i.path, i.sha256) for i in recipe.inputs)
+        spec = JobSpec(ws.name, ws.engine, _not_runnable, ws.params(), ws.state(), inputs, title=caption)
         entry = HistoryEntry(number=self.next_entry_number(), image=image.rgb, spec=spec, cancelled=False,
-                             iterations=0, elapsed_s=0.0, extra={"params": dict(params), "opened": caption})
+                             iterations=0, elapsed_s=0.0,
+                             extra={"params": dict(recipe.params), "opened": caption, "recipe": recipe.to_json()})
         self.add_history(entry, f"{caption}\n{ws.describe(ws.state())}")
         self.show_entry(entry, caption)  # what Export and Copy take, and what a restart shows again
 

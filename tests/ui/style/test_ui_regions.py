@@ -110,6 +110,9 @@ def test_regions_survive_the_exported_recipe(qtbot, window, fake_engine, image_d
     assert len(back) == 1 and back[0].weight == 2.5 and back[0].painting is not None
     assert np.abs(back[0].mask.astype(int) - painted.astype(int)).max() <= 1
     assert "region" in window.notice.label.text()
+    # the opened picture is the tab's result; exported again, it keeps its recipe, masks and files included
+    again = window.export_result(str(tmp_path / "again.png"))
+    assert again is not None and read_recipe(again).to_dict() == recipe.to_dict()
 
 
 def test_a_mask_file_with_another_shape_gets_one_sentence(qtbot, window, tmp_path):
