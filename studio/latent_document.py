@@ -45,7 +45,9 @@ class LatentState:
     train: TrainGanParams = field(default_factory=lambda: TrainGanParams(loss="dcgan", iterations=2000, ngf=32,
                                                                          ndf=32, batch_size=32))
     frame: np.ndarray | None = None  # uint8 HxWx3, enlarged for display
-    frame_is_target: bool = False  # the frame shows the opened picture to fit, until a slider, a sample or a fit
+    #: the opened picture to fit as the canvas shows it (uint8), in place of ``frame`` until a slider, a sample, the
+    #: fit or "Run trains" replaces it; ``frame`` stays the generator's picture (what Export PNG saves)
+    target_view: np.ndarray | None = None
 
 
 def compose_latent(s: LatentState, directions: Directions | None) -> np.ndarray | None:

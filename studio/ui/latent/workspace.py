@@ -58,8 +58,9 @@ class LatentWorkspace(Workspace):
     @property
     def before_caption(self) -> str:  # type: ignore[override]
         s = self._state
-        if s.frame_is_target and s.project_target is not None:
-            return f"The picture to fit, {Path(str(s.project_target.path)).name}: press Run"
+        if s.target_view is not None and s.project_target is not None:
+            name = Path(str(s.project_target.path)).name
+            return f"The picture to fit, {name}: " + ("press Run" if self.gen is not None else "open a generator")
         if shown_detail(s) is not None:
             return "Your photo, fitted: move the sliders to steer it"
         if s.detail is not None:
@@ -173,14 +174,15 @@ class LatentWorkspace(Workspace):
         side = 2 * DISPLAY_SIDE
         rgb = image.rgb if max(image.rgb.shape[:2]) <= side else resize_long_side(image.rgb, side)
         shown = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        self.edit(replace(self._state, project_target=image, run_kind="project", frame=shown, frame_is_target=True),
+        self.edit(replace(self._state, project_target=image, run_kind="project", target_view=shown),
                   "Picture to fit")
         self.host.notify(f"Press Run to find the generator's closest picture to {Path(str(image.path)).name}.",
                          "info")
         return True
 
     def set_run_kind(self, kind: str) -> None:
-        self.edit(replace(self._state, run_kind=kind), "Run does")
+        s = self._state  # the picture to fit goes off the canvas when Run no longer fits it
+        self.edit(replace(s, run_kind=kind, target_view=s.target_view if kind == "project" else None), "Run does")
 
     def _project_job(self, prefs: Preferences) -> JobSpec:
         from studio.engines.device import resolve_device
@@ -228,7 +230,8 @@ class LatentWorkspace(Workspace):
         return old.train_folder != new.train_folder or old.train != new.train
 
     def before_image(self, state: LatentState | None = None) -> np.ndarray | None:
-        return (state or self._state).frame
+        s = state or self._state
+        return s.target_view if s.target_view is not None else s.frame
 
 
     def result_state(self, job_state: LatentState, extra: dict[str, Any]) -> LatentState:
@@ -345,7 +348,7 @@ class LatentWorkspace(Workspace):
         return upscale(img, factor, smooth=state.smooth)
 
     def _with_frame(self, state: LatentState) -> LatentState:
-        return replace(state, frame=self.render_frame(state), frame_is_target=False)
+        return replace(state, frame=self.render_frame(state), target_view=None)
 
     def _edit(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
         if self.gen is None:

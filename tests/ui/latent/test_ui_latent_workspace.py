@@ -203,9 +203,16 @@ def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> N
     assert ws.open_image(load_image(tmp_path / "mine.png"))
     assert ws.state().run_kind == "project" and ws.panel().run_kind.currentData() == "project"
     assert ws.run_blocker() is None
-    # the canvas shows the picture to fit (it went on showing the last generator sample)
+    # the canvas shows the picture to fit (it went on showing the last generator sample), while Export PNG still
+    # saves the generator's picture, never the opened photo under a generator's recipe
     assert np.array_equal(from_qimage(win.canvas.before()), target)
     assert "mine.png" in win.canvas.caption() and "Run" in win.canvas.caption()
+    exported = ws.export_png(str(tmp_path / "latent.png"))
+    assert exported is not None and np.asarray(Image.open(exported)).shape != target.shape
+    ws.set_run_kind("train")  # Run no longer fits it: the generator's picture comes back
+    assert ws.before_image() is ws.state().frame and "mine.png" not in win.canvas.caption()
+    ws.undo_stack.undo()
+    assert "mine.png" in win.canvas.caption()
     before_z = ws.state().z
     win.run()
     qtbot.waitUntil(lambda: not win.runner.is_running() and ws.state().z is not before_z, timeout=60000)
@@ -216,7 +223,7 @@ def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> N
     qtbot.wait(50)
     assert win.desk().result is not None and win.desk().result.spec.state is ws.state()
     assert win.act_export.isEnabled() and win.history.currentRow() == 0
-    assert not ws.state().frame_is_target and "mine.png" not in ws.before_caption
+    assert ws.state().target_view is None and "mine.png" not in ws.before_caption
 
 
 def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and_session(latent_window, qtbot,
