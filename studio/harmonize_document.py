@@ -32,6 +32,7 @@ from studio.engines.harmonize.params import HarmonizeParams
 from studio.engines.harmonize.run import working_shape
 
 DEFAULT_LOOSE_RADIUS = 16.0
+MAX_FEATHER, MAX_LOOSE_RADIUS = 200.0, 500.0  # painting pixels: the panel's fields go this far
 CACHE_SIZE = 4  # composites kept (each painting-sized float32), so undo and redo redraw at once
 
 
@@ -151,16 +152,20 @@ def with_loose_radius(s: HarmonizeState, radius: float) -> HarmonizeState | None
 
 
 def with_painting(s: HarmonizeState, image: Any) -> HarmonizeState:
-    """A new painting; an object placed on a painting of another size keeps its place on it: its centre at the
-    same fraction of the width and height, its size the same share of the long side, its rotation and flips (it
-    was put back in the middle at 100 %, unrotated, without a word)."""
-    layer = s.layer
+    """A new painting; an object placed on a painting of another size keeps its place on it (it was put back in
+    the middle at 100 %, unrotated, without a word): its centre at the same fraction of the width and height, its
+    turn and flips, and its size, soft edge and loose ring scaled by the smaller of the two sides' ratios, so it
+    takes no larger a share of either side than it had (a wide painting swapped for a tall one does not push it
+    off the edge)."""
+    layer, loose_radius = s.layer, s.loose_radius
     if layer is not None and s.painting is not None and s.painting.size != image.size:
         (ow, oh), (nw, nh) = s.painting.size, image.size
+        k = min(nw / max(ow, 1), nh / max(oh, 1))
         t = layer.transform
         layer = replace(layer, transform=t.with_changes(x=t.x * nw / max(ow, 1), y=t.y * nh / max(oh, 1),
-                                                        scale=t.scale * max(nw, nh) / max(ow, oh, 1)))
-    return replace(s, painting=image, layer=layer)
+                                                        scale=t.scale * k), feather=min(layer.feather * k, MAX_FEATHER))
+        loose_radius = min(max(1.0, round(loose_radius * k)), MAX_LOOSE_RADIUS) if loose_radius > 0 else 0.0
+    return replace(s, painting=image, layer=layer, loose_radius=loose_radius)
 
 
 def with_object(s: HarmonizeState, layer: ObjectLayer, cutout: Cutout | None = None) -> HarmonizeState:

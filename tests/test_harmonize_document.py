@@ -169,12 +169,17 @@ def test_another_paintings_size_keeps_the_objects_place_size_and_turn():
     layer, cutout = cutout_layer(photo, mask, MaskEdit(rect=(8, 3, 24, 24)))
     s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, cutout)
     s = with_transform(s, {"x": 20.0, "y": 45.0, "scale": 1.5, "rotation": 15.0, "flip_h": True})
-    wider = with_painting(s, Img(np.zeros((100, 160, 3), np.float32), path=Path("wide.png")))
+    s = replace(s, layer=replace(s.layer, feather=3.0), loose_radius=12.0)
+    wider = with_painting(s, Img(np.zeros((120, 160, 3), np.float32), path=Path("wide.png")))
     t = wider.layer.transform
-    assert (t.x, t.y) == (40.0, 75.0)  # a quarter across, three quarters down, as before
-    assert t.scale == pytest.approx(3.0) and t.rotation == 15.0 and t.flip_h  # the same share of the long side
+    assert (t.x, t.y) == (40.0, 90.0)  # a quarter across, three quarters down, as before
+    assert t.scale == pytest.approx(3.0) and t.rotation == 15.0 and t.flip_h  # twice the painting, twice the size
+    assert wider.layer.feather == pytest.approx(6.0) and wider.loose_radius == 24.0
+    tall = with_painting(s, Img(np.zeros((240, 40, 3), np.float32), path=Path("tall.png")))
+    assert tall.layer.transform.scale == pytest.approx(0.75)  # by the narrower side: no wider a share of it
+    assert (tall.layer.transform.x, tall.layer.transform.y) == (10.0, 180.0)
     same = with_painting(s, Img(np.zeros((60, 80, 3), np.float32), path=Path("other.png")))
-    assert same.layer.transform == s.layer.transform  # the same size: untouched
+    assert same.layer.transform == s.layer.transform and same.loose_radius == 12.0  # the same size: untouched
 
 
 def test_a_soft_edged_mask_file_gives_the_same_cut_out_again():

@@ -23,6 +23,14 @@ def binarize(mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return (np.asarray(mask, dtype=np.float32) > threshold).astype(np.float32)
 
 
+def loose_region(tight: np.ndarray, given: np.ndarray | None, radius: float) -> np.ndarray:
+    """Where a harmonization may change the painting (0/1): the given loose mask with the object in it, or the
+    object widened by ``radius`` pixels when none is given."""
+    if given is None:
+        return dilate(tight, round(radius))
+    return np.maximum(binarize(given), binarize(tight))
+
+
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """Binary dilation by a disc of ``radius`` pixels (float32 0/1)."""
     m = binarize(mask)

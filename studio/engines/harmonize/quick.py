@@ -96,16 +96,19 @@ def poisson_blend(painting: np.ndarray, composite: np.ndarray, mask: np.ndarray,
 
 
 def confine(painting: np.ndarray, out: np.ndarray, tight: np.ndarray, loose: np.ndarray) -> np.ndarray:
-    """``out``'s changes to ``painting`` kept inside the loose mask, in full up to the object's edge and fading to
-    none across the ring to the loose mask's edge. OpenCV's Poisson solve runs over the object's whole bounding box
-    with its borders fixed, so it shifted the painting up to 16 levels of 255 there, outside the loose mask too."""
+    """``out``'s changes to ``painting`` kept to the object and the loose mask (``masks.loose_region``): in full
+    on the object, fading across the ring to none at the loose mask's edge, whatever its shape (at each ring pixel
+    its distance to the loose edge over the sum of that and its distance to the object). OpenCV's Poisson solve
+    runs over the object's whole bounding box with only its border held, so it shifted the painting there, up to
+    30 levels of 255 on a shared case, outside the loose mask too."""
     inside = binarize(tight) > 0.5
-    ring = (binarize(loose) > 0.5) & ~inside
+    region = (binarize(loose) > 0.5) | inside
+    ring = region & ~inside
     weight = inside.astype(np.float32)
     if ring.any():
-        d = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
-        width = float(d[ring].max()) + 1.0
-        weight[ring] = np.clip(1.0 - d[ring] / width, 0.0, 1.0)
+        to_object = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+        to_edge = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
+        weight[ring] = to_edge[ring] / (to_edge[ring] + to_object[ring])
     return (painting + (out - painting) * weight[..., None]).astype(np.float32)
 
 

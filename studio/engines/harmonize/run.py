@@ -60,7 +60,7 @@ from studio.engines.harmonize.post import blend, denoise_chroma
 from studio.engines.harmonize.quick import color_transfer, confine, gatys_objective, poisson_blend
 from studio.engines.harmonize.synthesis import PATCH_RADIUS, rebuild_from_painting
 from studio.engines.harmonize.validate import validate_inputs, validate_params
-from studio.engines.masks import binarize, bounding_box, dilate, feather, resize_mask
+from studio.engines.masks import bounding_box, feather, loose_region, resize_mask
 
 #: L-BFGS step of pass 2 (neural_paint.lua's -learning_rate default, passed to optim.lbfgs)
 PASS2_LEARNING_RATE = 0.1
@@ -130,8 +130,7 @@ def _prepare(painting: np.ndarray, composite: np.ndarray, tight: np.ndarray, loo
     p = _resize_rgb(painting, hw)
     c = _resize_rgb(composite, hw)
     t = resize_mask(tight, hw)
-    given = None if loose is None else binarize(resize_mask(loose, hw))
-    lo = dilate(t, params.loose_radius) if given is None else np.maximum(given, binarize(t))
+    lo = loose_region(t, None if loose is None else resize_mask(loose, hw), params.loose_radius)
     box = bounding_box(lo, params.crop_margin)
     return _Work(painting=p, composite=c, tight=t, loose=lo, box=box)
 
@@ -319,7 +318,8 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
             out = blend(painting, color_transfer(painting, composite, tight_mask), tight_mask, params.feather * k)
         else:
             out = poisson_blend(painting, composite, tight_mask, mixed=params.mode == "poisson-mixed")
-            loose = dilate(tight_mask, params.loose_radius) if loose_mask is None else loose_mask
+            k = max(painting.shape[:2]) / max(working_shape(*painting.shape[:2], params.size))
+            loose = loose_region(tight_mask, loose_mask, params.loose_radius * k)  # the radius is at ``size``
             out = confine(painting, out, tight_mask, loose)  # the painting changes only where the loose mask says
         elapsed = time.perf_counter() - t0
         yield Progress(iteration=1, total=1, stage=params.mode, losses={}, elapsed_s=elapsed, eta_s=0.0,

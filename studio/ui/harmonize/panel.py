@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from studio.compositing import MAX_SCALE, MIN_SCALE, ObjectLayer
 from studio.engines.harmonize.params import OWN_SIZE, TAU_PRESETS, HarmonizeParams
-from studio.harmonize_document import has_transparency
+from studio.harmonize_document import MAX_FEATHER, MAX_LOOSE_RADIUS, has_transparency
 from studio.ui.binder import Binder
 from studio.ui.image_slots import THUMB, DropFrame, image_caption, thumbnail
 from studio.ui.log_slider import LogSlider
@@ -168,8 +168,8 @@ class HarmonizePanel(QWidget):
         flips.addWidget(self.flip_v)
         flips.addWidget(self.centre)
         flips.addStretch(1)
-        self.feather = self._spin(0, 200, 1, 1, " px")
-        self.loose_radius = self._spin(0, 500, 2, 0, " px")
+        self.feather = self._spin(0, MAX_FEATHER, 1, 1, " px")
+        self.loose_radius = self._spin(0, MAX_LOOSE_RADIUS, 2, 0, " px")
         self.show_masks = QCheckBox("Show masks on the picture")
         self.show_masks.toggled.connect(self._masks_toggled)
         hint = QLabel("Drag the object on the picture to move it, a corner to scale it, the round handle to turn "

@@ -139,6 +139,37 @@ def test_poisson_modes_leave_the_painting_outside_the_loose_mask_as_it_was(mode)
     assert np.array_equal(default[far], p[far])
 
 
+def test_confine_fades_to_the_loose_masks_edge_whatever_its_shape():
+    """The fade was scaled by the widest part of the ring, so a loose mask wider on one side (a rectangle given on
+    the command line) or a stray speck kept a step of up to 0.85 of the change at its edge."""
+    from studio.engines.harmonize.quick import confine
+    from studio.engines.masks import loose_region
+
+    h, w = 60, 80
+    painting, out = np.zeros((h, w, 3), np.float32), np.ones((h, w, 3), np.float32)
+    tight = np.zeros((h, w), np.float32)
+    tight[20:40, 10:30] = 1.0
+    loose = np.zeros((h, w), np.float32)
+    loose[17:43, 7:60] = 1.0  # 3 px round the object, 30 px to its right
+    loose[5, 75] = 1.0  # a speck far from it
+    weight = confine(painting, out, tight, loose)[..., 0]
+    assert (weight[tight > 0.5] == 1.0).all() and (weight[loose_region(tight, loose, 0) < 0.5] == 0.0).all()
+    edge = (loose > 0.5) & (cv2_erode(loose) < 0.5) & (tight < 0.5)
+    assert weight[edge].max() <= 0.5  # half at most, where the ring is one pixel from the object
+    assert weight[30, 59] < 0.05 and weight[5, 75] < 0.05  # the far edge of the wide side, and the speck
+    assert weight[30, 30] > 0.9  # next to the object, nearly all of the change
+    # a loose mask smaller than the object still lets the whole object change (the two together)
+    small = np.zeros((h, w), np.float32)
+    small[25:35, 15:25] = 1.0
+    assert (confine(painting, out, tight, small)[..., 0][tight > 0.5] == 1.0).all()
+
+
+def cv2_erode(mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.erode(mask, np.ones((3, 3), np.uint8))
+
+
 def test_gatys_mode_changes_only_the_loose_region(random_net):
     p, c, m = _case()
     params = HarmonizeParams(mode="gatys", size=64, gatys_iterations=4, loose_radius=4, feather=1.0)
