@@ -48,6 +48,14 @@ def opens_the_app(argv: list[str]) -> bool:
     return first.split("=", 1)[0] in APP_OPTIONS or (first not in COMMANDS and not first.startswith("-"))
 
 
+def subcommand_parser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    """The parser of ``studio NAME``, or None."""
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps its subcommands only there
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:  # noqa: SLF001
+            return action.choices[name]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if opens_the_app(argv):
@@ -57,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     handle_sigterm()
     _remove_stale_temporaries()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command's own parser, so the sentence points to its help, not studio's
+            command = subcommand_parser(parser, getattr(args, "command", None)) or parser
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, --version, or a bad argument (already reported)
         return int(e.code or 0)
     if getattr(args, "func", None) is None:

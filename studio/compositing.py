@@ -415,7 +415,9 @@ def mask_from_image(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndar
 
 
 def load_mask_file(path: str | Path, photo_size: tuple[int, int]) -> np.ndarray:
-    """Read a mask file (white = object) that must have the photo's (width, height)."""
+    """Read a mask file (white = object) that must have the photo's (width, height), as a 0/1 mask: from half
+    grey up is the object, the one rule for a mask file wherever it is read (a soft edge read as it was gave a
+    larger cut-out on restoring a recipe than when the object was added)."""
     from studio.imageio import load_image
 
     image = load_image(path)
@@ -425,4 +427,4 @@ def load_mask_file(path: str | Path, photo_size: tuple[int, int]) -> np.ndarray:
         raise StudioInputError(
             f"{Path(path).name} is {w}x{h} pixels but the photo is {pw}x{ph}: a mask must have the photo's size."
         )
-    return mask_from_image(image.rgb, image.alpha)
+    return (mask_from_image(image.rgb, image.alpha) >= 0.5).astype(np.float32)

@@ -210,10 +210,6 @@ def has_transparency(image: Any) -> bool:
 
 
 # the recipe ----------------------------------------------------------------------------------------
-#: the recipe's key for ``composition_record`` (the app's Harmonize results carry it beside the engine's settings)
-COMPOSITION_KEY = "composition"
-
-
 def composition_record(state: HarmonizeState) -> dict[str, Any]:
     """The placement of the object, for the recipe (painting pixels)."""
     layer = state.layer
@@ -252,8 +248,8 @@ def placed_object(obj: Any, record: dict[str, Any], mask: np.ndarray | None = No
     """The object of a recipe, cut out again (from its mask file, its transparency, or the recipe's GrabCut
     rectangle and strokes) and placed where the record says."""
     edit = cutout_edit(record)
-    if mask is not None:  # thresholded as when it was added (a soft-edged mask file gave another crop)
-        layer, cutout = cutout_layer(obj, (mask >= 0.5).astype(np.float32), MaskEdit(mask_path=mask_path))
+    if mask is not None:  # a mask file's 0/1 mask (``load_mask_file``)
+        layer, cutout = cutout_layer(obj, mask, MaskEdit(mask_path=mask_path))
     elif has_transparency(obj) and edit.rect is None:  # its own transparency, perhaps refined by strokes
         layer, cutout = alpha_layer(obj, edit.strokes)
     else:  # GrabCut again (a PNG may have been cut out with a rectangle too)

@@ -231,6 +231,11 @@ def check_inputs(recipe: Recipe, *, base_dir: PathLike | None = None) -> list[st
     return warnings
 
 
+#: the key of a harmonize recipe's placement record (``harmonize_document.composition_record``): the app's
+#: Harmonize results carry it beside the engine's settings
+COMPOSITION_KEY = "composition"
+
+
 def unknown_settings(recipe: Recipe) -> list[str]:
     """The settings of a stylize or harmonize recipe that this version's parameters do not have (a recipe from a
     newer studio, or an edited one): a re-run leaves them out, so the user is told."""
@@ -244,8 +249,6 @@ def unknown_settings(recipe: Recipe) -> list[str]:
         return []
     known = {f.name for f in fields(cls)}
     if recipe.engine == "harmonize":
-        from studio.harmonize_document import COMPOSITION_KEY
-
         known.add(COMPOSITION_KEY)  # where the app placed the object: its own, not an unknown setting
     return sorted(str(k) for k in recipe.params if k not in known)
 

@@ -182,15 +182,22 @@ def test_another_paintings_size_keeps_the_objects_place_size_and_turn():
     assert same.layer.transform == s.layer.transform and same.loose_radius == 12.0  # the same size: untouched
 
 
-def test_a_soft_edged_mask_file_gives_the_same_cut_out_again():
-    """The recipe's mask is halved as it was when the object was added (a grey edge made a larger crop, and the
-    object "differs from the recipe's")."""
+def test_a_soft_edged_mask_file_reads_as_the_object_halved(tmp_path):
+    """A mask file is halved wherever it is read: the recipe's restore read a grey edge as it was, which made a
+    larger crop than adding the object had, and the object "differs from the recipe's"."""
     import cv2
+    from PIL import Image
+
+    from studio.compositing import load_mask_file
 
     photo, mask = _photo()
     soft = cv2.GaussianBlur(mask, (0, 0), 2.0)
-    layer, _ = cutout_layer(photo, (soft >= 0.5).astype(np.float32), MaskEdit(mask_path="m.png"))
+    Image.fromarray((soft * 255).round().astype(np.uint8)).save(tmp_path / "m.png")
+    read = load_mask_file(tmp_path / "m.png", photo.size)
+    assert set(np.unique(read)) == {0.0, 1.0}
+    np.testing.assert_array_equal(read, (np.round(soft * 255) / 255 >= 0.5).astype(np.float32))
+    layer, _ = cutout_layer(photo, read, MaskEdit(mask_path="m.png"))
     s = with_object(HarmonizeState(HarmonizeParams(), painting=_painting()), layer, None)
-    again, _ = placed_object(photo, composition_record(s), soft, "m.png")
+    again, _ = placed_object(photo, composition_record(s), load_mask_file(tmp_path / "m.png", photo.size), "m.png")
     assert again.size == layer.size
     np.testing.assert_array_equal(again.alpha, layer.alpha)

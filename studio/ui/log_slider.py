@@ -2,8 +2,8 @@
 
 Dragging moves the handle with the pointer; with Shift held it moves ten times slower (a fine mode
 for small steps), and the number shows beside the pointer while the drag lasts. The default value is a stop
-of its own (a drag can land on 5.42 exactly, where the stops beside it read 5.37 and 5.43), and a double-click
-on the slider goes back to it.
+of its own (a drag can land on 5.42 exactly, where the stops beside it read 5.37 and 5.5, and the stop itself
+5.43), and a double-click on the slider goes back to it.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class LogSlider(QWidget):
         self._lo, self._hi = math.log10(minimum), math.log10(maximum)
         self._zero = zero_at_minimum
         self._value = float(value)
-        self._default = float(value)
+        self._default = self._checked_default(value)
         self._updating = False
 
         decade = self.STEPS / (self._hi - self._lo)
@@ -177,17 +177,26 @@ class LogSlider(QWidget):
 
     def set_default(self, value: float) -> None:
         """The value a double-click goes back to, and a stop of its own."""
-        self._default = float(value)
+        self._default = self._checked_default(value)
         self.setToolTip(self._tip)
 
+    def _checked_default(self, value: float) -> float:
+        """A default the slider can show at a stop of its own: in its range (or 0 where the first stop is off); one
+        beyond an end would take that end's stop over."""
+        value = float(value)
+        inside = 10 ** self._lo * (1 - 1e-9) <= value <= 10 ** self._hi * (1 + 1e-9)
+        if not (inside or (value == 0 and self._zero)):
+            raise ValueError(f"LogSlider's default {value:g} is outside its range "
+                             f"{10 ** self._lo:g}..{10 ** self._hi:g}")
+        return value
+
     def setToolTip(self, text: str) -> None:  # noqa: N802
-        """``text`` as given; the slider and the number (what the pointer rests on) say the default too."""
+        """``text`` as given; the slider says its default and the double-click too."""
         self._tip = text
         super().setToolTip(text)
-        hint = f"Double-click: back to the default, {format_number(self._default)}."
-        shown = f"{text}\n{hint}" if text else hint
-        self.slider.setToolTip(shown)
-        self.edit.setToolTip(shown)
+        hint = f"Double-click the slider: back to the default, {format_number(self._default)}."
+        self.slider.setToolTip(f"{text}\n{hint}" if text else hint)
+        self.edit.setToolTip(text)
 
     # internals ------------------------------------------------------------------------------
     def _show(self, value: float) -> None:

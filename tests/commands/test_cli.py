@@ -146,6 +146,14 @@ def test_an_argument_error_is_one_line_that_points_to_help(pair, tmp_path, capsy
     assert err == ["studio: error: size must be a whole number, got 'big'; see 'studio stylize --help'."]
 
 
+def test_an_unrecognized_argument_points_to_the_commands_own_help(pair, tmp_path, capsys):
+    """"photo --style a b" left b over, and the sentence pointed to 'studio --help', not the command's."""
+    c, s = pair
+    assert main(["stylize", str(c), "--style", str(s), str(s), "-o", str(tmp_path / "o.png"), *FAST]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"studio: error: unrecognized arguments: {s}; see 'studio stylize --help'."]
+
+
 def test_the_photo_and_paintings_can_be_given_as_options(pair, tmp_path, capsys):
     """--style PAINTING (neural-style's -style_image) was refused as an ambiguous abbreviation of --style-weight."""
     from studio.recipe import read_recipe
@@ -157,6 +165,9 @@ def test_the_photo_and_paintings_can_be_given_as_options(pair, tmp_path, capsys)
     assert recipe is not None
     assert [(i.role, Path(i.path).name) for i in recipe.inputs] == [
         ("content", c.name), ("style", s.name), ("style", c.name)]
+    # with --content, an image given first is a painting
+    assert main(["stylize", str(s), "--content", str(c), "-o", str(out), *FAST]) == 0
+    assert [(i.role, Path(i.path).name) for i in read_recipe(out).inputs] == [("content", c.name), ("style", s.name)]
 
 
 def test_output_in_missing_folder(pair, tmp_path, capsys):

@@ -115,6 +115,18 @@ def test_the_default_is_a_stop_of_its_own_and_a_double_click_goes_back_to_it(qtb
     s.setValue(30.0)
     qtbot.mouseDClick(s.slider, Qt.MouseButton.LeftButton, pos=s.slider.rect().center())
     assert s.value() == 5.42 and seen[-1] == 5.42 and s.slider.value() == stop
-    assert "Double-click: back to the default, 5.42." in s.slider.toolTip()
+    assert "Double-click the slider: back to the default, 5.42." in s.slider.toolTip()
     s.set_default(2.0)
     assert s.value_at(s.position_of(2.0)) == 2.0 and "default, 2." in s.slider.toolTip()
+
+
+def test_a_default_outside_the_range_is_refused():
+    """It would take an end's stop over (a slider of 0.01..100 with 500 as its default read 500 at its end)."""
+    for args, kwargs in (((0.01, 100.0, 500.0), {}), ((0.01, 100.0, 0.0), {}),
+                         ((0.001, 1.0, 0.0005), {"zero_at_minimum": True})):
+        with pytest.raises(ValueError, match="outside its range"):
+            LogSlider(*args, **kwargs)
+    s = LogSlider(0.001, 1.0, 0.0, zero_at_minimum=True)  # 0 is the first stop's own value there
+    assert s.default() == 0.0
+    with pytest.raises(ValueError):
+        s.set_default(2.0)

@@ -78,7 +78,7 @@ class StyleParams(Params):
 
     #: a style run needs about 1 KB a pixel of the picture: the network runs over tiles once one pass over the
     #: whole picture would take a quarter of the memory (``tiles.py``: a tile's pass is a fixed 1.4 GB on 24 GB),
-    #: and what is left grows with the picture: the peak less the tile's pass came to about 665 B a pixel at
+    #: and what is left grows with the picture: the peak less the tile's 1.4 GB came to about 680 B a pixel at
     #: 2048x1536 and 370 at 4000x3000 (fixed costs shared out; it rises by about 260 B a pixel: the optimised image
     #: and its gradient, L-BFGS's working copies, the content's features, copies of the photo and the result) and
     #: the L-BFGS history, which keeps fewer steps on a large picture (``objective.history_plan``); ``run_style``

@@ -281,7 +281,7 @@ class MaskEditorDialog(QDialog):
             self.message.setText(str(exc))
             self.message.setStyleSheet("color: #e06050;")
             return False
-        self._mask = (mask >= 0.5).astype(np.float32)
+        self._mask = mask
         self._mask_path = str(path)
         self._rect, self._strokes, self._from_alpha = None, [], False
         self.view.box = None

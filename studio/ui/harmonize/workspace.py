@@ -23,7 +23,6 @@ from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, JobControl
 from studio.engines.harmonize.params import LIVE_FIELDS, OWN_SIZE, HarmonizeParams
 from studio.harmonize_document import (
-    COMPOSITION_KEY,
     Composition,
     CompositionCache,
     Cutout,
@@ -45,6 +44,7 @@ from studio.harmonize_document import (
     with_transform,
 )
 from studio.progress import plural
+from studio.recipe import COMPOSITION_KEY
 from studio.ui.harmonize.canvas_tool import HarmonizeCanvasTool
 from studio.ui.harmonize.mask_editor import MaskEditorDialog
 from studio.ui.harmonize.panel import MODE_LABELS, HarmonizePanel
@@ -234,7 +234,7 @@ class HarmonizeWorkspace(Workspace):
             comp = self.host.load_image(files["composite"], "object", remember=False)
             try:
                 if loaded is not None and comp is not None:
-                    mask = (load_mask_file(files["mask"], comp.size) >= 0.5).astype(np.float32)
+                    mask = load_mask_file(files["mask"], comp.size)
                     layer, cutout = cutout_layer(comp, mask, MaskEdit(mask_path=files["mask"]))
                     painting = loaded  # the cut-out sits where it was in the composite
                     note = "Restored the settings, the painting and the object of the command line's recipe."
@@ -345,7 +345,7 @@ class HarmonizeWorkspace(Workspace):
             return False
         try:
             mask = load_mask_file(mask_path, photo.size)
-            layer, cutout = cutout_layer(photo, (mask >= 0.5).astype(np.float32), MaskEdit(mask_path=mask_path))
+            layer, cutout = cutout_layer(photo, mask, MaskEdit(mask_path=mask_path))
         except StudioInputError as exc:
             self.host.notify(str(exc), "error")
             return False

@@ -293,9 +293,10 @@ class LatentPanel(QWidget):
         self.train_time_limit.setToolTip("Training stops after this long (or after its generator steps, whichever "
                                          "comes first) and saves the generator")
         self.train_minutes = QDoubleSpinBox()
-        self.train_minutes.setRange(0.5, 7 * 24 * 60)
-        self.train_minutes.setDecimals(1)
+        self.train_minutes.setRange(0.05, 7 * 24 * 60)
+        self.train_minutes.setDecimals(2)  # to 0.01 min (under a second): a time kept in seconds shows as it is
         self.train_minutes.setSuffix(" min")
+        self.train_minutes.setKeyboardTracking(False)  # typing "120" is one edit, not 1, 12 and 120
         self.train_minutes.setValue(30.0)
         self.train_minutes.setToolTip(self.train_time_limit.toolTip())
         time_row = QHBoxLayout()

@@ -307,6 +307,7 @@ def test_training_can_be_given_a_time_limit_in_the_tab(latent_window, tmp_path) 
     assert ws.state().train.max_seconds == 30 * 60.0 and p.train_minutes.isEnabled()
     p.train_minutes.setValue(2.5)
     assert ws.state().train.max_seconds == 150.0
+    assert not p.train_minutes.keyboardTracking()  # typing a number is one edit, not one a digit
     ws.undo_stack.undo()
     assert ws.state().train.max_seconds == 30 * 60.0 and p.train_minutes.value() == 30.0
     ws.undo_stack.undo()
