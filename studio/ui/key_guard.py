@@ -4,7 +4,8 @@ A text field or spin box takes some keys for itself (Qt's ShortcutOverride): Ctr
 of "Iterations per scale" instead of exporting. This filter gives the window's own shortcuts back to
 the window, except the keys a text field needs for editing text (copy, paste, cut, select all, undo in
 the field). Holding B (outside a text field) shows the picture before the run, without clicking the
-canvas first; releasing it shows the result again.
+canvas first; releasing it shows the result again. A field being typed in counts before such a shortcut acts
+(``commit_typing``).
 """
 
 from __future__ import annotations
@@ -81,3 +82,17 @@ def install(window: QWidget, hold_before: Callable[[bool], None]) -> KeyGuard:
     guard = KeyGuard(window, hold_before)
     QApplication.instance().installEventFilter(guard)
     return guard
+
+
+def commit_typing() -> None:
+    """The value being typed in the focused field counts, as when the field loses the focus: Ctrl+R, or the Run
+    button (which takes no focus), ran with the old value (a new training name typed in Translate trained on
+    under the old name, resuming its run)."""
+    widget = QApplication.focusWidget()
+    if isinstance(widget, QLineEdit) and isinstance(widget.parent(), QAbstractSpinBox):
+        widget = widget.parent()
+    if isinstance(widget, QAbstractSpinBox):
+        widget.interpretText()  # its value, as typed (valueChanged when it differs)
+    elif isinstance(widget, QLineEdit) and widget.isModified():
+        widget.editingFinished.emit()
+        widget.setModified(False)

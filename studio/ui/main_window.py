@@ -37,6 +37,7 @@ from studio.ui.desk import Desk
 from studio.ui.history import HistoryEntry, HistoryStrip
 from studio.ui.job_display import JobDisplay
 from studio.ui.job_runner import Job, JobRunner, JobSpec
+from studio.ui.key_guard import commit_typing
 from studio.ui.key_guard import install as install_key_guard
 from studio.ui.loss_plot import LossPlot
 from studio.ui.notice import NoticeBar, in_one_line
@@ -413,6 +414,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
 
     # running ------------------------------------------------------------------------------------
     def run(self) -> Job | None:
+        commit_typing()
         ws = self.current_workspace()
         reason = ws.run_blocker()
         if reason:

@@ -151,6 +151,29 @@ def test_training_job_shows_previews_and_adds_the_model(qtbot, win, tmp_path):
     assert "reds" in names
 
 
+def test_a_name_being_typed_counts_when_ctrl_r_runs(qtbot, win, tmp_path):
+    """Typing a new name and pressing Ctrl+R (or the Run button, which takes no focus) trained on under the old
+    name, resuming its saved run, while the field showed the new one (found by the artist session)."""
+    two_training_folders(tmp_path)
+    ws = win.workspace("translate")
+    ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "B"), "reds",
+                                                               minutes=0.04, crop_size=32, ngf=4, n_blocks=1)),
+            "train")
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    field = ws._panel.train_name
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    field.selectAll()
+    qtbot.keyClicks(field, "fresh")
+    assert ws.state().train.name == "reds"  # not yet: the field has not given it up
+    qtbot.keyClick(field, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # the shortcut, typed in the field
+    qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=30000)
+    assert ws.state().train.name == "fresh"
+    assert win.current_result() is not None and win.current_result().spec.title == "Train fresh"
+
+
 def test_a_training_name_that_would_leave_the_translators_folder_is_refused_in_a_sentence(qtbot, win, tmp_path):
     """The Name field was a path: "../../../outside" trained into a folder outside studio's."""
     two_training_folders(tmp_path)
