@@ -53,6 +53,9 @@ class JobSpec:
     on_finished: Callable[[Finished], None] | None = None
     #: a style job's regions as its recipe keeps them (``studio.style_regions``: masks inside)
     regions: tuple[dict[str, Any], ...] = ()
+    #: how Restart (Run while this job runs) makes it again, given the Preferences; None: the tab's next job
+    #: (``Workspace.make_job``). A full-size render restarts as that render, not as a run from the photo.
+    remake: Callable[[Any], JobSpec] | None = None
 
 
 @dataclass(eq=False)

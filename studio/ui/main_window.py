@@ -424,8 +424,12 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         if ws.rerun_repeats and shown is not None and shown.spec.state is ws.state() and not self.runner.is_running():
             self.notify(f"Result #{shown.number} was made from these very settings: nothing to run again.", "info")
             return None
+        running = self.runner.current if self.runner.is_running() else None
         try:
-            spec = ws.make_job(self.prefs)
+            if running is not None and running.spec.workspace == ws.name and running.spec.remake is not None:
+                spec = running.spec.remake(self.prefs)  # Restart: this job again (a full-size render stays one)
+            else:
+                spec = ws.make_job(self.prefs)
         except Exception as exc:  # noqa: BLE001
             log.exception("preparing the job")
             self.notify(f"Could not start: {exc}", "error")

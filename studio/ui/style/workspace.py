@@ -230,7 +230,16 @@ class StyleWorkspace(Workspace):
         if start is None:
             raise ValueError("this result cannot be rendered at full size (it is not a style result of a photo)")
         state = replace(entry.spec.state, params=entry.spec.state.params.with_changes(size=int(size)))
-        return self._job(state, prefs, title=f"Full size {size} px", start=start)
+        spec = self._job(state, prefs, title=f"Full size {size} px", start=start)
+
+        def remake(again: Preferences) -> JobSpec:  # the same render, with what the user changed while it ran
+            current = self._state.params
+            moved = {f: getattr(current, f) for f in LIVE_FIELDS if hasattr(current, f)}
+            params = entry.spec.state.params.with_changes(**moved)
+            return self.full_size_job(replace(entry, spec=replace(entry.spec, state=replace(
+                entry.spec.state, params=params))), size, again)
+
+        return replace(spec, remake=remake)
 
     def live_changes(self, old: StyleState, new: StyleState) -> dict[str, Any]:
         changes = {

@@ -29,6 +29,23 @@ def test_a_result_renders_at_full_size_from_its_own_picture(qtbot, window, fake_
     assert read_recipe(out).extra["full_size_from"] == [64, 48]  # the recipe says it refined a preview
 
 
+def test_restart_during_a_full_size_render_renders_again(qtbot, window, fake_engine):
+    """Restart (Run while it runs) stopped the render and started an ordinary run from the photo at the preview's
+    size (found by the artist session)."""
+    run_job(qtbot, window)
+    preview = window.current_result()
+    fake_engine.step_s = 0.05
+    first = window.render_full_size(256)
+    assert first is not None and window.runner.is_running()
+    window.workspace("style").panel().style_weight.slider.setValue(700)  # a change while it runs
+    again = window.run()
+    assert again is not None and again.spec.title == "Full size 256 px"
+    qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=20000)
+    assert fake_engine.calls[-1].size == 256 and np.array_equal(fake_engine.starts[-1], preview.extra["stylised"])
+    assert fake_engine.calls[-1].style_weight == window.workspace("style").params().style_weight  # the change kept
+    assert window.current_result().spec.title == "Full size 256 px"
+
+
 def test_the_dialog_tells_the_size_and_time_before_it_starts(qtbot, window):
     run_job(qtbot, window)
     ws, entry = window.workspace("style"), window.current_result()
