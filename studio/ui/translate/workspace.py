@@ -81,7 +81,11 @@ class TranslateWorkspace(Workspace):
     session_types = (TranslateState, TranslateParams, TrainSetup, TrainParams, Selection)
     engine = "translate"
     input_role = "the image to translate"
-    before_caption = "Photo: choose a translator and press Run"
+    @property
+    def before_caption(self) -> str:  # type: ignore[override]
+        if self._state.mode == "train":
+            return "Training: its samples appear here (rows: A, A translated, and back; B, B translated, and back)"
+        return "Photo: choose a translator and press Run"
 
     @property
     def rerun_repeats(self) -> bool:  # type: ignore[override]
@@ -191,8 +195,10 @@ class TranslateWorkspace(Workspace):
         return JobSpec(self.name, self.engine, run, params, state, tuple(inputs), title="Translate")
 
     def before_image(self, state: TranslateState | None = None) -> np.ndarray | None:
-        image = (state or self._state).image
-        return None if image is None else image.rgb
+        """The photo while translating; none while training, whose sample grids are not of the photo (its selection
+        was drawn over them, at the photo's scale, and could be redrawn there)."""
+        s = state or self._state
+        return None if s.image is None or s.mode == "train" else s.image.rgb
 
     def result_state(self, job_state: TranslateState, extra: dict[str, Any]) -> TranslateState:
         if "run_dir" in extra:  # a training run: its model joins the list, and Run now continues it
@@ -257,7 +263,8 @@ class TranslateWorkspace(Workspace):
     def _show(self, state: TranslateState) -> None:
         self._panel.show_state(state)
         self._panel.set_train_note(train_note(state.train) if state.mode == "train" else "")
-        self._tool.shape = state.selection_mode if state.selection_mode in ("rect", "ellipse") else None
+        drawing = state.mode == "translate" and state.selection_mode in ("rect", "ellipse")
+        self._tool.shape = state.selection_mode if drawing else None  # none over a training's sample grids
         self._tool.feather = state.feather
         self._tool.selection = (replace(state.selection, shape=state.selection_mode)
                                 if state.selection is not None and self._tool.shape else None)

@@ -119,6 +119,29 @@ def test_selection_limits_the_translation(qtbot, win):
     assert np.allclose(res[:, :20], orig[:, :20], atol=1e-5)  # the left part is outside the ellipse now
 
 
+def test_training_mode_shows_no_photo_selection_and_takes_no_drawing(qtbot, win):
+    """The photo's ellipse was drawn over the training's sample grids at the photo's scale, a drag there replaced
+    the translation's selection in grid pixels, and Apply showed the grid as its result (the artist session)."""
+    ws = win.workspace("translate")
+    ws.set_selection(Selection("ellipse", 8, 8, 40, 40), "ellipse")
+    _run(qtbot, win)
+    translation = win.current_result()
+    assert ws.canvas_tool().shape == "ellipse" and win.canvas.before() is not None
+    ws.edit(replace(ws.state(), mode="train"), "Mode")
+    assert ws.canvas_tool().shape is None and ws.canvas_tool().selection is None
+    assert win.canvas.before() is None and win.current_result() is None and "Training" in win.canvas.caption()
+    win.resize(800, 600)
+    win.show()
+    qtbot.waitExposed(win)
+    at = win.canvas.rect().center()
+    qtbot.mousePress(win.canvas, Qt.MouseButton.LeftButton, pos=at)
+    qtbot.mouseMove(win.canvas, at + QPoint(40, 30))
+    qtbot.mouseRelease(win.canvas, Qt.MouseButton.LeftButton, pos=at + QPoint(40, 30))
+    assert ws.state().selection == Selection("ellipse", 8, 8, 40, 40)  # untouched
+    ws.edit(replace(ws.state(), mode="translate"), "Mode")  # back: the photo and its translation again
+    assert win.current_result() is translation and win.canvas.before() is not None
+
+
 def test_models_not_downloaded_and_import(qtbot, win, tmp_path):
     ws = win.workspace("translate")
     ws.edit(replace(ws.state(), model="style_monet"), "model")
