@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -93,7 +95,7 @@ class ImageCanvas(QWidget):
         self._drag_last = QPointF()
         self._caption = ""
         self.drop_hover = False  # a file is being dragged over the picture
-        self._placeholder = "Drop a photo here, or use File \u25b8 Open\u2026"
+        self._placeholder: str | Callable[[], str] = "Drop a photo here, or use File \u25b8 Open\u2026"
         self._cache: dict[tuple[int, int, int], QPixmap] = {}
         self._checker = _checker_brush()
         self._tool: CanvasTool | None = None
@@ -131,10 +133,13 @@ class ImageCanvas(QWidget):
         return img.size() if img is not None else QSize(0, 0)
 
     # tool (optional, set by a workspace) -------------------------------------------------------
-    def set_placeholder(self, text: str) -> None:
-        """What the empty canvas says (the tab's first input and how to open it)."""
+    def set_placeholder(self, text: str | Callable[[], str]) -> None:
+        """What the empty canvas says (the tab's first input and how to open it), or what tells it when it paints."""
         self._placeholder = text
         self.update()
+
+    def placeholder(self) -> str:
+        return self._placeholder() if callable(self._placeholder) else self._placeholder
 
     def set_tool(self, tool: CanvasTool | None) -> None:
         if self._drag == "tool":
@@ -393,7 +398,7 @@ class ImageCanvas(QWidget):
         )
         if self.document_size().isEmpty():
             p.setPen(QColor(170, 170, 170))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder())
         elif split:
             sx = self._split_x()
             p.save()

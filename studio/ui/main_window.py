@@ -170,7 +170,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         desk = Desk(ws.name)
         desk.canvas.set_tool(ws.canvas_tool())
-        desk.canvas.set_placeholder(ws.empty_canvas_text)
+        desk.canvas.set_placeholder(lambda w=ws: w.empty_canvas_text)  # asked at each paint: a mode may change it
         desk.canvas.files_dropped.connect(self._canvas_drop)
         desk.canvas.zoom_changed.connect(lambda z, d=desk: self._zoom_changed(d, z))
         desk.history.entry_chosen.connect(self.restore_history)

@@ -102,7 +102,7 @@ def test_a_long_job_note_is_cut_to_the_row_and_never_widens_the_window(qtbot, wi
 def test_the_empty_canvas_names_the_menu_item_and_each_tabs_first_input(window):
     for name, words in (("style", "Drop a photo here"), ("harmonize", "Drop a painting here"),
                         ("translate", "Drop a photo here")):
-        text = window.desk(name).canvas._placeholder
+        text = window.desk(name).canvas.placeholder()
         assert text.startswith(words) and "File \u25b8 Open\u2026" in text and "Open content" not in text
 
 

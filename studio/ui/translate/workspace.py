@@ -82,6 +82,12 @@ class TranslateWorkspace(Workspace):
     engine = "translate"
     input_role = "the image to translate"
     @property
+    def empty_canvas_text(self) -> str:  # type: ignore[override]
+        if self._state.mode == "train":
+            return "Run trains a translator on the two folders; its samples appear here as it learns"
+        return Workspace.empty_canvas_text
+
+    @property
     def before_caption(self) -> str:  # type: ignore[override]
         if self._state.mode == "train":
             return "Training: its samples appear here (rows: A, A translated, and back; B, B translated, and back)"

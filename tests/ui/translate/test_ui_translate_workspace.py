@@ -130,6 +130,7 @@ def test_training_mode_shows_no_photo_selection_and_takes_no_drawing(qtbot, win)
     ws.edit(replace(ws.state(), mode="train"), "Mode")
     assert ws.canvas_tool().shape is None and ws.canvas_tool().selection is None
     assert win.canvas.before() is None and win.current_result() is None and "Training" in win.canvas.caption()
+    assert "Drop a photo" not in win.desk("translate").canvas.placeholder()
     win.resize(800, 600)
     win.show()
     qtbot.waitExposed(win)
