@@ -233,10 +233,12 @@ def network_available(host: str = DOWNLOAD_HOST, port: int = 80, timeout: float 
         return False
 
 
-def no_network_message(name: str) -> str:
-    return (f"the download server {DOWNLOAD_HOST} cannot be reached (no network?), so {name!r} cannot be "
+def no_network_message(name: str, import_with: str = "'studio translators import FILE'") -> str:
+    """One sentence: the server cannot be reached, where to fetch the model, and how to import it here (the
+    command line's command, or the app's button)."""
+    return (f"The download server {DOWNLOAD_HOST} cannot be reached (no network?), so {name!r} cannot be "
             f"downloaded here; fetch {url_for(name)} on a machine with a network and import it with "
-            "'studio translators import FILE'.")
+            f"{import_with}.")
 
 
 def download(name: str, progress: ProgressFn | None = None, opener: Opener | None = None,

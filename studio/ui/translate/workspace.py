@@ -335,7 +335,8 @@ class TranslateWorkspace(Workspace):
         """Download an official model as a background job (progress under the picture, Stop cancels and
         keeps what arrived); once there it is chosen."""
         if not catalogue.network_available(timeout=2.0):
-            self.host.notify(catalogue.no_network_message(name), "warning")
+            self.host.notify(catalogue.no_network_message(name, "the Import .pth\u2026 button beside the list"),
+                             "warning")
             return False
         from studio.download import download_job
 

@@ -148,7 +148,8 @@ def test_models_not_downloaded_and_import(qtbot, win, tmp_path):
     ws.edit(replace(ws.state(), model="style_monet"), "model")
     assert "not downloaded" in ws.run_blocker()
     assert ws.download("style_monet") is False
-    assert "cannot be reached" in win.notice.label.text()
+    assert "cannot be reached" in win.notice.label.text() and "Import .pth" in win.notice.label.text()
+    assert "studio translators" not in win.notice.label.text()  # the app's button, not the command line
     f = tmp_path / "mine.pth"
     torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(), f)
     assert ws.import_model(str(f)) == "mine"
