@@ -60,6 +60,12 @@ class TranslateState:
     train: TrainSetup = field(default_factory=TrainSetup)
 
 
+def selection_missing(state: TranslateState) -> bool:
+    """Whether "Apply to" asks for a selection (a rectangle, an ellipse, a mask file) the state does not have yet."""
+    return (state.selection_mode in ("rect", "ellipse") and state.selection is None) or (
+        state.selection_mode == "mask" and state.mask is None)
+
+
 def state_mask(state: TranslateState) -> np.ndarray | None:
     """The soft selection mask of a state at the image's size, or None for the whole image."""
     if state.image is None:
@@ -156,10 +162,10 @@ class TranslateWorkspace(Workspace):
             if entry.kind == "default":
                 return "studio's default translator is missing from this installation: choose or import another."
             return f"The model {s.model} is not downloaded yet: Download it, or Import its .pth file."
-        if s.selection_mode in ("rect", "ellipse") and s.selection is None:
+        if selection_missing(s):
+            if s.selection_mode == "mask":
+                return "Choose a mask file (or another Apply to)."
             return "Drag on the picture to select where to translate (or choose Whole image)."
-        if s.selection_mode == "mask" and s.mask is None:
-            return "Choose a mask file (or another Apply to)."
         return None
 
     def make_job(self, prefs: Preferences) -> JobSpec:
@@ -262,6 +268,8 @@ class TranslateWorkspace(Workspace):
         if translation is None or refresh is None:
             return
         s = self._state
+        if selection_missing(s):
+            return  # the picture shown stays: re-blended, it was the whole photo translated
         image = blend(s.image.rgb, translation, s.params.strength, s.params.preserve_colors, state_mask(s))
         refresh(self.name, image, s, s.params.to_dict(), f"Strength {s.params.strength:.0%} (re-blended)")
 

@@ -117,6 +117,11 @@ def test_selection_limits_the_translation(qtbot, win):
     assert sel is not None and ws.state().selection_mode == "ellipse" and sel.box()[0] > 25
     res = win.current_result().image
     assert np.allclose(res[:, :20], orig[:, :20], atol=1e-5)  # the left part is outside the ellipse now
+    # undoing the ellipse back to a rectangle mode without one leaves the picture: it showed the whole photo
+    # translated while Run said to drag a selection (found by the artist session)
+    ws.edit(replace(ws.state(), selection=None), "Selection")
+    assert "Drag on the picture" in ws.run_blocker()
+    assert np.array_equal(win.current_result().image, res)
 
 
 def test_training_mode_shows_no_photo_selection_and_takes_no_drawing(qtbot, win):
