@@ -42,6 +42,7 @@ class HistoryEntry:
     #: reads the pixels back from the kept session once they left memory (None: not kept on disk)
     loader: Callable[[], np.ndarray] | None = None
     workspace_title: str = ""
+    name: str = ""  # what names it in the strip in place of its job's title (``Workspace.result_name``)
     kept_name: str | None = None  # its pixels' name in the kept session, once written there
     exported_to: str = ""  # the last file it was exported to
     made_here: bool = True  # made in this session (False: restored from the last one)
@@ -94,7 +95,7 @@ class HistoryEntry:
             name = str(opened).removeprefix("Opened ")
             return f"#{self.number} Opened\n{name}"
         tab = self.workspace_title or self.spec.workspace.title()
-        method = self.method
+        method = self.name or self.method
         for sep in (": ", " \u00b7 "):
             if method.lower().startswith(tab.lower() + sep):
                 method = method[len(tab) + len(sep):]

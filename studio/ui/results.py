@@ -42,7 +42,9 @@ class Results:
     # history ------------------------------------------------------------------------------------
     def add_history(self, entry: HistoryEntry, tooltip: str = "") -> None:
         """Put a result in its workspace's history strip."""
-        entry.workspace_title = self._workspaces[entry.spec.workspace].title
+        ws = self._workspaces[entry.spec.workspace]
+        entry.workspace_title = ws.title
+        entry.name = ws.result_name(entry)
         self.desk(entry.spec.workspace).history.add(entry, tooltip)
 
     def delete_history(self, entry: HistoryEntry) -> None:

@@ -148,6 +148,10 @@ class Workspace(QObject):
         """A few lines about a state's parameters (history tooltips)."""
         return ""
 
+    def result_name(self, entry: Any) -> str:
+        """What names a history entry of this tab in its strip in place of its job's title ("" keeps the title)."""
+        return ""
+
     def restore_recipe(self, params: dict[str, Any], inputs: list[tuple[str, str]]) -> str | None:
         """Apply a recipe's params (and, where the files are there, its inputs) as an undoable edit.
 

@@ -241,6 +241,13 @@ def test_history_captions_fit_their_cell_in_two_lines_without_the_tabs_name(qtbo
     for text in texts.values():
         lines = text.split("\n")
         assert len(lines) == 2 and all(metrics.horizontalAdvance(line) <= cell - 8 for line in lines), text
+    # a style run is named by its painting (every one read "Style transfer")
+    ws = window.workspace("style")
+    spec = JobSpec("style", "style", lambda _c: iter(()), ws.params(), ws.state(), title="Style transfer")
+    named = HistoryEntry(number=window.next_entry_number(), image=image, spec=spec, cancelled=False, iterations=5,
+                         elapsed_s=1.0)
+    window.add_history(named, "")
+    assert strip.item(strip.entries().index(named)).text() == f"#{named.number} style\ndone \u00b7 5 it"
     # the one-line label (tool tips, notices) still names the tab and says it all
     assert full.label == f"#{full.number} Style: Full size 2048 px \u00b7 done \u00b7 12 it"
     assert opened.label.endswith("tubingen_the_scream_512_final_version_2.png \u00b7 opened file")

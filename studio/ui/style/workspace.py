@@ -182,6 +182,15 @@ class StyleWorkspace(Workspace):
         return JobSpec(self.name, self.engine, run, params, state, tuple(inputs),
                        title=title, live=self.live_changes, regions=recipe_regions)
 
+    def result_name(self, entry: Any) -> str:
+        """A style run is named by its paintings in the strip ("the_scream", "starry_night + wave"): every one was
+        "Style transfer", and two paintings' runs differed only in their thumbnails."""
+        state = entry.spec.state
+        if entry.spec.title != "Style transfer" or not isinstance(state, StyleState) or not state.styles:
+            return ""
+        names = [Path(str(s.path)).stem for s in state.styles]
+        return names[0] + (f" + {names[1]}" if len(names) == 2 else f" + {len(names) - 1}" if len(names) > 2 else "")
+
     # render at full size ----------------------------------------------------------------------
     def can_render_full_size(self, entry: Any) -> bool:
         """Whether ``entry`` is a style result of a photo that a full-size render can start from."""
