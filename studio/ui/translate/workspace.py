@@ -152,6 +152,9 @@ class TranslateWorkspace(Workspace):
         if s.mode == "train":
             if not s.train.dir_a or not s.train.dir_b:
                 return "Choose the two training folders (A: e.g. photos, B: e.g. paintings)."
+            if Path(s.train.dir_a).resolve() == Path(s.train.dir_b).resolve():
+                return (f"Folders A and B are both {Path(s.train.dir_a).name}: a translator learns from two "
+                        "different sets of pictures (A: e.g. photos, B: e.g. paintings).")
             if not s.train.name:
                 return "Give the model a name."
             return None

@@ -181,6 +181,15 @@ def test_training_job_shows_previews_and_adds_the_model(qtbot, win, tmp_path):
     assert "reds" in names
 
 
+def test_the_same_folder_as_a_and_b_is_refused_in_a_sentence(qtbot, win, tmp_path):
+    """It trained on "4 images in A, 4 in B" from one folder without a word (found by the artist session)."""
+    two_training_folders(tmp_path)
+    ws = win.workspace("translate")
+    ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "A" / "."),
+                                                               "reds", minutes=0.04)), "train")
+    assert "Folders A and B are both A" in ws.run_blocker() and not win.act_run.isEnabled()
+
+
 def test_a_name_being_typed_counts_when_ctrl_r_runs(qtbot, win, tmp_path):
     """Typing a new name and pressing Ctrl+R (or the Run button, which takes no focus) trained on under the old
     name, resuming its saved run, while the field showed the new one (found by the artist session)."""
