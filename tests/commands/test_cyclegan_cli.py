@@ -211,3 +211,12 @@ def test_a_trained_translators_name_that_would_leave_its_folder_or_hide_another_
     assert main(["train-cyclegan", str(tmp_path / "a"), str(tmp_path / "b"), "--name", name]) == 2
     assert "translator" in capsys.readouterr().err
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "translators").exists()
+
+
+def test_one_folder_as_a_and_b_is_one_sentence(tmp_path, capsys):
+    """It trained on the one folder as both sets without a word."""
+    two_training_folders(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train-cyclegan", str(tmp_path / "A"), str(tmp_path / "A" / ".."/ "A"), "-o", str(out)]) == 2
+    assert "Folders A and B are both 'A'" in _error(capsys)
+    assert not out.exists()

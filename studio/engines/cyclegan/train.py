@@ -315,6 +315,13 @@ def _batch(domain: Domain, p: TrainParams, rng: np.random.Generator, device: tor
     return (t * 2 - 1).to(device)
 
 
+def check_two_folders(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str]) -> None:
+    """One sentence when A and B are one folder: a translator learns from two different sets of pictures."""
+    if Path(dir_a).resolve() == Path(dir_b).resolve():
+        raise StudioInputError(f"Folders A and B are both {Path(dir_a).resolve().name!r}: a translator learns from "
+                               "two different sets of pictures (A: e.g. photos, B: e.g. paintings).")
+
+
 def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_dir: str | os.PathLike[str],
               params: TrainParams | None = None, control: JobControl | None = None,
               resume: bool = False, *, files: ImageFiles, ranks: Ranks | None = None) -> Iterator[Event]:
@@ -334,6 +341,7 @@ def run_train(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], run_
     validate(params)
     control = control or JobControl()
     t0 = time.perf_counter()
+    check_two_folders(dir_a, dir_b)
     out = Path(run_dir)
     if out.exists() and not out.is_dir():
         raise StudioInputError(f"the run folder {str(out)!r} is a file.")

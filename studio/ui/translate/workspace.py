@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from studio import cyclegan_catalogue as catalogue
 from studio.engines.cyclegan.infer import blend, run_translate
 from studio.engines.cyclegan.params import TrainParams, TranslateParams
+from studio.engines.cyclegan.train import check_two_folders
 from studio.engines.errors import StudioInputError
 from studio.engines.events import Event, Finished, Info, JobControl
 from studio.selection import Selection, selection_mask
@@ -152,9 +153,10 @@ class TranslateWorkspace(Workspace):
         if s.mode == "train":
             if not s.train.dir_a or not s.train.dir_b:
                 return "Choose the two training folders (A: e.g. photos, B: e.g. paintings)."
-            if Path(s.train.dir_a).resolve() == Path(s.train.dir_b).resolve():
-                return (f"Folders A and B are both {Path(s.train.dir_a).name}: a translator learns from two "
-                        "different sets of pictures (A: e.g. photos, B: e.g. paintings).")
+            try:
+                check_two_folders(s.train.dir_a, s.train.dir_b)
+            except StudioInputError as exc:
+                return str(exc)
             if not s.train.name:
                 return "Give the model a name."
             return None

@@ -187,7 +187,7 @@ def test_the_same_folder_as_a_and_b_is_refused_in_a_sentence(qtbot, win, tmp_pat
     ws = win.workspace("translate")
     ws.edit(replace(ws.state(), mode="train", train=TrainSetup(str(tmp_path / "A"), str(tmp_path / "A" / "."),
                                                                "reds", minutes=0.04)), "train")
-    assert "Folders A and B are both A" in ws.run_blocker() and not win.act_run.isEnabled()
+    assert "Folders A and B are both 'A'" in ws.run_blocker() and not win.act_run.isEnabled()
 
 
 def test_a_name_being_typed_counts_when_ctrl_r_runs(qtbot, win, tmp_path):
