@@ -243,7 +243,8 @@ class StyleWorkspace(Workspace):
 
         def remake(again: Preferences) -> JobSpec:  # the same render, with what the user changed while it ran
             current = self._state.params
-            moved = {f: getattr(current, f) for f in LIVE_FIELDS if hasattr(current, f)}
+            moved = {f: getattr(current, f) for f in LIVE_FIELDS - {"style_blend", "region_weights"}}  # the render's
+            # own paintings and regions may be others than the tab's now: their weights stay the render's
             params = entry.spec.state.params.with_changes(**moved)
             return self.full_size_job(replace(entry, spec=replace(entry.spec, state=replace(
                 entry.spec.state, params=params))), size, again)

@@ -88,6 +88,7 @@ class TranslateWorkspace(Workspace):
     session_types = (TranslateState, TranslateParams, TrainSetup, TrainParams, Selection)
     engine = "translate"
     input_role = "the image to translate"
+
     @property
     def empty_canvas_text(self) -> str:  # type: ignore[override]
         if self._state.mode == "train":
