@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from PySide6.QtCore import QTimer
+
 from studio.download import DOWNLOAD_STAGE
 from studio.engines.events import Finished, Progress
 from studio.history_budget import format_bytes
@@ -126,6 +128,7 @@ class JobDisplay:
             desk.progress.setFormat(f"{what}: {steps} in {format_duration(f.elapsed_s)}" if steps else
                                     f"{what} in {format_duration(f.elapsed_s)}")
             desk.show_job_note(f"Result #{entry.number} is in the history below")
+            QTimer.singleShot(0, ws.result_shown)  # once the runner has let the job go: it may bring it up to date
         self._update_actions()
 
     def _shows(self, job: Job) -> bool:

@@ -148,6 +148,10 @@ class Workspace(QObject):
         """A few lines about a state's parameters (history tooltips)."""
         return ""
 
+    def result_shown(self) -> None:
+        """A finished job's result has just become this tab's shown result: bring it up to date with what the
+        tab changed while the job ran and the job could not take (the Style tab's fade)."""
+
     def result_name(self, entry: Any) -> str:
         """What names a history entry of this tab in its strip in place of its job's title ("" keeps the title)."""
         return ""

@@ -261,6 +261,28 @@ def test_the_fade_changes_the_finished_picture_at_once_without_a_run(qtbot, wind
     assert params["strength"] == 0.5 and params["fade"] == "luminance"  # the recipe carries the fade
 
 
+def test_a_fade_moved_while_it_runs_reaches_the_finished_picture(qtbot, window, fake_engine, tmp_path):
+    """The running job does not take the strength, and the shown result could not be re-mixed while it ran: the
+    panel said 0.7 while the finished picture, its recipe and its export were at 1.0 (found by the soak session)."""
+    from studio.engines.style.fade import fade_to_photo
+    from studio.recipe import read_recipe
+
+    ws = window.workspace("style")
+    fake_engine.step_s = 0.05
+    job = window.run()
+    assert job is not None
+    qtbot.waitUntil(lambda: len(fake_engine.controls) > 0, timeout=5000)
+    ws.panel().strength.setValue(0.7)
+    assert window.runner.is_running()
+    qtbot.waitUntil(lambda: job.done, timeout=20000)
+    qtbot.waitUntil(lambda: window.current_result() is not None
+                    and window.current_result().spec.state.params.strength == 0.7, timeout=5000)
+    entry = window.current_result()
+    expected = fade_to_photo(entry.extra["stylised"], ws.state().content.rgb, 0.7, ws.params().fade)
+    np.testing.assert_allclose(entry.image, expected, atol=1e-6)
+    assert read_recipe(window.export_result(str(tmp_path / "faded.png"))).params["strength"] == 0.7
+
+
 def test_a_kept_sessions_many_results_come_back_in_one_pass_over_the_strip(qtbot, monkeypatch):
     """3,000 kept results took 62 s to come back: each add scrolled the strip and applied the budget over all of
     it. In bulk, both happen once."""

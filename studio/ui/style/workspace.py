@@ -289,6 +289,14 @@ class StyleWorkspace(Workspace):
         self.host.refresh_result(self.name, image, state, params=used,
                                  caption=f"strength {new.params.strength:.2f}")
 
+    def result_shown(self) -> None:
+        """A strength or fade moved while the run ran (the running job does not take them, and the shown result
+        could not be re-mixed then): the finished picture takes them now, as the panel shows them."""
+        result_of = getattr(self.host, "result_of", None)
+        entry = result_of(self.name) if result_of is not None else None
+        if entry is not None and isinstance(entry.spec.state, StyleState):
+            self._refade(entry.spec.state, self._state)
+
     def needs_restart(self, old: StyleState, new: StyleState) -> bool:
         return not old.same_images(new) or super().needs_restart(old, new)
 
