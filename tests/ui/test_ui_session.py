@@ -255,6 +255,9 @@ def test_the_fade_changes_the_finished_picture_at_once_without_a_run(qtbot, wind
                                                               interpolation=cv2.INTER_AREA)).mean() < 0.02
     ws.panel().strength.setValue(1.0)
     assert np.array_equal(window.current_result().image, stylised)
+    steps = ws.undo_stack.count()
+    window.restore_history(window.current_result())  # choosing it again changes nothing: no "Restore" step
+    assert ws.undo_stack.count() == steps
     ws.edit_params({"strength": 0.5, "fade": "luminance"}, "Fade")
     out = window.export_result(str(tmp_path / "faded.png"))
     params = read_recipe(out).params

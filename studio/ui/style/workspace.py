@@ -286,6 +286,8 @@ class StyleWorkspace(Workspace):
         used = dict(entry.extra.get("params") or {}, strength=new.params.strength, fade=new.params.fade)
         state = replace(entry.spec.state, params=entry.spec.state.params.with_changes(
             strength=new.params.strength, fade=new.params.fade))
+        if state.params == new.params and state.same_images(new) and state.regions == new.regions:
+            state = new  # the tab's own state: choosing the entry later is no edit (a "Restore" that did nothing)
         self.host.refresh_result(self.name, image, state, params=used,
                                  caption=f"strength {new.params.strength:.2f}")
 
