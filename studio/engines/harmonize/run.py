@@ -313,12 +313,12 @@ def run_harmonize(painting: np.ndarray, composite: np.ndarray, tight_mask: np.nd
 
     if not params.needs_network:
         yield Info(f"Mode {params.mode}: no feature network needed.")
+        # these modes work at the painting's own size; feather and loose radius are pixels at ``size``
+        k = max(painting.shape[:2]) / max(working_shape(*painting.shape[:2], params.size))
         if params.mode == "color":
-            k = max(painting.shape[:2]) / max(working_shape(*painting.shape[:2], params.size))
             out = blend(painting, color_transfer(painting, composite, tight_mask), tight_mask, params.feather * k)
         else:
             out = poisson_blend(painting, composite, tight_mask, mixed=params.mode == "poisson-mixed")
-            k = max(painting.shape[:2]) / max(working_shape(*painting.shape[:2], params.size))
             loose = loose_region(tight_mask, loose_mask, params.loose_radius * k)  # the radius is at ``size``
             out = confine(painting, out, tight_mask, loose)  # the painting changes only where the loose mask says
         elapsed = time.perf_counter() - t0
