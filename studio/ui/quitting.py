@@ -14,6 +14,7 @@ from studio.progress import plural
 log = logging.getLogger("studio.ui")
 
 QUIT_WAIT_S = 5.0  # how long a quit waits for the running job's last picture
+TRAINING_PREFIX = "train-"  # the engines of the training jobs ("train-gan", "train-cyclegan")
 
 
 class Quitting:
@@ -29,8 +30,10 @@ class Quitting:
             p = job.last_progress
             where = f" at iteration {p.iteration} of {p.total}" if p is not None else ""
             lost.append(f"The running {what}{where} stops; the picture it has so far goes into the history.")
+        # a training's sample grid is not counted: what the training made, its checkpoint, is on disk already
         unsaved = [e for d in self._desks.values() for e in d.history.entries()
-                   if not e.exported_to and not e.extra.get("opened") and e.made_here]
+                   if not e.exported_to and not e.extra.get("opened") and e.made_here
+                   and not e.spec.engine.startswith(TRAINING_PREFIX)]
         if unsaved:
             names = ", ".join(f"#{e.number} ({e.workspace_title})" for e in sorted(unsaved, key=lambda e: e.number))
             if self.keeper is not None:

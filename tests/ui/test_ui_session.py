@@ -309,3 +309,24 @@ def test_a_kept_sessions_many_results_come_back_in_one_pass_over_the_strip(qtbot
     strip.add(HistoryEntry(number=41, image=np.zeros((8, 8, 3), np.float32), spec=spec, cancelled=False,
                            iterations=1, elapsed_s=0.1))
     assert calls == {"budget": 2, "scroll": 2}  # one at a time, as before
+
+
+def test_the_quit_question_does_not_count_a_trainings_sample_grid(qtbot, settings, tmp_path, quit_answers):
+    """What a training made is its checkpoint, saved by the engine as it went: its sample grid in the history is
+    no result the quit would lose, and the question named Latent and Translate training runs as such."""
+    from studio.ui.history import HistoryEntry
+    from studio.ui.job_runner import JobSpec
+
+    asked, _ = quit_answers
+    win = _window(qtbot, settings, tmp_path / "session")
+    grid = np.full((16, 16, 3), 0.5, np.float32)
+    latent, translate = win.workspace("latent").state(), win.workspace("translate").state()
+    trainings = (("latent", "train-gan", latent.train, latent), ("translate", "train-cyclegan", translate.train,
+                                                                   translate))
+    for number, (workspace, engine, params, state) in enumerate(trainings, 1):
+        spec = JobSpec(workspace, engine, lambda control: iter(()), params, state)
+        win.add_history(HistoryEntry(number=number, image=grid, spec=spec, cancelled=False, iterations=5,
+                                     elapsed_s=1.0))
+    win.close()
+    assert asked == []  # nothing to lose: no question
+    assert not win.isVisible()
