@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QTimer
 
 from studio.download import DOWNLOAD_STAGE
@@ -91,17 +93,22 @@ class JobDisplay:
         ws = self._workspaces.get(job.spec.workspace)
         state = ws.result_state(job.spec.state, f.extra) if ws is not None else job.spec.state
         spec = job.spec if state is job.spec.state else replace(job.spec, state=state)
-        entry = HistoryEntry(
-            number=self.next_entry_number(), image=f.image, spec=spec, cancelled=f.cancelled,
-            iterations=f.iterations, elapsed_s=f.elapsed_s, losses=dict(f.losses), infos=tuple(job.infos),
-            extra=dict(f.extra),
-        )
-        tip = entry.label + f" in {format_duration(f.elapsed_s)}"
-        if ws is not None:
-            tip += "\n" + ws.describe(state)
         if ws is None:
             return
-        self.add_history(entry, tip)
+        image = ws.result_image(state, f.image, f.extra)
+        same = self._same_as_newest(spec, f, image)
+        if same is not None:  # the settings and the picture of the newest result again: no second copy of it
+            entry = same
+            self.desk(spec.workspace).history.mark(entry)
+            if self.keeper is not None:  # the shown result, kept for the next start
+                self.keeper.schedule()
+        else:
+            entry = HistoryEntry(
+                number=self.next_entry_number(), image=image, spec=spec, cancelled=f.cancelled,
+                iterations=f.iterations, elapsed_s=f.elapsed_s, losses=dict(f.losses), infos=tuple(job.infos),
+                extra=dict(f.extra),
+            )
+            self.add_history(entry, entry.label + f" in {format_duration(f.elapsed_s)}\n" + ws.describe(state))
         if self._shows(job):
             desk = self.desk(job.spec.workspace)
             desk.result = entry
@@ -112,6 +119,8 @@ class JobDisplay:
             if steps and isinstance(position, int) and position > f.iterations:
                 steps += f" ({position} in all)"
             caption = f"Result #{entry.number} \u00b7 {what}" + (f" after {steps}" if steps else "")
+            if same is not None:
+                caption += ": the same settings and picture again, so no new result was added"
             below = f.extra.get("worked_below")
             if isinstance(below, dict) and "worked_at" in below and "painting" in below:
                 (w, h), (pw, ph) = below["worked_at"], below["painting"]
@@ -127,9 +136,28 @@ class JobDisplay:
             # was reset by Qt, and the bar lost its text)
             desk.progress.setFormat(f"{what}: {steps} in {format_duration(f.elapsed_s)}" if steps else
                                     f"{what} in {format_duration(f.elapsed_s)}")
-            desk.show_job_note(f"Result #{entry.number} is in the history below")
+            desk.show_job_note(f"Result #{entry.number} is in the history below" + (", made again unchanged"
+                                                                                     if same is not None else ""))
             QTimer.singleShot(0, ws.result_shown)  # once the runner has let the job go: it may bring it up to date
         self._update_actions()
+
+    def _same_as_newest(self, spec: Any, f: Finished, image: Any) -> HistoryEntry | None:
+        """The tab's newest result, if this finished job made it again: the same engine, inputs and settings and
+        the same pixels (an instant mode, or a run, repeated unchanged). A stopped run is never the same."""
+        entries = self.desk(spec.workspace).history.entries()
+        if f.cancelled or image is None or not entries:
+            return None
+        newest = entries[0]
+        if (newest.cancelled or newest.extra.get("opened") or newest.spec.engine != spec.engine
+                or newest.spec.inputs != spec.inputs or newest.spec.regions != spec.regions):
+            return None
+        try:
+            if newest.spec.params.to_dict() != spec.params.to_dict():
+                return None
+            pixels = newest.pixels()
+        except (AttributeError, RuntimeError, OSError):
+            return None
+        return newest if pixels.shape == image.shape and np.array_equal(pixels, image) else None
 
     def _shows(self, job: Job) -> bool:
         """Whether ``job``'s desk shows it still: it is the current job, or the current one runs on another tab

@@ -144,6 +144,11 @@ class Workspace(QObject):
         reports it really used (``Finished.extra``, e.g. parameters changed live)."""
         return job_state
 
+    def result_image(self, state: Any, image: Any, extra: dict[str, Any]) -> Any:
+        """The picture a finished job's history entry holds (and Export saves): the engine's ``image``, unless the
+        tab shows its result otherwise (``state`` from ``result_state``)."""
+        return image
+
     def describe(self, state: Any) -> str:
         """A few lines about a state's parameters (history tooltips)."""
         return ""

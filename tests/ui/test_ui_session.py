@@ -90,6 +90,7 @@ def test_inputs_settings_placement_and_history_come_back_after_a_quit(qtbot, set
     again.tabs.setCurrentIndex(0)
     assert again.export_result(str(tmp_path / "out.png")) is not None
     again.workspace("style").run_engine = fake_engine
+    again.workspace("style").edit_params({"style_weight": 778.0}, "test")  # a new result (the same one is not added)
     run_job(qtbot, again)
     assert again.desk("style").history.entries()[0].number == 2
     again._closing_confirmed = True
@@ -200,7 +201,8 @@ def test_each_tab_has_its_own_canvas_progress_plot_and_history(qtbot, window):
 
 
 def test_a_result_can_be_deleted_and_the_history_is_bounded_in_bytes(qtbot, window):
-    for _ in range(3):
+    for weight in (10.0, 20.0, 30.0):  # three results of their own (the same settings again add none)
+        window.workspace("style").edit_params({"style_weight": weight}, "test")
         with qtbot.waitSignal(window.runner.finished, timeout=10000):
             window.run()
         qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)
@@ -211,6 +213,7 @@ def test_a_result_can_be_deleted_and_the_history_is_bounded_in_bytes(qtbot, wind
     assert [e.number for e in strip.entries()] == [3, 1]
     one = strip.entries()[0].size_bytes()
     strip.budget = HistoryBudget(memory_bytes=one, disk_bytes=512 * MiB)  # room for one result in memory
+    window.workspace("style").edit_params({"style_weight": 40.0}, "test")
     with qtbot.waitSignal(window.runner.finished, timeout=10000):
         window.run()
     qtbot.waitUntil(lambda: not window.runner.is_running(), timeout=10000)

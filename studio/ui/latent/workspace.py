@@ -251,6 +251,13 @@ class LatentWorkspace(Workspace):
             QTimer.singleShot(0, lambda: self.load_model(path))
         return job_state
 
+    def result_image(self, state: LatentState, image: Any, extra: dict[str, Any]) -> Any:
+        """A fitted picture as the canvas shows it and the tab's Export PNG saves it: enlarged from the generator's
+        size as the samples are (it was kept at 64 px, so Export saved 64 px where Export PNG saved 512)."""
+        if isinstance(extra.get("z"), np.ndarray) and state.frame is not None:
+            return state.frame.astype(np.float32) / 255.0
+        return image
+
     def describe(self, state: LatentState) -> str:
         lines = [f"generator: {Path(state.model_path).name if state.model_path else 'default'}",
                  f"seed {state.seed} · sample {state.choice + 1}"]

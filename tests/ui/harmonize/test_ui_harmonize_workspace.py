@@ -470,6 +470,35 @@ def test_the_real_engine_harmonizes_with_a_quick_mode(win, qtbot):
     assert job.result.extra["params"]["composition"]["loose_radius"] == 4.0
 
 
+def test_an_instant_mode_run_again_unchanged_adds_no_second_result(win, qtbot):
+    """Run pressed twice on the same quick settings made two identical entries in the history; the second run
+    now shows the first result again and says so. A changed setting still makes a result of its own."""
+    pytest.importorskip("studio.engines.harmonize.run", reason="the harmonization engine is not in this tree yet")
+    ws = win.workspace("harmonize")
+    ws.run_engine = None
+    s = ws.state()
+    ws.edit(type(s)(s.params.with_changes(mode="color", size=120), s.painting, s.layer, s.cutout, 4.0), "quick")
+
+    def run():
+        job = win.run()
+        qtbot.waitUntil(lambda: job.done, timeout=60000)
+        qtbot.waitUntil(lambda: not win.runner.is_running(), timeout=10000)
+        assert job.error is None, job.error
+
+    run()
+    history = win.desk("harmonize").history
+    first = history.entries()
+    assert len(first) == 1
+    run()
+    assert history.entries() == first  # no duplicate
+    assert win.desk("harmonize").result is first[0] and win.current_result() is first[0]
+    assert "the same settings and picture again" in win.desk("harmonize").canvas.caption()
+    s = ws.state()
+    ws.edit(type(s)(s.params.with_changes(mode="poisson"), s.painting, s.layer, s.cutout, 4.0), "poisson")
+    run()
+    assert len(history.entries()) == 2 and win.desk("harmonize").result is history.entries()[0]
+
+
 def _run_export_and_reopen(win, qtbot, path):
     """Run (the stand-in engine), export the result with its recipe, remove the object, open the export: the
     state the recipe brought back."""

@@ -224,6 +224,13 @@ def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> N
     assert win.desk().result is not None and win.desk().result.spec.state is ws.state()
     assert win.act_export.isEnabled() and win.history.currentRow() == 0
     assert ws.state().target_view is None and "mine.png" not in ws.before_caption
+    # the result is the picture as shown, enlarged as the samples are: the window's Export saves what the tab's
+    # Export PNG saves (it saved the generator's 64 px, 1/8 of the side), and the zoom reads as for a sample
+    main = win.export_result(str(tmp_path / "main.png"))
+    tab = ws.export_png(str(tmp_path / "tab.png"))
+    assert main is not None and tab is not None
+    assert np.array_equal(np.asarray(Image.open(main))[..., :3], np.asarray(Image.open(tab))[..., :3])
+    assert win.desk().result.pixels().shape[:2] == ws.state().frame.shape[:2]
 
 
 def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and_session(latent_window, qtbot,
