@@ -46,6 +46,7 @@ from studio.ui.preferences import Preferences, PreferencesDialog
 from studio.ui.qimage import to_qimage
 from studio.ui.quitting import Quitting
 from studio.ui.results import Results
+from studio.ui.section import remember_sections
 from studio.ui.session_keeper import SessionKeeper
 from studio.ui.settings import last_folder, open_settings, remember_folder
 from studio.ui.wheel_guard import install as install_wheel_guard
@@ -171,6 +172,7 @@ class MainWindow(WindowChrome, JobDisplay, Results, Quitting, QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(ws.panel())
+        remember_sections(ws.panel(), self.settings, f"sections/{ws.name}")
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         desk = Desk(ws.name)
         desk.canvas.set_tool(ws.canvas_tool())

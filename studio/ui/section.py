@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 
@@ -40,6 +40,17 @@ class Section(QWidget):
 
     def is_expanded(self) -> bool:
         return self.button.isChecked()
+
+
+def remember_sections(panel: QWidget, settings: QSettings, prefix: str) -> None:
+    """Every section of ``panel`` opens or stays shut as the user left it, from one start to the next (each start
+    folded them back to how the panel was built: an artist who keeps Network layers open opened it every time)."""
+    for section in panel.findChildren(Section):
+        key = f"{prefix}/{section.button.text()}"
+        saved = settings.value(key)
+        if saved is not None:
+            section.set_expanded(str(saved).lower() in ("true", "1"))
+        section.button.toggled.connect(lambda on, k=key: settings.setValue(k, bool(on)))
 
 
 def row(*widgets: QWidget) -> QWidget:

@@ -333,3 +333,29 @@ def test_the_quit_question_does_not_count_a_trainings_sample_grid(qtbot, setting
     win.close()
     assert asked == []  # nothing to lose: no question
     assert not win.isVisible()
+
+
+def test_the_panels_sections_open_and_shut_as_they_were_left(qtbot, settings, tmp_path):
+    """Each start folded every section back to how the panel was built; now a section the artist opened or shut
+    stays so, per tab, from one start to the next."""
+    from studio.ui.section import Section
+
+    def sections(win, name):
+        return {s.button.text(): s for s in win.workspace(name).panel().findChildren(Section)}
+
+    win = _window(qtbot, settings, tmp_path / "session")
+    style, harm = sections(win, "style"), sections(win, "harmonize")
+    opened = next(t for t, s in style.items() if not s.is_expanded())
+    shut = next(t for t, s in style.items() if s.is_expanded())
+    style[opened].button.click()
+    style[shut].button.click()
+    harm_default = {t: s.is_expanded() for t, s in harm.items()}
+    win._closing_confirmed = True
+    win.close()
+    again = _window(qtbot, settings, tmp_path / "session")
+    style, harm = sections(again, "style"), sections(again, "harmonize")
+    assert style[opened].is_expanded() and style[opened].content.isVisibleTo(style[opened])
+    assert not style[shut].is_expanded() and not style[shut].content.isVisibleTo(style[shut])
+    assert {t: s.is_expanded() for t, s in harm.items()} == harm_default  # another tab's are its own
+    again._closing_confirmed = True
+    again.close()
