@@ -154,6 +154,19 @@ def _upsample(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=hw, mode="bicubic", align_corners=False)
 
 
+def next_scale_start(x: torch.Tensor, content: torch.Tensor, prev_content: torch.Tensor,
+                     detail: float) -> torch.Tensor:
+    """Where a finer scale starts: the coarser scale's picture ``x`` enlarged to ``content``'s size, plus
+    ``detail`` times the photo's own detail at the new size (``content`` less ``prev_content`` enlarged).
+
+    With all of it (1, the default) every scale re-paints the photo's full fine texture under the strokes it
+    inherited, and the finished picture keeps it; with none the strokes carry over (``StyleParams.photo_detail``
+    has the measured trade). A full-size render adds all of it: few iterations on a picture enlarged 2-8 times."""
+    hw = (content.shape[-2], content.shape[-1])
+    up = _upsample(x, hw)
+    return up if detail == 0 else up + detail * (content - _upsample(prev_content, hw))
+
+
 def _initial_image(kind: str, content: torch.Tensor, seed: int) -> torch.Tensor:
     if kind == "content":
         return content.clone()
@@ -292,7 +305,8 @@ def run_style(content: np.ndarray, styles: Sequence[np.ndarray], params: StylePa
                 x0 = _initial_image(params_now.init, c_t, params_now.seed)
             else:
                 assert prev_content is not None
-                x0 = _upsample(x.detach(), hw) + (c_t - _upsample(prev_content, hw))
+                detail = 1.0 if start is not None else params_now.photo_detail  # a full-size render: all
+                x0 = next_scale_start(x.detach(), c_t, prev_content, detail)
             x = x0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
             # The previous scale's curvature scale, times the pixel ratio (the losses are means, so the
             # inverse curvature per pixel grows with the pixel count), sizes the first step here.

@@ -180,6 +180,10 @@ class StylePanel(QWidget):
         self.style_scale.setSingleStep(0.1)
         self.style_scale.setDecimals(2)
         self.style_scale.setSuffix(" \u00d7")
+        self.photo_detail = QDoubleSpinBox()
+        self.photo_detail.setRange(0.0, 1.0)
+        self.photo_detail.setSingleStep(0.1)
+        self.photo_detail.setDecimals(2)
         self.preview_every = QSpinBox()
         self.preview_every.setRange(1, 1000)
         self.time_limit = QCheckBox("Limit to")
@@ -198,6 +202,7 @@ class StylePanel(QWidget):
         af.addRow("Start size", self.coarsest_side)
         af.addRow("Pooling", self.pooling)
         af.addRow("Stroke size", self.style_scale)
+        af.addRow("Photo detail", self.photo_detail)
         af.addRow("Preview every", self.preview_every)
         af.addRow("Time limit", time_row)
 
@@ -257,6 +262,7 @@ class StylePanel(QWidget):
         b.bind("coarsest_side", self.coarsest_side, "Start size")
         b.bind("pooling", self.pooling, "Pooling")
         b.bind("style_scale", self.style_scale, "Stroke size")
+        b.bind("photo_detail", self.photo_detail, "Photo detail")
         b.bind("preview_every", self.preview_every, "Preview every")
         b.bind("content_layers", self.content_layer, "Content layer", merge=False,
                signal=self.content_layer.currentIndexChanged,

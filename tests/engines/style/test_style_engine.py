@@ -538,3 +538,39 @@ def test_the_shortest_history_still_converges_as_the_full_one(random_net, monkey
     assert full < 0.5 * first and shortest < 0.5 * first, (first, full, shortest)
     # 2 % here; remembering a single step instead was 7 % above
     assert shortest < 1.05 * full, (full, shortest)
+
+
+def test_a_finer_scale_starts_from_the_coarser_picture_with_the_chosen_share_of_the_photos_detail():
+    """``photo_detail``: 1 adds the photo's own detail at the new size back on the enlarged coarser picture (the
+    only way before; its busy fine texture stayed under the strokes), 0 adds none; an old recipe re-runs with 1."""
+    from studio.engines.style.run import _upsample, next_scale_start
+
+    g = torch.Generator().manual_seed(0)
+    x, prev = torch.rand(1, 3, 8, 10, generator=g), torch.rand(1, 3, 8, 10, generator=g)
+    content = torch.rand(1, 3, 16, 20, generator=g)
+    detail = content - _upsample(prev, (16, 20))
+    up = _upsample(x, (16, 20))
+    assert torch.equal(next_scale_start(x, content, prev, 0.0), up)
+    torch.testing.assert_close(next_scale_start(x, content, prev, 1.0), up + detail)
+    torch.testing.assert_close(next_scale_start(x, content, prev, 0.25), up + 0.25 * detail)
+    assert StyleParams.from_recipe({}).photo_detail == 1.0  # made before the setting: all of it, as it re-runs
+    assert StyleParams.from_recipe(StyleParams(photo_detail=0.3).to_dict()).photo_detail == 0.3
+    with pytest.raises(StudioInputError, match="photo-detail must be at least 0 and at most 1"):
+        StyleParams(photo_detail=1.5)
+
+
+def test_photo_detail_reaches_every_finer_scale_but_not_a_full_size_renders_start(random_net, monkeypatch):
+    from studio.engines.style import run as style_run
+
+    shares: list[float] = []
+    real = style_run.next_scale_start
+    monkeypatch.setattr(style_run, "next_scale_start", lambda *a: shares.append(a[3]) or real(*a))
+    c, s = _images(48, 64)
+    list(run_style(c, [s], SMALL.with_changes(size=64, scales=3, coarsest_side=16, iterations=1, photo_detail=0.3),
+                   network=random_net))
+    assert shares == [0.3, 0.3]
+    shares.clear()
+    preview = np.full((24, 32, 3), 0.5, np.float32)
+    list(run_style(c, [s], SMALL.with_changes(size=64, iterations=1, photo_detail=0.3), network=random_net,
+                   start=preview))
+    assert shares == [1.0]  # few iterations on a picture enlarged 2-8 times: it starts with all of the detail
