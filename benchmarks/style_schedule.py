@@ -55,8 +55,8 @@ def main() -> int:
         return evaluate(self, x)
 
     style.Objective.__call__ = counted  # type: ignore[method-assign]
-    knobs = {"growth": (style, "_TIME_SHARE_GROWTH"), "content": (style, "_COARSE_CONTENT_WEIGHT"),
-             "gain": (objective, "_BOOST_GAIN"), "period": (objective, "_BOOST_PERIOD")}
+    knobs = {"growth": (style, "_TIME_SHARE_GROWTH"), "gain": (objective, "_BOOST_GAIN"),
+             "period": (objective, "_BOOST_PERIOD")}
     defaults = {k: getattr(module, name) for k, (module, name) in knobs.items()}
     for cfg in args.configs:
         clock["t"] = 0.0
@@ -68,7 +68,8 @@ def main() -> int:
             for k, (module, name) in knobs.items():
                 setattr(module, name, float(kv.get(k, defaults[k])))
             params = StyleParams(size=512, iterations=100_000, max_seconds=args.budget,
-                                 scales=int(kv.get("scales", 3)), precondition=kv.get("gain") != "0")
+                                 scales=int(kv.get("scales", 3)), precondition=kv.get("gain") != "0",
+                                 coarse_content=float(kv.get("content", StyleParams().coarse_content)))
         fin = [ev for ev in style.run_style(content, [paint], params, network=net) if isinstance(ev, Finished)][0]
         s = scorer.score(fin.image)
         print(f"{args.budget:.0f}s {cfg:24s} {fin.iterations:4d} it  style@1 {s['style@1']:.4f}  "

@@ -51,6 +51,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
                    help=param_help(StyleParams, "style_scale"))
     g.add_argument("--photo-detail", type=number("photo-detail"), help=param_help(StyleParams, "photo_detail"))
+    g.add_argument("--coarse-content", type=number("coarse-content", allow_zero=False),
+                   help=param_help(StyleParams, "coarse_content"))
     g.add_argument("--original-colors", action="store_const", const=True, default=None,
                    help=param_help(StyleParams, "original_colors"))
     g.add_argument("--strength", type=number("strength"), help=param_help(StyleParams, "strength"))
@@ -81,8 +83,8 @@ def add_parser(sub: Any) -> None:
 
 
 _PARAM_FLAGS = ("size", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
-                "style_layer_weights", "style_blend", "style_scale", "photo_detail", "original_colors", "strength",
-                "fade", "iterations", "scales", "coarsest_side", "tile",
+                "style_layer_weights", "style_blend", "style_scale", "photo_detail", "coarse_content",
+                "original_colors", "strength", "fade", "iterations", "scales", "coarsest_side", "tile",
                 "max_seconds", "optimizer", "precondition", "learning_rate", "init", "seed", "pooling", "device",
                 "weights")
 

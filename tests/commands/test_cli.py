@@ -36,13 +36,13 @@ def test_stylize_writes_png_with_recipe_and_rerun(pair, tmp_path, default_net):
     c, s = pair
     out = tmp_path / "out.png"
     assert main(["stylize", str(c), str(s), "-o", str(out), "--style-weight", "5", "--seed", "3", "--photo-detail",
-                 "0.4", *FAST]) == 0
+                 "0.4", "--coarse-content", "1.5", *FAST]) == 0
     img = np.asarray(Image.open(out))
     assert img.shape == (24, 32, 3)
     recipe = read_recipe(out)
     assert recipe is not None and recipe.engine == "stylize"
     assert recipe.params["style_weight"] == 5.0 and recipe.params["seed"] == 3 and recipe.params["size"] == 32
-    assert recipe.params["photo_detail"] == 0.4
+    assert recipe.params["photo_detail"] == 0.4 and recipe.params["coarse_content"] == 1.5
     assert [i.role for i in recipe.inputs] == ["content", "style"]
     assert recipe.weights == default_net.source and recipe.studio_version
     assert len(recipe.inputs[0].sha256) == 64
@@ -129,6 +129,7 @@ def test_decompression_bomb_is_refused_quickly(pair, tmp_path, capsys):
         (["--style-blend", "1,2"], "--style-blend has 2 values for 1 style images"),
         (["--iterations", "ten"], "iterations must be a whole number, got 'ten'"),
         (["--photo-detail", "2"], "photo-detail must be at least 0 and at most 1, got 2"),
+        (["--coarse-content", "0"], "coarse-content must be a number greater than 0, got '0'"),
         (["--device", "tpu"], "unknown device 'tpu'"),
         (["--weights", "/nowhere/vgg.pth"], "weights file /nowhere/vgg.pth does not exist"),
     ],

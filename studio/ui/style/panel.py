@@ -184,6 +184,11 @@ class StylePanel(QWidget):
         self.photo_detail.setRange(0.0, 1.0)
         self.photo_detail.setSingleStep(0.1)
         self.photo_detail.setDecimals(2)
+        self.coarse_content = QDoubleSpinBox()
+        self.coarse_content.setRange(0.1, 100.0)
+        self.coarse_content.setSingleStep(0.5)
+        self.coarse_content.setDecimals(1)
+        self.coarse_content.setSuffix(" \u00d7")
         self.preview_every = QSpinBox()
         self.preview_every.setRange(1, 1000)
         self.time_limit = QCheckBox("Limit to")
@@ -203,6 +208,7 @@ class StylePanel(QWidget):
         af.addRow("Pooling", self.pooling)
         af.addRow("Stroke size", self.style_scale)
         af.addRow("Photo detail", self.photo_detail)
+        af.addRow("Coarse sizes hold photo", self.coarse_content)
         af.addRow("Preview every", self.preview_every)
         af.addRow("Time limit", time_row)
 
@@ -263,6 +269,7 @@ class StylePanel(QWidget):
         b.bind("pooling", self.pooling, "Pooling")
         b.bind("style_scale", self.style_scale, "Stroke size")
         b.bind("photo_detail", self.photo_detail, "Photo detail")
+        b.bind("coarse_content", self.coarse_content, "Coarse sizes hold photo")
         b.bind("preview_every", self.preview_every, "Preview every")
         b.bind("content_layers", self.content_layer, "Content layer", merge=False,
                signal=self.content_layer.currentIndexChanged,

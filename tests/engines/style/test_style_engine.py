@@ -374,9 +374,15 @@ def test_coarse_scales_hold_the_content_more_and_report_the_users_weights(random
 
     monkeypatch.setattr(style.Objective, "__init__", spy)
     events = _run(SMALL.with_changes(size=128, scales=2, iterations=2, content_weight=2.0), random_net)
-    assert factors == [style.content_factor(0, 2), 1.0]
+    assert factors == [style.content_factor(0, 2), 1.0] == [3.0, 1.0]
     fin = events[-1]
     assert isinstance(fin, Finished) and fin.extra["params"]["content_weight"] == 2.0  # the recipe keeps the user's
+    # the setting (Advanced ▸ Coarse sizes hold photo, --coarse-content) reaches every size before the final one
+    factors.clear()
+    events = _run(SMALL.with_changes(size=128, scales=3, coarsest_side=32, iterations=1, coarse_content=1.5),
+                  random_net)
+    assert factors == [1.5, 1.5, 1.0] and events[-1].extra["params"]["coarse_content"] == 1.5
+    assert StyleParams.from_recipe({}).coarse_content == 3.0  # a recipe from before the setting re-runs as made
 
 
 def test_the_boosted_content_weight_is_optimised_but_not_reported(random_net):
