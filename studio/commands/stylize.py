@@ -10,7 +10,7 @@ from typing import Any
 
 from studio.cli_args import confirm_overwrite, integer, interrupted_code, names, number, numbers, param_help
 from studio.engines.errors import StudioInputError
-from studio.engines.style.params import LAYER_WEIGHT_DEFAULTS, StyleParams
+from studio.engines.style.params import LAYER_WEIGHT_DEFAULTS, LOOKS, StyleParams
 from studio.progress import ProgressBar, drive, format_seconds, total_loss
 
 
@@ -50,6 +50,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--style-blend", type=numbers("style-blend"), help="comma-separated weight per style image")
     g.add_argument("--style-scale", type=number("style-scale", allow_zero=False),
                    help=param_help(StyleParams, "style_scale"))
+    g.add_argument("--look", choices=tuple(LOOKS),
+                   help="portrait (the default: faces and fine detail hold) or landscape (the painting's large "
+                        "shapes and bold strokes: --photo-detail 0 --coarse-content 1); those flags override it")
     g.add_argument("--photo-detail", type=number("photo-detail"), help=param_help(StyleParams, "photo_detail"))
     g.add_argument("--coarse-content", type=number("coarse-content", allow_zero=False),
                    help=param_help(StyleParams, "coarse_content"))
@@ -156,7 +159,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         if earlier:
             confirm_overwrite(earlier[0], args.force, more=len(earlier) - 1)
 
-    given = {k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}
+    given = {**(LOOKS[args.look] if args.look else {}),
+             **{k: getattr(args, k) for k in _PARAM_FLAGS if getattr(args, k) is not None}}
     if specs:
         given["region_weights"] = tuple(spec.weight for spec in specs)
     try:

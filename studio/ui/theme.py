@@ -5,6 +5,11 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+#: buttons that stay down for a choice (the region tools, the Style tab's look): framed, and the one chosen filled
+#: with the palette's highlight (Fusion draws a checked tool button like the others)
+CHOICE_BUTTON_STYLE = ("QToolButton { padding: 2px 8px; border: 1px solid #5a5a60; border-radius: 3px; }"
+                       " QToolButton:checked { background: #3c78c8; color: white; border-color: #6aa0e0; }")
+
 
 def apply_theme(app: QApplication) -> None:
     app.setStyle("Fusion")

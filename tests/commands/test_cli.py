@@ -389,3 +389,13 @@ def test_the_first_ctrl_c_asks_a_long_job_to_stop_and_the_second_stops_at_once(c
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
     assert "stopping after this step and saving a checkpoint" in capsys.readouterr().err
+
+
+def test_look_sets_both_coarse_to_fine_settings_and_a_flag_overrides_it(pair, tmp_path, default_net):
+    c, s = pair
+    for flags, expected in ((["--look", "landscape"], (0.0, 1.0)), (["--look", "portrait"], (1.0, 3.0)),
+                            (["--look", "landscape", "--photo-detail", "0.5"], (0.5, 1.0))):
+        out = tmp_path / "look.png"
+        assert main(["stylize", str(c), str(s), "-o", str(out), *FAST, *flags]) == 0
+        recipe = read_recipe(out)
+        assert recipe is not None and (recipe.params["photo_detail"], recipe.params["coarse_content"]) == expected

@@ -35,6 +35,8 @@ def _combo_to(combo, value):
         ("scales", lambda p: p.scales.setValue(2), 2),
         ("pooling", lambda p: _combo_to(p.pooling, "avg"), "avg"),
         ("style_scale", lambda p: p.style_scale.setValue(1.5), pytest.approx(1.5)),
+        ("photo_detail", lambda p: p.photo_detail.setValue(0.25), pytest.approx(0.25)),
+        ("coarse_content", lambda p: p.coarse_content.setValue(1.5), pytest.approx(1.5)),
         ("preview_every", lambda p: p.preview_every.setValue(7), 7),
         ("max_seconds", lambda p: p.time_limit.setChecked(True), 60.0),
     ],
@@ -156,3 +158,28 @@ def test_a_layer_ticked_after_another_pictures_settings_takes_its_default_weight
     p.layer_checks["relu5_1"].setChecked(True)
     assert ws.params().style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu5_1")
     assert ws.params().style_layer_weights is None  # every layer at its default
+
+
+def test_the_look_buttons_set_both_coarse_to_fine_settings_as_one_undoable_edit(ws):
+    """Made for: portraits (the defaults) or landscapes (Photo detail 0, Coarse sizes hold photo 1), one click and
+    one undo step; a button is checked only while the settings are its look."""
+    from studio.engines.style.params import LOOKS
+
+    p = ws.panel()
+    assert p.look_buttons["portrait"].isChecked() and not p.look_buttons["landscape"].isChecked()
+    before = ws.params()
+    p.look_buttons["landscape"].click()
+    after = ws.params()
+    assert (after.photo_detail, after.coarse_content) == (0.0, 1.0) == tuple(LOOKS["landscape"].values())
+    assert {k: v for k, v in after.to_dict().items() if k not in LOOKS["landscape"]} == \
+        {k: v for k, v in before.to_dict().items() if k not in LOOKS["landscape"]}
+    assert p.look_buttons["landscape"].isChecked() and not p.look_buttons["portrait"].isChecked()
+    assert p.photo_detail.value() == 0.0 and p.coarse_content.value() == 1.0  # Advanced shows them
+    assert ws.undo_stack.undoText() == "Made for landscapes"
+    ws.undo_stack.undo()
+    assert ws.params() == before and p.look_buttons["portrait"].isChecked()
+    p.photo_detail.setValue(0.5)  # a mix of its own: neither look
+    assert not any(b.isChecked() for b in p.look_buttons.values())
+    p.look_buttons["portrait"].click()
+    assert (ws.params().photo_detail, ws.params().coarse_content) == (1.0, 3.0)
+    assert p.look_buttons["portrait"].isChecked()

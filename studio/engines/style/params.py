@@ -53,6 +53,20 @@ Pooling = Literal["max", "avg"]
 #: applied to a finished picture (``studio.engines.style.fade``): never a reason to run again
 FADE_FIELDS: frozenset[str] = frozenset({"strength", "fade"})
 
+#: the looks the Style tab's Look buttons and ``studio stylize --look`` choose: two coarse-to-fine settings together
+#: (``StyleParams.photo_detail`` and ``coarse_content`` have the measured trade). "portrait" is the defaults.
+LOOKS: dict[str, dict[str, float]] = {
+    "portrait": {"photo_detail": 1.0, "coarse_content": 3.0},  # faces and fine detail hold
+    "landscape": {"photo_detail": 0.0, "coarse_content": 1.0},  # the painting's large shapes and bold strokes
+}
+
+
+def look_of(params: StyleParams) -> str | None:
+    """The name of the look ``params`` has (``LOOKS``), or None for another mix of the two settings."""
+    return next((name for name, values in LOOKS.items()
+                 if all(getattr(params, k) == v for k, v in values.items())), None)
+
+
 LIVE_FIELDS: frozenset[str] = frozenset(
     {
         "content_weight",

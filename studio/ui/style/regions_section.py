@@ -30,6 +30,7 @@ from studio.engines.style.params import StyleParams
 from studio.region_paint import COLOURS, MAX_RADIUS, MIN_RADIUS, PaintedRegion
 from studio.ui.brush_keys import add_brush_keys
 from studio.ui.style.region_tool import RegionTools
+from studio.ui.theme import CHOICE_BUTTON_STYLE
 
 TOOL_LABELS = (("none", "Pan", "Drag the picture around (no painting)"),
                ("brush", "Brush", "Paint the region ([ and ] change the size)"),
@@ -37,9 +38,6 @@ TOOL_LABELS = (("none", "Pan", "Drag the picture around (no painting)"),
                ("rect", "Rectangle", "Drag a rectangle: replaces the region; Shift adds, Alt subtracts"),
                ("ellipse", "Ellipse", "Drag an ellipse: replaces the region; Shift adds, Alt subtracts"),
                ("lasso", "Lasso", "Draw an outline free-hand: replaces the region; Shift adds, Alt subtracts"))
-#: the region tools' buttons: framed, and the one in use filled with the palette's highlight
-TOOL_BUTTON_STYLE = ("QToolButton { padding: 2px 8px; border: 1px solid #5a5a60; border-radius: 3px; }"
-                     " QToolButton:checked { background: #3c78c8; color: white; border-color: #6aa0e0; }")
 
 
 def _swatch(colour: int) -> QIcon:
@@ -108,7 +106,7 @@ class RegionsSection(QWidget):
             b.setText(label)
             b.setToolTip(tip)
             b.setCheckable(True)
-            b.setStyleSheet(TOOL_BUTTON_STYLE)  # the tool in use stands out (Fusion draws them all alike)
+            b.setStyleSheet(CHOICE_BUTTON_STYLE)  # the tool in use stands out
             self.tool_group.addButton(b)
             self.tool_buttons[key] = b
             b.toggled.connect(lambda on, k=key: on and self._set_tool(k))
