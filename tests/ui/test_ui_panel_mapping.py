@@ -176,10 +176,12 @@ def test_the_look_buttons_set_both_coarse_to_fine_settings_as_one_undoable_edit(
     assert p.look_buttons["landscape"].isChecked() and not p.look_buttons["portrait"].isChecked()
     assert p.photo_detail.value() == 0.0 and p.coarse_content.value() == 1.0  # Advanced shows them
     assert ws.undo_stack.undoText() == "Made for landscapes"
+    assert "made for landscapes" in ws.describe(ws.state()).splitlines()  # a result's tool tip says which
     ws.undo_stack.undo()
     assert ws.params() == before and p.look_buttons["portrait"].isChecked()
     p.photo_detail.setValue(0.5)  # a mix of its own: neither look
     assert not any(b.isChecked() for b in p.look_buttons.values())
+    assert "photo detail 0.5 \u00b7 coarse sizes hold photo 3\u00d7" in ws.describe(ws.state()).splitlines()
     p.look_buttons["portrait"].click()
     assert (ws.params().photo_detail, ws.params().coarse_content) == (1.0, 3.0)
     assert p.look_buttons["portrait"].isChecked()

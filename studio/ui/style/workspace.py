@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 from studio.engines.events import Event, JobControl
-from studio.engines.style.params import FADE_FIELDS, LIVE_FIELDS, StyleParams
+from studio.engines.style.params import FADE_FIELDS, LIVE_FIELDS, StyleParams, look_of
 from studio.progress import plural
 from studio.region_paint import PaintedRegion
 from studio.ui.job_runner import JobSpec
@@ -327,6 +327,9 @@ class StyleWorkspace(Workspace):
             f" \u00b7 seed {p.seed}",
             f"style layers: {', '.join(p.style_layers)}",
         ]
+        look = look_of(p)
+        lines.append(f"made for {look}s" if look else
+                     f"photo detail {p.photo_detail:g} \u00b7 coarse sizes hold photo {p.coarse_content:g}\u00d7")
         if state.content is not None:
             lines.append(f"content: {Path(str(state.content.path)).name}")
         if state.styles:
