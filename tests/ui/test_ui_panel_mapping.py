@@ -90,6 +90,17 @@ def test_style_layer_checkboxes_and_weights(ws):
         assert slider.position_of(default) >= 0.15 * slider.STEPS, name
 
 
+def test_a_painting_already_in_the_list_is_not_added_again(ws, image_dir, window):
+    """The same painting twice (again after a restart, or twice in one drop) only split its blend between two
+    copies of one file; it is said and left out, and a new painting in the same drop still comes in."""
+    assert [s.path.name for s in ws.state().styles] == ["style.png"]
+    assert ws.add_style_paths([str(image_dir / "style.png")]) == 0
+    assert "style.png is already in the style list" in window.notice.text()
+    assert ws.add_style_paths([str(image_dir / "style2.png"), str(image_dir / "style2.png")]) == 1
+    assert [s.path.name for s in ws.state().styles] == ["style.png", "style2.png"]
+    assert len(ws.panel().style_list.rows) == 2
+
+
 def test_blend_sliders(ws, image_dir):
     assert ws.add_style_paths([str(image_dir / "style2.png")]) == 1
     rows = ws.panel().style_list.rows

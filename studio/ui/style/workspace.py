@@ -599,10 +599,21 @@ class StyleWorkspace(Workspace):
         return True
 
     def add_style_paths(self, paths: Sequence[str]) -> int:
-        images = [img for img in (self.host.load_image(p, "style") for p in paths) if img is not None]
+        s = self._state
+        images, seen, again = [], {str(img.sha256) for img in s.styles}, []
+        for img in (self.host.load_image(p, "style") for p in paths):
+            if img is None:
+                continue
+            if str(img.sha256) in seen:  # the same painting twice only splits its blend between two copies
+                again.append(Path(str(img.path)).name)
+                continue
+            seen.add(str(img.sha256))
+            images.append(img)
+        if again:
+            self.host.notify(f"{', '.join(again)} {'is' if len(again) == 1 else 'are'} already in the style list "
+                             "(its Blend slider sets how much of it the result takes).", "info")
         if not images:
             return 0
-        s = self._state
         styles = s.styles + tuple(images)
         params = s.params.with_changes(style_blend=fit_blend(s.params.style_blend, len(styles)))
         self.edit(StyleState(params, s.content, styles),
