@@ -143,9 +143,11 @@ class JobDisplay:
 
     def _same_as_newest(self, spec: Any, f: Finished, image: Any) -> HistoryEntry | None:
         """The tab's newest result, if this finished job made it again: the same engine, inputs and settings and
-        the same pixels (an instant mode, or a run, repeated unchanged). A stopped run is never the same."""
+        the same pixels (an instant mode, or a run, repeated unchanged). A stopped run is never the same, nor a
+        training (each writes a generator of its own, which its entry names), nor a result whose kept pixels cannot
+        be read back (the new one is kept)."""
         entries = self.desk(spec.workspace).history.entries()
-        if f.cancelled or image is None or not entries:
+        if f.cancelled or image is None or not entries or spec.trains:
             return None
         newest = entries[0]
         if (newest.cancelled or newest.extra.get("opened") or newest.spec.engine != spec.engine
@@ -155,7 +157,7 @@ class JobDisplay:
             if newest.spec.params.to_dict() != spec.params.to_dict():
                 return None
             pixels = newest.pixels()
-        except (AttributeError, RuntimeError, OSError):
+        except (AttributeError, RuntimeError, OSError, ValueError):  # a kept session's file gone or damaged
             return None
         return newest if pixels.shape == image.shape and np.array_equal(pixels, image) else None
 

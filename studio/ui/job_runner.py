@@ -57,6 +57,12 @@ class JobSpec:
     #: (``Workspace.make_job``). A full-size render restarts as that render, not as a run from the photo.
     remake: Callable[[Any], JobSpec] | None = None
 
+    @property
+    def trains(self) -> bool:
+        """A training ("train-gan", "train-cyclegan"): what it makes is its checkpoint, saved as it goes; its
+        picture is a sample grid."""
+        return self.engine.startswith("train-")
+
 
 @dataclass(eq=False)
 class Job:

@@ -14,7 +14,6 @@ from studio.progress import plural
 log = logging.getLogger("studio.ui")
 
 QUIT_WAIT_S = 5.0  # how long a quit waits for the running job's last picture
-TRAINING_PREFIX = "train-"  # the engines of the training jobs ("train-gan", "train-cyclegan")
 
 
 class Quitting:
@@ -33,7 +32,7 @@ class Quitting:
         # a training's sample grid is not counted: what the training made, its checkpoint, is on disk already
         unsaved = [e for d in self._desks.values() for e in d.history.entries()
                    if not e.exported_to and not e.extra.get("opened") and e.made_here
-                   and not e.spec.engine.startswith(TRAINING_PREFIX)]
+                   and not e.spec.trains]
         if unsaved:
             names = ", ".join(f"#{e.number} ({e.workspace_title})" for e in sorted(unsaved, key=lambda e: e.number))
             if self.keeper is not None:

@@ -90,7 +90,7 @@ def test_style_layer_checkboxes_and_weights(ws):
         assert slider.position_of(default) >= 0.15 * slider.STEPS, name
 
 
-def test_a_painting_already_in_the_list_is_not_added_again(ws, image_dir, window):
+def test_a_painting_already_in_the_list_is_not_added_again(ws, image_dir, window, tmp_path):
     """The same painting twice (again after a restart, or twice in one drop) only split its blend between two
     copies of one file; it is said and left out, and a new painting in the same drop still comes in."""
     assert [s.path.name for s in ws.state().styles] == ["style.png"]
@@ -99,6 +99,12 @@ def test_a_painting_already_in_the_list_is_not_added_again(ws, image_dir, window
     assert ws.add_style_paths([str(image_dir / "style2.png"), str(image_dir / "style2.png")]) == 1
     assert [s.path.name for s in ws.state().styles] == ["style.png", "style2.png"]
     assert len(ws.panel().style_list.rows) == 2
+    assert ws.add_style_paths([str(image_dir / "style.png"), str(image_dir / "style2.png")]) == 0
+    assert "style.png, style2.png are already in the style list (their Blend sliders" in window.notice.text()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    assert ws.add_style_paths([str(broken), str(image_dir / "style.png")]) == 0
+    assert "broken.png" in window.notice.text()  # the file that failed stays said, not replaced by the duplicate
 
 
 def test_blend_sliders(ws, image_dir):

@@ -359,3 +359,49 @@ def test_the_panels_sections_open_and_shut_as_they_were_left(qtbot, settings, tm
     assert {t: s.is_expanded() for t, s in harm.items()} == harm_default  # another tab's are its own
     again._closing_confirmed = True
     again.close()
+
+
+def test_only_an_unchanged_rerun_of_a_finished_result_is_taken_as_the_same(window):
+    """The duplicate check of a finished job against the tab's newest result: the same engine, inputs, settings and
+    pixels. Never a stopped run or a stopped newest result, an opened file, a training (each writes a generator of
+    its own), other pixels, or a newest result whose kept pixels cannot be read back (the new one is kept)."""
+    from dataclasses import replace
+
+    from studio.engines.events import Finished
+    from studio.ui.history import HistoryEntry
+    from studio.ui.job_runner import JobSpec
+
+    ws = window.workspace("style")
+    spec = JobSpec("style", ws.engine, lambda control: iter(()), ws.params(), ws.state())
+    picture = np.random.default_rng(0).random((12, 16, 3)).astype(np.float32)
+
+    def newest(**changes):
+        entry = HistoryEntry(number=window.next_entry_number(), image=picture.copy(), spec=spec, cancelled=False,
+                             iterations=3, elapsed_s=1.0)
+        for k, v in changes.items():
+            setattr(entry, k, v)
+        window.add_history(entry)
+        return entry
+
+    def same(f_spec=spec, cancelled=False, image=picture):
+        return window._same_as_newest(f_spec, Finished(image, cancelled, 3, 1.0), image)
+
+    entry = newest()
+    assert same() is entry
+    assert same(cancelled=True) is None
+    assert same(image=picture[::-1].copy()) is None
+    assert same(f_spec=replace(spec, params=spec.params.with_changes(seed=7))) is None
+    assert same(f_spec=replace(spec, engine="x")) is None
+    trained = replace(spec, engine="train-gan")
+    newest(spec=trained)
+    assert same(f_spec=trained) is None  # the same grid from a seeded training is still another generator
+    newest(cancelled=True)
+    assert same() is None
+    newest(extra={"opened": True})
+    assert same() is None
+
+    def gone():
+        raise ValueError("result.npy is missing or not a regular file")
+
+    newest(image=None, loader=gone, nbytes=picture.nbytes, thumbnail=np.zeros((8, 8, 3), np.uint8))
+    assert same() is None  # the new result is kept, not lost to the unreadable one

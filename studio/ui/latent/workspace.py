@@ -254,7 +254,9 @@ class LatentWorkspace(Workspace):
     def result_image(self, state: LatentState, image: Any, extra: dict[str, Any]) -> Any:
         """A fitted picture as the canvas shows it and the tab's Export PNG saves it: enlarged from the generator's
         size as the samples are (it was kept at 64 px, so Export saved 64 px where Export PNG saved 512)."""
-        if isinstance(extra.get("z"), np.ndarray) and state.frame is not None:
+        z = extra.get("z")
+        if (isinstance(z, np.ndarray) and self.gen is not None and z.shape == (self.gen.arch.nz,)
+                and state.frame is not None):  # the fit ``result_state`` took (not one for another generator)
             return state.frame.astype(np.float32) / 255.0
         return image
 

@@ -600,18 +600,20 @@ class StyleWorkspace(Workspace):
 
     def add_style_paths(self, paths: Sequence[str]) -> int:
         s = self._state
-        images, seen, again = [], {str(img.sha256) for img in s.styles}, []
+        images, seen, again, failed = [], {str(img.sha256) for img in s.styles}, [], False
         for img in (self.host.load_image(p, "style") for p in paths):
             if img is None:
+                failed = True  # its own message is up: this one does not replace it
                 continue
             if str(img.sha256) in seen:  # the same painting twice only splits its blend between two copies
                 again.append(Path(str(img.path)).name)
                 continue
             seen.add(str(img.sha256))
             images.append(img)
-        if again:
-            self.host.notify(f"{', '.join(again)} {'is' if len(again) == 1 else 'are'} already in the style list "
-                             "(its Blend slider sets how much of it the result takes).", "info")
+        if again and not failed:
+            self.host.notify(f"{again[0]} is already in the style list (its Blend slider sets how much of it the "
+                             "result takes)." if len(again) == 1 else f"{', '.join(again)} are already in the "
+                             "style list (their Blend sliders set how much of them the result takes).", "info")
         if not images:
             return 0
         styles = s.styles + tuple(images)

@@ -231,6 +231,12 @@ def test_an_opened_picture_is_fitted_by_run(latent_window, qtbot, tmp_path) -> N
     assert main is not None and tab is not None
     assert np.array_equal(np.asarray(Image.open(main))[..., :3], np.asarray(Image.open(tab))[..., :3])
     assert win.desk().result.pixels().shape[:2] == ws.state().frame.shape[:2]
+    # a latent the loaded generator cannot take (another generator opened during the fit) keeps the engine's own
+    # picture: the frame shown is not that fit's
+    small = np.zeros((64, 64, 3), np.float32)
+    wrong = np.zeros(ws.gen.arch.nz + 1, np.float32)
+    assert ws.result_image(ws.state(), small, {"z": wrong}) is small
+    assert ws.result_image(ws.state(), small, {}) is small  # a training's sample grid
 
 
 def test_a_fitted_photo_keeps_its_detail_under_the_sliders_and_in_the_recipe_and_session(latent_window, qtbot,
