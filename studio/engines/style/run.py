@@ -63,7 +63,7 @@ def budget_deadlines(budget: float, n_scales: int) -> np.ndarray:
     return np.cumsum(share / share.sum()) * budget
 
 
-def content_factor(index: int, count: int, coarse: float = 3.0) -> float:
+def content_factor(index: int, count: int, coarse: float = StyleParams.coarse_content) -> float:
     """How many times the user's content weight scale ``index`` of ``count`` optimises with: ``coarse``
     (``StyleParams.coarse_content``) before the final scale, 1 at it."""
     return 1.0 if index == count - 1 else coarse
