@@ -158,12 +158,12 @@ class StyleParams(Params):
     # A full-size render always adds all of it: it runs few iterations on a picture enlarged 2-8 times
     photo_detail: float = 1.0
     # coarse-to-fine: the sizes before the final one weigh the content this many times the content weight (the
-    # final size weighs it as set; the recipe and the reported losses keep the user's weight). Chosen at 3 in
-    # session 17 on studio's own network (at 180 s the full-size style distance 0.0069 -> 0.0064 and content
-    # 0.701 -> 0.690). At 1 the painting's large shapes come in: the Starry Night's big swirling moon comes back
-    # at 512 px (coherence 0.490 -> 0.504, the classic's 0.517) and The Scream's sky turns the classic's orange
-    # (palette 1.44 -> 1.11); but at 256 px the astronaut's face under The Scream takes dark patches round the
-    # eyes again, and at 2 as well the face detector no longer finds it there (session 30)
+    # final size weighs it as set; the recipe and the reported losses keep the user's weight). Chosen at 3 early
+    # on by the equal-time figures of studio's own network (at 180 s the full-size style distance 0.0069 -> 0.0064
+    # and content 0.701 -> 0.690). At 1 the painting's large shapes come in: the Starry Night's big swirling moon
+    # comes back at 512 px (coherence 0.490 -> 0.504, the classic's 0.517) and The Scream's sky turns the classic's
+    # orange (palette 1.44 -> 1.11); but at 256 px the astronaut's face under The Scream takes dark patches round
+    # the eyes again, and at 2 as well the face detector no longer finds it there (session 30)
     coarse_content: float = 3.0
     pooling: Pooling = "max"
     preview_every: int = 10  # iterations between previews (the first preview comes sooner)
